@@ -1,0 +1,242 @@
+"""The rules of DOMAIN.md §1–5 on small tables with exact answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import by_customer, transactions
+from tierbook import InputError, Settings
+from tierbook.segment import classify, cut_count
+
+
+def test_cut_count_is_ceil_without_float_noise():
+    assert cut_count(0.2, 15) == 3  # 0.2 × 15 is 3.0000000000000004 in floats
+    assert cut_count(0.2, 16) == 4
+    assert cut_count(0.2, 1) == 1
+    assert cut_count(0.2, 0) == 0
+
+
+def test_tie_at_cut_off_is_vip_and_good_is_top_share_of_the_rest():
+    # 5 payers → k = ceil(0.2 × 5) = 1, but b ties with a; of c, d, e: ceil(0.2 × 3) = 1 is Good
+    tx = transactions("customer date amount",
+                      ("a", "2024-01-03", 100), ("b", "2024-01-04", 100), ("c", "2024-01-05", 50),
+                      ("d", "2024-01-06", 10), ("e", "2024-01-07", 5))
+    result = classify(tx)
+    assert result.monthly_vip.to_dict("list") == {
+        "month": ["2024-01", "2024-01"], "customer": ["a", "b"], "value": [100.0, 100.0], "rank": [1, 1]}
+    assert by_customer(result, "tier") == {"a": "VIP", "b": "VIP", "c": "Good", "d": "Regular", "e": "Regular"}
+
+
+def test_month_with_one_payer_has_that_payer_as_vip():
+    tx = transactions("customer date amount", ("a", "2024-01-10", 5), ("b", "2024-02-10", 7))
+    result = classify(tx)
+    assert result.monthly_vip[["month", "customer", "rank"]].values.tolist() == [["2024-01", "a", 1], ["2024-02", "b", 1]]
+
+
+def test_refunds_that_make_a_month_zero_or_negative_take_the_customer_out_of_that_month():
+    tx = transactions("customer date amount",
+                      ("a", "2024-02-01", 100), ("a", "2024-02-15", -100),  # net 0: not a payer
+                      ("x", "2024-02-02", 80), ("x", "2024-02-20", -150),  # net -70: not a payer
+                      ("b", "2024-02-03", 30), ("c", "2024-02-04", 20))
+    result = classify(tx)
+    # payers are b and c only: k = ceil(0.2 × 2) = 1
+    assert result.monthly_vip["customer"].tolist() == ["b"]
+    assert by_customer(result, "revenue") == {"a": 0.0, "b": 30.0, "c": 20.0, "x": -70.0}
+    # a and x bought in the window, so they are active; their window value is not positive
+    assert by_customer(result, "tier") == {"a": "Regular", "b": "VIP", "c": "Good", "x": "Regular"}
+
+
+def test_ledger_entries_and_exits_follow_the_window():
+    tx = transactions("customer date amount",
+                      ("a", "2024-01-05", 100), ("b", "2024-02-05", 10), ("b", "2024-03-05", 10),
+                      ("a", "2024-04-05", 100))
+    result = classify(tx, Settings(window=2))
+    assert result.ledger_flow.to_dict("list") == {
+        "month": ["2024-01", "2024-02", "2024-03", "2024-04"],
+        "entered": [1, 1, 0, 1],  # a, b, -, a again after a gap longer than the window
+        "left": [0, 0, 1, 0],  # a leaves two months after January
+        "size": [1, 2, 1, 2],
+    }
+    ledger = result.ledger.set_index("customer")
+    assert ledger.loc["a", ["first_vip", "last_vip", "vip_months", "status", "left_on"]].tolist() == [
+        "2024-01", "2024-04", 2, "current VIP", ""]
+    assert ledger.loc["a", ["2024-01", "2024-02", "2024-03", "2024-04"]].tolist() == [1, pd.NA, pd.NA, 1]
+    assert ledger.loc["b", "status"] == "current VIP"
+
+
+def test_former_vip_is_good_and_inactive_customers_have_no_tier():
+    tx = transactions("customer date amount",
+                      ("big", "2024-01-05", 1000),  # VIP in January, then silent
+                      ("big", "2024-08-05", 1),  # buys a little in the window: active, former VIP
+                      ("gone", "2024-02-06", 500),  # February's VIP, no purchase in the window
+                      *[(f"r{i}", "2024-08-10", 10 * i) for i in range(1, 6)])
+    result = classify(tx, Settings(window=3))  # window 2024-06 .. 2024-08
+    tiers = by_customer(result, "tier")
+    assert tiers["big"] == "Good"
+    assert tiers["gone"] == ""
+    # August payers: big 1, r1..r5 → k = ceil(0.2 × 6) = 2: r5, r4 are VIP;
+    # Good candidates big, r1, r2, r3 → ceil(0.2 × 4) = 1: r3 (and big as a former VIP)
+    assert [tiers[f"r{i}"] for i in range(1, 6)] == ["Regular", "Regular", "Good", "VIP", "VIP"]
+    assert result.ledger.set_index("customer").loc["gone", ["status", "left_on"]].tolist() == ["dropped out", "2024-05"]
+
+
+def test_lost_vip_is_a_monthly_vip_silent_for_more_than_lost_after_months():
+    tx = transactions("customer date amount",
+                      ("whale", "2024-01-10", 5000), ("small", "2024-01-11", 10),
+                      ("small", "2024-06-11", 10), ("late", "2024-04-02", 10))
+    result = classify(tx)  # M = 2024-06
+    assert result.lost_vip[["customer", "last_vip", "months_silent"]].values.tolist() == [["whale", "2024-01", 5]]
+    # whole-period alternative: ranks window totals, so the whale is its VIP
+    assert by_customer(result, "tier_whole_period")["whale"] == "VIP"
+    assert by_customer(result, "tier")["whale"] == "VIP"  # still in the ledger: January is in the window
+
+
+def test_each_lifecycle_class():
+    rows = [
+        ("new", "2024-12-20", 100, 10),
+        ("once", "2024-06-01", 100, 10),
+        *[("steady", d, 100, 10) for d in ("2024-09-01", "2024-10-01", "2024-11-01", "2024-12-01")],
+        ("twice", "2024-03-01", 100, 10), ("twice", "2024-06-01", 100, 10),
+        *[("now-and-then", d, 100, 10) for d in ("2023-01-01", "2023-02-01", "2023-03-01")],
+        ("lapsed", "2021-01-01", 100, 10), ("lapsed", "2022-01-01", 100, 10),
+        ("listed", "2024-05-05", 0, 0),
+        *[("loss", d, 100, -30) for d in ("2024-10-01", "2024-11-01", "2024-12-01")],
+    ]
+    tx = transactions("customer date amount margin", *rows)
+    result = classify(tx, Settings(month="2024-12"))  # as of 2024-12-31
+    assert by_customer(result, "lifecycle") == {
+        "new": "new", "once": "one-time", "steady": "permanent", "twice": "permanent",
+        "now-and-then": "occasional", "lapsed": "potential", "listed": "potential", "loss": "unprofitable"}
+    assert by_customer(result, "contacts_per_year")["loss"] == 0
+    assert by_customer(result, "owner")["once"] == "acquisition"
+    assert by_customer(result, "owner")["steady"] == "account management"
+    plan = result.contact_plan.set_index("lifecycle")["customers"].to_dict()
+    assert plan == {"new": 1, "one-time": 1, "permanent": 2, "occasional": 1, "potential": 2, "unprofitable": 1}
+
+
+def test_permanent_needs_a_purchase_within_active_factor_times_the_cycle():
+    days = ("2024-01-01", "2024-02-01", "2024-03-01")  # gaps 31, 29 → cycle 30, limit 45 days
+    tx = transactions("customer date amount", *[("c", d, 10) for d in days], ("anchor", "2024-04-15", 1))
+    assert by_customer(classify(tx), "lifecycle")["c"] == "permanent"  # 45 days after 2024-03-01
+    tx = transactions("customer date amount", *[("c", d, 10) for d in days], ("anchor", "2024-04-16", 1))
+    assert by_customer(classify(tx), "lifecycle")["c"] == "occasional"  # 46 days
+
+
+def test_rhythm_next_purchase_and_reminder_respect_consent():
+    rows = [
+        *[("regular", d, 10, "yes") for d in ("2024-01-01", "2024-03-01", "2024-04-30")],  # gaps 60, 60
+        *[("chaotic", d, 10, "yes") for d in ("2024-01-01", "2024-01-11", "2024-03-01", "2024-03-31")],  # 10, 50, 30
+        *[("yearly", d, 10, "yes") for d in ("2022-05-01", "2023-05-01", "2024-05-01")],  # 365, 366
+        *[("silent", d, 10, "no") for d in ("2024-01-01", "2024-03-01", "2024-04-30")],
+        ("two", "2024-01-01", 10, "yes"), ("two", "2024-02-01", 10, "yes"),
+    ]
+    tx = transactions("customer date amount consent", *rows)
+    tx["consent"] = tx["consent"].eq("yes").astype("boolean")
+    c = classify(tx).customers.set_index("customer")
+    assert c.loc["regular", ["rhythm", "cycle_days"]].tolist() == ["regular", 60.0]
+    assert c.loc["regular", "next_purchase"] == pd.Timestamp("2024-06-29")
+    assert c.loc["regular", "remind_on"] == pd.Timestamp("2024-06-14")  # lead 25% of 60 = 15 days
+    assert c.loc["chaotic", ["rhythm", "cycle_days"]].tolist() == ["chaotic", 30.0]  # CV 0.54
+    assert c.loc["yearly", ["rhythm", "cycle_days"]].tolist() == ["yearly", 365.5]
+    assert c.loc["yearly", "remind_on"] == c.loc["yearly", "next_purchase"] - pd.Timedelta(days=45)  # clamped
+    assert c.loc["silent", "next_purchase"] == pd.Timestamp("2024-06-29")
+    assert pd.isna(c.loc["silent", "remind_on"])  # no consent: never scheduled
+    assert c.loc["two", "rhythm"] == "" and pd.isna(c.loc["two", "cycle_days"])  # 2 purchase days: unknown
+
+
+def test_new_customer_gets_a_follow_up_call_only_with_consent():
+    tx = transactions("customer date amount consent",
+                      ("yes", "2024-06-20", 10, True), ("no", "2024-06-21", 10, False), ("old", "2024-01-02", 1, True))
+    c = classify(tx, Settings(follow_up_days=5)).customers.set_index("customer")
+    assert c.loc["yes", "follow_up_on"] == pd.Timestamp("2024-06-25")
+    assert pd.isna(c.loc["no", "follow_up_on"])
+    assert pd.isna(c.loc["old", "follow_up_on"])
+
+
+def test_without_a_consent_column_nobody_is_scheduled_unless_the_setting_says_so():
+    days = ("2024-01-01", "2024-02-01", "2024-03-01")
+    tx = transactions("customer date amount", *[("c", d, 10) for d in days])
+    assert pd.isna(classify(tx).customers["remind_on"].iloc[0])
+    assert pd.notna(classify(tx, Settings(consent_if_missing=True)).customers["remind_on"].iloc[0])
+
+
+def test_size_tiers_of_repeat_customers_by_average_payment():
+    rows = [(f"c{i}", d, 100 * i) for i in range(1, 11) for d in ("2024-01-05", "2024-02-05")]
+    tx = transactions("customer date amount", *rows, ("single", "2024-02-06", 99999))
+    tiers = by_customer(classify(tx), "size_tier")
+    assert tiers == {"c10": "huge", "c9": "medium", "c8": "medium", "c7": "medium",
+                     **{f"c{i}": "small" for i in range(1, 7)}, "single": "one-time"}
+
+
+def test_quadrant_splits_payments_and_average_payment_at_the_medians():
+    rows = [("many-big", "2024-01-01", 500), ("many-big", "2024-01-02", 500), ("many-big", "2024-01-03", 500),
+            ("many-small", "2024-01-01", 10), ("many-small", "2024-01-02", 10), ("many-small", "2024-01-03", 10),
+            ("few-big", "2024-01-01", 900), ("few-small", "2024-01-01", 5), ("mid", "2024-01-01", 50),
+            ("mid", "2024-01-02", 50)]
+    quadrants = by_customer(classify(transactions("customer date amount", *rows)), "quadrant")
+    # payments 3, 3, 1, 1, 2 → median 2; averages 500, 10, 900, 5, 50 → median 50
+    assert quadrants == {"many-big": "high volume, high value", "many-small": "high volume, low value",
+                         "few-big": "low volume, high value", "few-small": "low volume, low value",
+                         "mid": "low volume, low value"}
+
+
+def test_concentration_metrics_and_alert():
+    tx = transactions("customer date amount",
+                      ("a", "2024-01-01", 60), ("b", "2024-01-01", 20), ("c", "2024-01-01", 10),
+                      ("d", "2024-01-01", 5), ("e", "2024-01-01", 5), ("z", "2024-01-01", -3))
+    row = classify(tx).concentration.iloc[0]
+    assert row["basis"] == "revenue"
+    assert row[["top1_share", "top3_share", "top5_share", "herfindahl"]].astype(float).round(6).tolist() == [
+        0.6, 0.9, 1.0, 0.415]
+    assert row["customers_for_80pct"] == 2
+    assert row["alert"]
+    assert row["alert_reason"] == ("the top 3 customers give 90% of revenue (alert at 50%); "
+                                   "one customer gives 60% of revenue (alert at 20%)")
+
+
+def test_concentration_uses_profit_when_margin_is_known_and_no_alert_below_thresholds():
+    rows = [(f"c{i}", "2024-01-01", 100, 10) for i in range(20)]
+    row = classify(transactions("customer date amount margin", *rows)).concentration.iloc[0]
+    assert (row["basis"], bool(row["alert"]), row["customers_for_80pct"]) == ("profit", False, 16)
+    assert row["top3_share"] == pytest.approx(0.15)
+
+
+def test_payments_criterion_counts_an_order_split_over_lines_once():
+    tx = transactions("customer date amount order_id",
+                      ("a", "2024-01-01", 10, "o1"), ("a", "2024-01-01", 10, "o1"), ("a", "2024-01-02", 10, "o2"),
+                      ("b", "2024-01-01", 1, None), ("b", "2024-01-02", 1, None), ("b", "2024-01-03", 1, None),
+                      ("c", "2024-01-01", 100, "o3"), ("c", "2024-01-05", -100, "o4"))
+    result = classify(tx, Settings(criterion="payments", share=0.3))
+    assert by_customer(result, "payments") == {"a": 2, "b": 3, "c": 1}
+    assert result.monthly_vip["customer"].tolist() == ["b"]  # k = ceil(0.3 × 3) = 1
+
+
+def test_units_and_profit_criteria_rank_by_their_own_column():
+    tx = transactions("customer date amount units margin",
+                      ("a", "2024-01-01", 100, 1, 50), ("b", "2024-01-01", 10, 9, 1), ("c", "2024-01-01", 50, 2, 5))
+    assert classify(tx, Settings(criterion="units")).monthly_vip["customer"].tolist() == ["b"]
+    assert classify(tx, Settings(criterion="profit")).monthly_vip["customer"].tolist() == ["a"]
+    with pytest.raises(InputError, match="^criterion units needs a units column, and the transactions have none$"):
+        classify(tx.drop(columns="units"), Settings(criterion="units"))
+
+
+def test_analysis_month_ignores_later_transactions():
+    tx = transactions("customer date amount", ("a", "2024-01-05", 10), ("b", "2024-06-05", 10), ("a", "2024-12-05", 99))
+    result = classify(tx, Settings(month="2024-06"))
+    assert (result.analysis_month, result.as_of) == ("2024-06", pd.Timestamp("2024-06-30"))
+    assert by_customer(result, "revenue") == {"a": 10.0, "b": 10.0}
+    assert result.ledger_flow["month"].tolist()[-1] == "2024-06"
+
+
+def test_totals_are_empty_where_the_input_has_no_such_column():
+    c = classify(transactions("customer date amount", ("a", "2024-01-05", 10))).customers
+    assert np.isnan(c.loc[0, "units"]) and np.isnan(c.loc[0, "profit"])
+
+
+def test_settings_reject_impossible_values():
+    with pytest.raises(ValueError, match="share must be in"):
+        Settings(share=0)
+    with pytest.raises(ValueError, match="month must look like YYYY-MM, got '2024-13'"):
+        Settings(month="2024-13")
