@@ -95,20 +95,14 @@ def cut_count(share: float, payers: "np.ndarray | pd.Series | int") -> "np.ndarr
     return np.ceil(np.asarray(share * payers, dtype="float64") - 1e-9).astype("int64")
 
 
-def top_share(values: pd.Series, share: float, by: pd.Series | None = None) -> pd.Series:
-    """True for the top `share` of `values` (per group of `by`): the k = ceil(share × n)
-    largest, where everyone tied with the k-th is in too, so a table may hold more than k.
+def top_share(values: pd.Series, share: float) -> pd.Series:
+    """True for the top `share` of `values`: the k = ceil(share × n) largest, where
+    everyone tied with the k-th is in too (the same rule as monthly_vip).
 
     NaN values are never in; n counts the non-NaN values.
     """
-    if by is None:
-        rank = values.rank(method="min", ascending=False)
-        n = int(values.notna().sum())
-        return rank <= int(cut_count(share, n))
-    grouped = values.groupby(by)
-    rank = grouped.rank(method="min", ascending=False)
-    n = grouped.transform("count")
-    return rank <= cut_count(share, n)
+    rank = values.rank(method="min", ascending=False)
+    return rank <= int(cut_count(share, int(values.notna().sum())))
 
 
 # --------------------------------------------------------------------------- the engine
@@ -129,9 +123,7 @@ def classify(tx: pd.DataFrame, settings: Settings | None = None, issues: pd.Data
     window = (month_m - settings.window + 1, month_m)
 
     per_month = _per_month(rows, settings)
-    vip = per_month[top_share(per_month["value"].where(per_month["value"] > 0), settings.share, per_month["month"])]
-    vip = vip.assign(rank=per_month["value"].where(per_month["value"] > 0).groupby(per_month["month"])
-                     .rank(method="min", ascending=False).loc[vip.index].astype("int64"))
+    vip = monthly_vip(per_month, settings.share)
 
     n = len(names)
     days = _purchase_days(rows, n)
@@ -209,38 +201,55 @@ def _check(tx: pd.DataFrame, settings: Settings) -> None:
 
 
 def _rows(tx: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, pd.Index]:
-    """Integer-coded rows: customer code, day and month numbers, and the measures."""
+    """Integer-coded rows sorted by customer and day: customer code, day and month
+    numbers, the measures, and `pos`, the row's position in `tx`."""
     codes, names = pd.factorize(tx["customer"], sort=True)
-    dates = tx["date"].to_numpy().astype("datetime64[D]")
+    day = tx["date"].to_numpy().astype("datetime64[D]").astype("int64")
     amount = tx["amount"].to_numpy(dtype="float64", na_value=np.nan)
     units = tx["units"].to_numpy(dtype="float64", na_value=np.nan) if "units" in tx.columns else np.full(len(tx), np.nan)
     margin = tx["margin"].to_numpy(dtype="float64", na_value=np.nan) if "margin" in tx.columns else np.full(len(tx), np.nan)
+    payment = _payments(tx, codes, day, amount)
+    order = np.argsort(codes.astype("int64") * (day.max() - day.min() + 1) + (day - day.min()), kind="stable")
+    day = day[order]
     rows = pd.DataFrame({
-        "code": codes.astype("int64"),
-        "day": dates.astype("int64"),
-        "month": dates.astype("datetime64[M]").astype("int64"),
-        "amount": amount,
-        "units": units,
-        "margin": margin,
+        "code": codes[order].astype("int64"),
+        "day": day,
+        "month": day.astype("datetime64[D]").astype("datetime64[M]").astype("int64"),
+        "amount": amount[order],
+        "units": units[order],
+        "margin": margin[order],
         # a purchase is a row that sold something: a positive amount, or units shipped for free
-        "purchase": (amount > 0) | (units > 0),
-        "payment": _payments(tx, codes, amount),
+        "purchase": ((amount > 0) | (units > 0))[order],
+        "payment": payment[order],
+        "pos": order,
     })
     return rows, pd.Index(names)
 
 
-def _payments(tx: pd.DataFrame, codes: np.ndarray, amount: np.ndarray) -> np.ndarray:
+def _runs(*keys: np.ndarray) -> np.ndarray:
+    """Start positions of the runs of equal keys in rows sorted by customer and day."""
+    change = np.zeros(len(keys[0]), dtype=bool)
+    change[0:1] = True
+    for key in keys:
+        change[1:] |= key[1:] != key[:-1]
+    return np.flatnonzero(change)
+
+
+def _payments(tx: pd.DataFrame, codes: np.ndarray, day: np.ndarray, amount: np.ndarray) -> np.ndarray:
     """1 on the row that counts a payment: rows with amount > 0, one per order_id when
     there is one (credited to the order's earliest row, so row order does not matter)."""
     paid = amount > 0
     if "order_id" not in tx.columns:
         return paid.astype("int64")
-    order = pd.factorize(tx["order_id"])[0]
+    order, uniques = pd.factorize(tx["order_id"])
     has_order = paid & (order >= 0)
-    frame = pd.DataFrame({"code": codes, "order": order, "date": tx["date"].to_numpy(), "pos": np.arange(len(tx))})[has_order]
-    first = frame.sort_values(["code", "order", "date", "pos"]).drop_duplicates(["code", "order"])["pos"].to_numpy()
     out = (paid & (order < 0)).astype("int64")
-    out[first] = 1
+    position = np.flatnonzero(has_order)
+    key = codes[position].astype("int64") * (len(uniques) + 1) + order[position]
+    day = day[position]
+    stamp = (day - day.min(initial=0)) * (len(tx) + 1) + position  # earliest day, then earliest row
+    first = pd.Series(stamp).groupby(key, sort=False).idxmin().to_numpy()
+    out[position[first]] = 1
     return out
 
 
@@ -250,21 +259,30 @@ def _per_month(rows: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     Money is rounded to 1e-6 so that the order of the rows never changes a tie.
     """
     measure = {"revenue": "amount", "payments": "payment", "units": "units", "profit": "margin"}[settings.criterion.value]
-    sums = rows.groupby(["month", "code"], sort=True)[["amount", measure]].sum() if measure != "amount" else \
-        rows.groupby(["month", "code"], sort=True)[["amount"]].sum()
-    value = sums[measure].astype("float64").round(6)
-    return pd.DataFrame({"month": sums.index.get_level_values(0).to_numpy(),
-                         "code": sums.index.get_level_values(1).to_numpy(),
-                         "value": value.to_numpy()})
+    code, month = rows["code"].to_numpy(), rows["month"].to_numpy()
+    starts = _runs(code, month)
+    value = np.add.reduceat(np.nan_to_num(rows[measure].to_numpy(dtype="float64")), starts) if len(rows) else []
+    return pd.DataFrame({"month": month[starts], "code": code[starts], "value": np.round(value, 6)})
+
+
+def monthly_vip(per_month: pd.DataFrame, share: float) -> pd.DataFrame:
+    """Top `share` of each month's payers by value; ties at the cut-off are all in.
+
+    per_month: columns month, code, value (one row per customer and month).
+    """
+    payers = per_month[per_month["value"] > 0]
+    by_month = payers.groupby("month")["value"]
+    rank = by_month.rank(method="min", ascending=False)
+    return payers.assign(rank=rank.astype("int64"))[rank <= cut_count(share, by_month.transform("size"))]
 
 
 def _purchase_days(rows: pd.DataFrame, n: int) -> pd.DataFrame:
     """One row per customer and purchase day, sorted: code, day, amount (the day's net)."""
-    daily = rows.groupby(["code", "day"], sort=True).agg(amount=("amount", "sum"), purchase=("purchase", "max"))
-    daily = daily[daily["purchase"]]
-    return pd.DataFrame({"code": daily.index.get_level_values(0).to_numpy(),
-                         "day": daily.index.get_level_values(1).to_numpy(),
-                         "amount": daily["amount"].to_numpy()})
+    code, day = rows["code"].to_numpy(), rows["day"].to_numpy()
+    starts = _runs(code, day)
+    amount = np.add.reduceat(np.nan_to_num(rows["amount"].to_numpy()), starts)
+    purchase = np.maximum.reduceat(rows["purchase"].to_numpy(), starts)
+    return pd.DataFrame({"code": code[starts][purchase], "day": day[starts][purchase], "amount": amount[purchase]})
 
 
 def _per_customer(rows: pd.DataFrame, days: pd.DataFrame, per_month: pd.DataFrame, vip: pd.DataFrame, n: int,
@@ -467,20 +485,24 @@ def _latest_attributes(rows: pd.DataFrame, tx: pd.DataFrame, n: int, settings: S
     """Manager, consent, channel, contact time, email and phone: each the latest
     non-empty value of the customer (by date, then by row of the export)."""
     idx = pd.RangeIndex(n)
-    order = tx.index.to_numpy() if tx.index.is_unique and pd.api.types.is_integer_dtype(tx.index) else np.arange(len(tx))
-    stamp = rows["day"].to_numpy() * (int(order.max(initial=0)) + 1) + (order - order.min(initial=0))
+    pos = rows["pos"].to_numpy()
+    row_number = tx.index.to_numpy() if tx.index.is_unique and pd.api.types.is_integer_dtype(tx.index) else np.arange(len(tx))
+    row_number = row_number[pos] - row_number.min(initial=0)
+    stamp = rows["day"].to_numpy() * (int(row_number.max(initial=0)) + 1) + row_number
+    code = rows["code"].to_numpy()
     out = pd.DataFrame(index=idx)
     for col in ("manager", "consent", "channel", "contact_time", "email", "phone"):
         if col not in tx.columns:
             out[col] = settings.consent_if_missing if col == "consent" else ""
             continue
-        values = tx[col].to_numpy(dtype=object, na_value=None)
-        present = pd.notna(tx[col]).to_numpy()
+        column = tx[col]
+        present = column.notna().to_numpy(dtype=bool, copy=True)
         if col != "consent":
-            present &= tx[col].astype("str").str.len().fillna(0).to_numpy() > 0
-        latest = pd.Series(stamp[present]).groupby(rows["code"].to_numpy()[present]).idxmax()
-        picked = pd.Series(values[present][latest.to_numpy()], index=latest.index).reindex(idx)
-        out[col] = picked.fillna(False).astype(bool) if col == "consent" else picked.fillna("").astype(object)
+            present &= column.ne("").to_numpy(dtype=bool, na_value=False)
+        present = present[pos]
+        winner = pd.Series(stamp[present]).groupby(code[present]).idxmax()
+        picked = pd.Series(column.iloc[pos[present][winner.to_numpy()]].to_numpy(), index=winner.index).reindex(idx)
+        out[col] = picked.fillna(False).astype(bool) if col == "consent" else picked.fillna("").astype("str")
     return out
 
 
