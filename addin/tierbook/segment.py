@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .schema import InputError
+from .schema import REQUIRED, InputError, issues_frame
 from .settings import Settings
 
 #: Columns of Segmentation.customers, in order.
@@ -117,7 +117,7 @@ def classify(tx: pd.DataFrame, settings: Settings | None = None, issues: pd.Data
     _check(tx, settings)
     month_m, as_of = analysis_month(tx, settings)
     tx = tx[tx["date"] <= as_of]
-    rows, names = _rows(tx, settings)
+    rows, names = _rows(tx)
     first_month = int(rows["month"].min())
     months = np.arange(first_month, month_m + 1)
     window = (month_m - settings.window + 1, month_m)
@@ -126,7 +126,7 @@ def classify(tx: pd.DataFrame, settings: Settings | None = None, issues: pd.Data
     vip = monthly_vip(per_month, settings.share)
 
     n = len(names)
-    days = _purchase_days(rows, n)
+    days = _purchase_days(rows)
     people = _per_customer(rows, days, per_month, vip, n, window, settings)
     people["tier"] = tiers(people, settings)
     people["tier_whole_period"] = whole_period_tiers(people, settings)
@@ -142,9 +142,8 @@ def classify(tx: pd.DataFrame, settings: Settings | None = None, issues: pd.Data
 
     customers = people[CUSTOMER_COLUMNS].reset_index(drop=True)
     customers = customers.astype({c: "str" for c in TEXT_COLUMNS})
-    label = _month_labels
     monthly = pd.DataFrame({
-        "month": label(vip["month"].to_numpy()),
+        "month": _month_labels(vip["month"].to_numpy()),
         "customer": names.take(vip["code"].to_numpy()),
         "value": vip["value"].to_numpy(),
         "rank": vip["rank"].to_numpy(),
@@ -153,7 +152,7 @@ def classify(tx: pd.DataFrame, settings: Settings | None = None, issues: pd.Data
     ledger, flow = vip_ledger(vip, names, months, settings.window)
     lost = people.loc[people["lost_vip"], ["customer", "last_vip", "last_purchase", "revenue", "manager"]].copy()
     lost.insert(3, "months_silent", (month_m - people.loc[people["lost_vip"], "last_month"]).astype("int64"))
-    lost["last_vip"] = label(lost["last_vip"].to_numpy())
+    lost["last_vip"] = _month_labels(lost["last_vip"].to_numpy())
     lost = lost.sort_values(["revenue", "customer"], ascending=[False, True], ignore_index=True)
 
     return Segmentation(
@@ -164,9 +163,9 @@ def classify(tx: pd.DataFrame, settings: Settings | None = None, issues: pd.Data
         lost_vip=lost,
         concentration=concentration(people, rows, window, "margin" in tx.columns, settings),
         contact_plan=contact_plan(customers, settings),
-        issues=issues if issues is not None else pd.DataFrame(columns=["sheet", "row", "column", "value", "problem"]),
+        issues=issues if issues is not None else issues_frame(),
         settings=settings,
-        analysis_month=str(label(np.array([month_m]))[0]),
+        analysis_month=str(_month_labels(np.array([month_m]))[0]),
         as_of=as_of,
     )
 
@@ -190,7 +189,7 @@ def analysis_month(tx: pd.DataFrame, settings: Settings) -> tuple[int, pd.Timest
 
 
 def _check(tx: pd.DataFrame, settings: Settings) -> None:
-    missing = [c for c in ("customer", "date", "amount") if c not in tx.columns]
+    missing = [c for c in REQUIRED if c not in tx.columns]
     if missing:
         raise InputError(f"the transactions have no column {', '.join(missing)} (found: {', '.join(map(str, tx.columns))})")
     if tx.empty:
@@ -200,7 +199,7 @@ def _check(tx: pd.DataFrame, settings: Settings) -> None:
         raise InputError(f"criterion {settings.criterion.value} needs a {needs} column, and the transactions have none")
 
 
-def _rows(tx: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, pd.Index]:
+def _rows(tx: pd.DataFrame) -> tuple[pd.DataFrame, pd.Index]:
     """Integer-coded rows sorted by customer and day: customer code, day and month
     numbers, the measures, and `pos`, the row's position in `tx`."""
     codes, names = pd.factorize(tx["customer"], sort=True)
@@ -276,7 +275,7 @@ def monthly_vip(per_month: pd.DataFrame, share: float) -> pd.DataFrame:
     return payers.assign(rank=rank.astype("int64"))[rank <= cut_count(share, by_month.transform("size"))]
 
 
-def _purchase_days(rows: pd.DataFrame, n: int) -> pd.DataFrame:
+def _purchase_days(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per customer and purchase day, sorted: code, day, amount (the day's net)."""
     code, day = rows["code"].to_numpy(), rows["day"].to_numpy()
     starts = _runs(code, day)
@@ -570,8 +569,8 @@ def purchase_summary(tx: pd.DataFrame, as_of: pd.Timestamp | None = None) -> pd.
     purchase), T (days from first purchase to as_of) and monetary value (the average
     net amount of the repeat purchase days) — the RFM summary CLV models start from."""
     as_of = pd.Timestamp(as_of) if as_of is not None else tx["date"].max()
-    rows, names = _rows(tx[tx["date"] <= as_of], Settings())
-    days = _purchase_days(rows, len(names))
+    rows, names = _rows(tx[tx["date"] <= as_of])
+    days = _purchase_days(rows)
     first = days.groupby("code")["day"].transform("min")
     by = days.groupby("code")
     today = np.datetime64(pd.Timestamp(as_of).date(), "D").astype("int64")
