@@ -1,0 +1,821 @@
+"""Files and raw frames → a clean transactions frame (schema.py) and an input report.
+
+Real exports are dirty (DOMAIN.md, "Real exports are dirty"): amounts written as
+`1 234,56` or `1,234.56 ₽`, dates as Excel serials or `19.11.2013`, blank rows, totals
+rows, repeated header rows, stray spaces in ids. This module turns such a table into
+the clean frame every other part of tierbook agrees on, and reports every row it
+could not use, so that nothing is dropped silently and no bad cell stops the run:
+
+- every input row is either in the clean frame (its index is the row number in the
+  user's sheet) or named in the issues frame (sheet, row, column, value, problem);
+- a bad required cell (customer, date, amount) drops its row, with one issue per bad
+  cell; a bad optional cell is reported and left empty, the row is kept;
+- only a missing file, sheet or required column raises InputError.
+
+All conversions work on whole columns (pyarrow compute and numpy), never row by row,
+so that reading a large workbook costs little more than loading it with fastexcel.
+Columns that already have the right type (numbers, Excel dates) take a fast path.
+
+The rules live in one place each: ALIASES (header names), `parse_amounts` (every
+numeric column), `parse_dates` (the date column), TOTALS_LABEL (totals rows),
+CONSENT_WORDS and CHANNEL_WORDS.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tierbook.schema import COLUMNS, ISSUE_COLUMNS, REQUIRED, InputError, issues_frame
+
+# --------------------------------------------------------------------------------------
+# Header names
+# --------------------------------------------------------------------------------------
+
+#: The header names accepted for each column of the clean frame, in English and Russian,
+#: including the names tierbook itself writes (so its own output can be read back).
+#: Matching ignores case, spaces and punctuation (see `header_key`): "Customer ID",
+#: "customer_id" and "CUSTOMER-ID:" are the same name.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "customer": (
+        "customer", "client", "customer id", "client id", "customer name", "client name",
+        "customer code", "buyer", "account",
+        "клиент", "покупатель", "контрагент", "заказчик", "код клиента", "id клиента",
+        "клиент id", "имя клиента", "наименование клиента",
+    ),
+    "date": (
+        "date", "order date", "payment date", "invoice date", "transaction date", "paid on",
+        "дата", "дата оплаты", "дата заказа", "дата продажи", "дата платежа", "дата документа",
+    ),
+    "amount": (
+        "amount", "sum", "total", "revenue", "sales", "value", "payment", "paid",
+        "сумма", "выручка", "оплата", "сумма оплаты", "сумма заказа", "сумма продажи",
+        "стоимость",
+    ),
+    "units": ("units", "qty", "quantity", "pcs", "количество", "кол-во", "штук", "шт"),
+    "margin": (
+        "margin", "profit", "gross profit", "маржа", "прибыль", "валовая прибыль", "доход",
+    ),
+    "order_id": (
+        "order_id", "order", "order id", "order no", "order number", "invoice",
+        "invoice no", "invoice number",
+        "заказ", "номер заказа", "№ заказа", "счет", "счёт", "номер счета", "номер счёта",
+        "документ",
+    ),
+    "manager": (
+        "manager", "sales manager", "account manager", "salesperson", "sales rep",
+        "менеджер", "ответственный",
+    ),
+    "email": ("email", "e-mail", "mail", "почта", "электронная почта", "эл. почта", "email клиента"),
+    "phone": ("phone", "telephone", "mobile", "tel", "телефон", "тел", "мобильный", "телефон клиента"),
+    "consent": ("consent", "opt-in", "opt in", "agree", "согласие", "согласие на рассылку"),
+    "channel": ("channel", "preferred channel", "канал", "канал связи", "предпочтительный канал"),
+    "contact_time": (
+        "contact_time", "contact time", "best time", "call time", "preferred time",
+        "время звонка", "время контакта", "удобное время",
+    ),
+}
+
+
+def header_key(name: object) -> str:
+    """A header name reduced to what matters for matching: lower case, no spaces or punctuation."""
+    return re.sub(r"[\W_]+", "", str(name).casefold().replace("ё", "е"))
+
+
+def _alias_lookup() -> dict[str, str]:
+    lookup: dict[str, str] = {}
+    for column, names in ALIASES.items():
+        for name in (column, *names):
+            other = lookup.setdefault(header_key(name), column)
+            if other != column:
+                raise AssertionError(f"header {name!r} is an alias of both {other} and {column}")
+    return lookup
+
+
+_HEADER_LOOKUP = _alias_lookup()
+
+
+def match_columns(headers: list[object]) -> dict[str, object]:
+    """Which input header is which clean column: {clean name: header}; the first match wins."""
+    found: dict[str, object] = {}
+    for header in headers:
+        column = _HEADER_LOOKUP.get(header_key(header))
+        if column is not None and column not in found:
+            found[column] = header
+    return found
+
+
+# --------------------------------------------------------------------------------------
+# Value rules
+# --------------------------------------------------------------------------------------
+
+#: Problems, in the words the user reads in the report.
+NOT_A_NUMBER = "not a number"
+NOT_A_DATE = "not a date"
+EXCEL_ERROR = "Excel error value"
+LEFT_EMPTY = ", left empty"  # appended for optional columns: the row is kept
+BLANK_ROW = "blank row, skipped"
+TOTALS_ROW = "totals row, skipped"
+HEADER_ROW = "repeated header row, skipped"
+
+#: Excel's error values, as they appear in a cell or in a CSV export.
+EXCEL_ERRORS = (
+    "#N/A", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!", "#GETTING_DATA",
+    "#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!",
+)
+_FASTEXCEL_ERRORS = {
+    "NA": "#N/A", "Div0": "#DIV/0!", "Value": "#VALUE!", "Ref": "#REF!", "Name": "#NAME?",
+    "Num": "#NUM!", "Null": "#NULL!", "GettingData": "#GETTING_DATA",
+}
+
+#: A label that makes a row a totals row ("Итого", "Total:", "Grand total", "Итого за март").
+#: The whole cell must be the label, so a customer called "Total Solutions" is a customer.
+TOTALS_LABEL = (
+    r"(?i)^(?:grand\s+total|sub-?total|total|итого|всего|итог|общий\s+итог)"
+    r"(?:\s+(?:for|по|за)\s.*)?[\s:.]*$"
+)
+
+_TOTALS_START = ("gra", "sub", "tot", "ито", "все", "общ")  # how TOTALS_LABEL can begin
+
+#: Excel date serials: day 1 is 1900-01-01 in Excel, but Excel counts a 29 February 1900
+#: that never was, so from 1 March 1900 on the serial is days since 1899-12-30.
+EXCEL_EPOCH = np.datetime64("1899-12-30", "D")
+#: Dates outside [DATE_MIN, DATE_MAX) are not payment dates (e.g. a time-only cell,
+#: which Excel stores on 1899-12-31, or a number that is not a serial).
+DATE_MIN = np.datetime64("1900-01-01", "D")
+DATE_MAX = EXCEL_EPOCH + np.timedelta64(80_000, "D")  # serial 80 000 = 2119-01-11
+
+#: consent cell (lower case, trimmed) → may we contact this customer.
+CONSENT_WORDS: dict[str, bool] = {
+    **dict.fromkeys(("yes", "y", "true", "1", "+", "да", "д", "истина"), True),
+    **dict.fromkeys(("no", "n", "false", "0", "-", "нет", "н", "ложь"), False),
+}
+
+#: channel cell (as header_key reduces it) → the channel tierbook uses.
+CHANNEL_WORDS: dict[str, str] = {
+    **dict.fromkeys(("email", "mail", "почта", "элпочта", "электроннаяпочта", "емейл", "имейл"), "email"),
+    **dict.fromkeys(("sms", "text", "смс", "эсэмэс"), "sms"),
+    **dict.fromkeys(("phone", "call", "tel", "telephone", "телефон", "звонок", "тел"), "phone"),
+}
+
+_SPACES = " \u00a0\u202f\u2007\u2009\t"  # space, NBSP, narrow NBSP, figure and thin space, tab
+_PLAIN_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
+_CURRENCY = r"(?:руб(?:лей|ля|ль)?|р|rub|usd|eur|грн|тг|[$€₽£¥])\.?"
+_TIME = (
+    r"(?:[T ]\s*\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[AaPp]\.?[Mm]\.?)?"
+    r"(?:Z|[+-]\d{2}:?\d{2})?)?"
+)
+_ISO_DATE = r"^(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})" + _TIME + "$"
+_DMY_DATE = r"^(?P<d>\d{1,2})[-/.](?P<m>\d{1,2})[-/.](?P<y>\d{4}|\d{2})(?:\s*г\.?)?" + _TIME + "$"
+_SERIAL_TEXT = r"^\d+(?:[.,]\d+)?$"
+
+
+# --------------------------------------------------------------------------------------
+# One input column, seen as numbers, datetimes or text
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Cells:
+    """One input column prepared once for every rule that reads it.
+
+    kind is "number" (numeric dtype), "datetime" (datetime dtype) or "text" (anything
+    else, converted to text). `text` is the trimmed text, null where the cell is empty
+    (for numbers: their shortest decimal form). `filled` marks non-empty cells,
+    `unreadable` cells the file reader could not read (Excel errors), whose text is in
+    `overlay`.
+    """
+
+    header: str
+    kind: str
+    series: pd.Series
+    filled: np.ndarray
+    unreadable: np.ndarray
+    overlay: dict[int, str]
+    _text: pa.ChunkedArray | None = None
+
+    @property
+    def text(self) -> pa.ChunkedArray:
+        if self._text is None:
+            if self.kind == "number":
+                values = pa.chunked_array([pa.array(self.series.to_numpy("float64", na_value=np.nan), from_pandas=True)])
+                self._text = pc.cast(values, pa.string())
+            else:  # datetime columns are only read as text when they are in the wrong place
+                self._text = pa.chunked_array([pa.array(self.series.astype("str"), from_pandas=True)])
+        return self._text
+
+    def excel_error(self) -> np.ndarray:
+        """Cells holding an Excel error value (#N/A, #DIV/0! …), read as such or as text."""
+        errors = np.zeros(len(self.series), dtype=bool)
+        errors[[p for p, value in self.overlay.items() if value in EXCEL_ERRORS]] = True
+        if self.kind == "text" and _may_contain(self.text, (b"#",)):
+            errors |= _mask(pc.is_in(self.text, pa.array(EXCEL_ERRORS)))
+        return errors
+
+    def values_as_text(self, positions: np.ndarray) -> np.ndarray:
+        """The cells at `positions` as the user wrote them, for the report."""
+        subset = self.series.iloc[positions]
+        if self.kind == "number":
+            out = np.asarray(pc.cast(pa.array(subset.to_numpy("float64", na_value=np.nan), from_pandas=True), pa.string()).fill_null(""), dtype=object)
+        else:
+            out = subset.astype("str").fillna("").to_numpy(dtype=object)
+        for i, position in enumerate(positions):  # only the few unreadable cells
+            if position in self.overlay:
+                out[i] = self.overlay[position]
+        return out
+
+
+def _cells(series: pd.Series, header: str, overlay: dict[int, str] | None = None) -> _Cells:
+    """Look at one input column once: its kind, which cells are empty, its trimmed text."""
+    overlay = overlay or {}
+    n = len(series)
+    unreadable = np.zeros(n, dtype=bool)
+    if overlay:
+        unreadable[list(overlay)] = True
+    dtype = series.dtype
+    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+        filled = series.notna().to_numpy() | unreadable
+        return _Cells(header, "number", series, filled, unreadable, overlay)
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        filled = series.notna().to_numpy() | unreadable
+        return _Cells(header, "datetime", series, filled, unreadable, overlay)
+    raw = pa.chunked_array([pa.array(series.astype("str"), from_pandas=True)]) if not _is_arrow_text(series) else _arrow_of(series)
+    trimmed = pc.utf8_trim_whitespace(raw)
+    empty = pc.equal(trimmed, "")
+    text = pc.if_else(empty, pa.scalar(None, trimmed.type), trimmed) if pc.any(empty).as_py() else trimmed
+    if overlay:
+        text = pc.if_else(pa.array(unreadable), pa.array(_overlay_array(overlay, n), trimmed.type), text)
+    filled = _mask(text.is_valid())
+    return _Cells(header, "text", series, filled, unreadable, overlay, text)
+
+
+def _is_arrow_text(series: pd.Series) -> bool:
+    return isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow"
+
+
+def _arrow_of(series: pd.Series) -> pa.ChunkedArray:
+    """The pyarrow data behind an arrow-backed text column, without a copy."""
+    data = pa.array(series.array)
+    return data if isinstance(data, pa.ChunkedArray) else pa.chunked_array([data])
+
+
+def _overlay_array(overlay: dict[int, str], n: int) -> list[str | None]:
+    out: list[str | None] = [None] * n
+    for position, value in overlay.items():
+        out[position] = value
+    return out
+
+
+def _mask(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A boolean arrow column as a numpy mask, null counted as False."""
+    return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+#: Byte strings whose absence proves a column has no stray inner spaces. U+2007, U+2009
+#: and U+202F all start with the UTF-8 bytes E2 80, so one search looks for all three.
+_ODD_SPACE_BYTES = (b"  ", "\u00a0".encode(), "\u2000".encode()[:2], b"\t", b"\n", b"\r")
+
+
+def _may_contain(text: pa.ChunkedArray, needles: tuple[bytes, ...]) -> bool:
+    """Whether any cell might contain one of `needles`: one fast search of the raw bytes.
+
+    Most columns are clean, so this lets the rules that repair them cost nothing.
+    """
+    for chunk in text.chunks:
+        data = chunk.buffers()[2]
+        if data is not None:
+            raw = data.to_pybytes()
+            if any(needle in raw for needle in needles):
+                return True
+    return False
+
+
+def _positions(mask: np.ndarray) -> np.ndarray:
+    return np.flatnonzero(mask)
+
+
+def _scatter(target: np.ndarray, mask: np.ndarray, values: np.ndarray) -> None:
+    target[np.flatnonzero(mask)] = values
+
+
+# --------------------------------------------------------------------------------------
+# The parsers: one for numbers, one for dates, one for words
+# --------------------------------------------------------------------------------------
+
+
+def parse_amounts(cells: _Cells) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers of a column as float64, and a mask of filled cells that are not numbers.
+
+    Text is read the way people write money: thousands separated by spaces (also NBSP
+    and narrow NBSP), commas or dots; a decimal comma or dot; a currency sign or word
+    before or after (₽, руб., $, €, USD …); accounting negatives `(500)`. A single
+    comma followed by exactly three digits (`1,234`) is a thousands separator; a single
+    dot is always a decimal point.
+    """
+    n = len(cells.series)
+    if cells.kind == "number":
+        values = cells.series.to_numpy("float64", na_value=np.nan).copy()
+    elif cells.kind == "datetime":
+        values = np.full(n, np.nan)
+    else:
+        values = _numbers_from_text(cells.text)
+    values[~np.isfinite(values)] = np.nan
+    values[cells.unreadable] = np.nan
+    bad = cells.filled & np.isnan(values)
+    return values, bad
+
+
+def _numbers_from_text(text: pa.ChunkedArray) -> np.ndarray:
+    """Parse text to float64 (NaN where it is not a number): plain numbers first, then the rest."""
+    values = np.full(len(text), np.nan)
+    plain = _mask(pc.match_substring_regex(text, _PLAIN_NUMBER))
+    if plain.any():
+        _scatter(values, plain, _to_float(text.filter(pa.array(plain))))
+    rest = _mask(text.is_valid()) & ~plain
+    if rest.any():
+        cleaned = _normalise_number_text(text.filter(pa.array(rest)))
+        ok = _mask(pc.match_substring_regex(cleaned, _PLAIN_NUMBER))
+        parsed = np.full(len(cleaned), np.nan)
+        _scatter(parsed, ok, _to_float(cleaned.filter(pa.array(ok))))
+        _scatter(values, rest, parsed)
+    return values
+
+
+def _to_float(text: pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(pc.cast(text, pa.float64()).to_numpy(), dtype="float64")
+
+
+def _normalise_number_text(text: pa.ChunkedArray) -> pa.ChunkedArray:
+    """`1 234,56 ₽` → `1234.56`, `(500)` → `-500`, `1.234.567,8` → `1234567.8`."""
+    s = pc.replace_substring_regex(text, r"(?i)^\s*" + _CURRENCY + r"\s*", "")
+    s = pc.replace_substring_regex(s, r"(?i)\s*" + _CURRENCY + r"\s*$", "")
+    s = pc.replace_substring(s, "\u2212", "-")  # the typographic minus sign
+    s = pc.replace_substring_regex(s, "[" + _SPACES + "']", "")
+    s = pc.replace_substring_regex(s, r"^\((.*)\)$", r"-\1")
+    dot_groups = _mask(pc.match_substring_regex(s, r"^[+-]?[1-9]\d{0,2}(?:\.\d{3})+,\d+$|^[+-]?[1-9]\d{0,2}(?:\.\d{3}){2,}$"))
+    comma_groups = _mask(pc.match_substring_regex(s, r"^[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?$"))
+    decimal_comma = _mask(pc.match_substring_regex(s, r"^[+-]?\d*,\d+$")) & ~comma_groups
+    dot_thousands = pc.replace_substring(pc.replace_substring(s, ".", ""), ",", ".")
+    s = pc.if_else(pa.array(dot_groups), dot_thousands, s)
+    s = pc.if_else(pa.array(comma_groups), pc.replace_substring(s, ",", ""), s)
+    return pc.if_else(pa.array(decimal_comma), pc.replace_substring(s, ",", "."), s)
+
+
+def parse_dates(cells: _Cells) -> tuple[np.ndarray, np.ndarray]:
+    """Days of a column as datetime64[ns] (time of day dropped), and a mask of bad cells.
+
+    Accepted: real dates; Excel serial numbers (1 … 80 000, fractions are the time of
+    day); 8-digit numbers yyyymmdd; text `2013-11-19`, `2013-11-19 10:30`, `2013/11/19`,
+    and day first `19.11.2013`, `19/11/2013`, `19-11-13` (two-digit years 69-99 are
+    19xx, the others 20xx). Dates outside 1900 … 2118 are not payment dates.
+    """
+    n = len(cells.series)
+    if cells.kind == "datetime":
+        series = cells.series
+        if getattr(series.dtype, "tz", None) is not None:
+            series = series.dt.tz_localize(None)
+        days = series.to_numpy().astype("datetime64[D]")
+    elif cells.kind == "number":
+        days = _days_from_numbers(cells.series.to_numpy("float64", na_value=np.nan))
+    else:
+        days = _days_from_text(cells.text)
+    days = days.copy()
+    days[(days < DATE_MIN) | (days >= DATE_MAX) | cells.unreadable] = np.datetime64("NaT")
+    bad = cells.filled & np.isnat(days)
+    return days.astype("datetime64[ns]"), bad
+
+
+def _days_from_numbers(numbers: np.ndarray) -> np.ndarray:
+    """Excel serials (and yyyymmdd numbers) → datetime64[D], NaT where neither."""
+    days = np.full(len(numbers), np.datetime64("NaT"), dtype="datetime64[D]")
+    with np.errstate(invalid="ignore"):
+        serial = (numbers >= 1) & (numbers < 80_000)
+        ymd = (numbers >= 19000101) & (numbers <= 21181231) & (numbers == np.floor(numbers))
+    days[serial] = EXCEL_EPOCH + np.floor(numbers[serial]).astype("int64").astype("timedelta64[D]")
+    if ymd.any():
+        whole = numbers[ymd].astype("int64")
+        days[ymd] = _days_from_parts(whole // 10_000, whole // 100 % 100, whole % 100)
+    return days
+
+
+def _days_from_parts(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Year, month, day numbers → datetime64[D]; NaT where they are no calendar date."""
+    parts = pd.DataFrame({"year": year, "month": month, "day": day}, dtype="float64")
+    return pd.to_datetime(parts, errors="coerce").to_numpy().astype("datetime64[D]")
+
+
+def _days_from_text(text: pa.ChunkedArray) -> np.ndarray:
+    """Date text (ISO, day first, or an Excel serial written as text) → datetime64[D]."""
+    days = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[D]")
+    serial = _mask(pc.match_substring_regex(text, _SERIAL_TEXT))
+    if serial.any():
+        numbers = _to_float(pc.replace_substring(text.filter(pa.array(serial)), ",", "."))
+        _scatter(days, serial, _days_from_numbers(numbers))
+    for pattern in (_ISO_DATE, _DMY_DATE):
+        parts = pc.extract_regex(text, pattern)
+        matched = _mask(parts.is_valid())
+        if not matched.any():
+            continue
+        parts = parts.filter(pa.array(matched))
+        year, month, day = (
+            np.asarray(pc.cast(pc.struct_field(parts, name), pa.int64()).to_numpy(), dtype="int64")
+            for name in ("y", "m", "d")
+        )
+        year = np.where(year < 100, year + np.where(year < 69, 2000, 1900), year)
+        _scatter(days, matched, _days_from_parts(year, month, day))
+    return days
+
+
+def _words(cells: _Cells, mapping: dict[str, object], key=None) -> tuple[pa.ChunkedArray, np.ndarray]:
+    """Map the cells through `mapping` (keys as `key` reduces the text); unknown → null, bad."""
+    text = cells.text if cells.kind != "datetime" else pa.chunked_array([pa.nulls(len(cells.series), pa.string())])
+    reduced = key(text) if key else pc.utf8_lower(text)
+    index = pc.index_in(reduced, value_set=pa.array(list(mapping)))
+    values = pc.take(pa.array(list(mapping.values())), index)
+    bad = cells.filled & ~_mask(values.is_valid())
+    return values, bad
+
+
+def _channel_key(text: pa.ChunkedArray) -> pa.ChunkedArray:
+    """The arrow twin of header_key, for channel words like "E-mail" or "эл. почта"."""
+    lower = pc.replace_substring(pc.utf8_lower(text), "ё", "е")
+    return pc.replace_substring_regex(lower, r"[^\pL\pN]+", "")
+
+
+def _clean_text(cells: _Cells, is_id: bool = False) -> pa.ChunkedArray:
+    """Text with stray spaces removed: trimmed, inner runs of spaces (also NBSP) made one.
+
+    Ids written by Excel as numbers come out as `1001`, not `1001.0`.
+    """
+    text = cells.text
+    if cells.kind == "datetime":
+        return text
+    if _may_contain(text, _ODD_SPACE_BYTES):
+        needles = ("  ", *_SPACES[1:], "\n", "\r")
+        odd_space = np.logical_or.reduce([_mask(pc.match_substring(text, needle)) for needle in needles])
+        text = _replace_where(text, odd_space, lambda t: pc.replace_substring_regex(t, "[\\s" + _SPACES + "]+", " "))
+    if is_id and cells.kind == "text" and _may_contain(text, (b".0",)):
+        text = _replace_where(text, _mask(pc.ends_with(text, ".0")), lambda t: pc.replace_substring_regex(t, r"^(-?\d+)\.0+$", r"\1"))
+    return text
+
+
+def _replace_where(text: pa.ChunkedArray, mask: np.ndarray, change) -> pa.ChunkedArray:
+    """`change` applied to the masked cells only (cheap when few cells need it)."""
+    if not mask.any():
+        return text
+    where = pa.array(mask)
+    changed = change(text.filter(where))
+    return pa.chunked_array([pc.replace_with_mask(text.combine_chunks(), where, changed.combine_chunks())])
+
+
+def _clean_time(cells: _Cells) -> pa.ChunkedArray:
+    """Preferred contact time as text; Excel time cells become `HH:MM`."""
+    if cells.kind == "datetime":
+        return pa.chunked_array([pa.array(cells.series.dt.strftime("%H:%M"), from_pandas=True)])
+    if cells.kind == "number":  # a fraction of a day
+        numbers = cells.series.to_numpy("float64", na_value=np.nan)
+        minutes = pd.Series(np.round((numbers % 1) * 1440), dtype="float64")
+        text = (minutes // 60).astype("Int64").astype("str").str.zfill(2) + ":" + (minutes % 60).astype("Int64").astype("str").str.zfill(2)
+        return pa.chunked_array([pa.array(text.where(minutes.notna()), from_pandas=True)])
+    return pc.replace_substring_regex(_clean_text(cells), r"^1899-12-3[01][ T](\d{1,2}:\d{2}):00$", r"\1")
+
+
+# --------------------------------------------------------------------------------------
+# The table
+# --------------------------------------------------------------------------------------
+
+
+def clean_transactions(raw: pd.DataFrame, sheet: str = "data", first_row: int = 2) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A raw table (header already used as column names) → (clean transactions, issues).
+
+    Raw row i is row `first_row + i` of the user's sheet; that number is the index of
+    the clean frame and the `row` of every issue. The input frame is not changed.
+    Raises InputError when a required column (customer, date, amount) is missing.
+    """
+    return _clean(raw, sheet, first_row, {})
+
+
+def _clean(
+    raw: pd.DataFrame, sheet: str, first_row: int, unreadable: dict[object, dict[int, str]]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """clean_transactions, plus the cells the file reader could not read ({header: {position: text}})."""
+    headers = list(raw.columns)
+    found = match_columns(headers)
+    missing = [column for column in REQUIRED if column not in found]
+    if missing:
+        seen = ", ".join(f'"{h}"' for h in headers) or "none"
+        raise InputError(f'Sheet "{sheet}" has no column for {", ".join(missing)} (headers found: {seen})')
+
+    n = len(raw)
+    where = {column: headers.index(header) for column, header in found.items()}
+    columns = [
+        _cells(raw.iloc[:, i].reset_index(drop=True), str(header), unreadable.get(header))
+        for i, header in enumerate(headers)
+    ]
+    cells = {column: columns[i] for column, i in where.items()}
+    customer, date, amount = cells["customer"], cells["date"], cells["amount"]
+    days, bad_date = parse_dates(date)
+    amounts, bad_amount = parse_amounts(amount)
+    report = _Report(sheet, first_row, [str(h) for h in headers])
+
+    # Row-level rules: blank rows, repeated headers, totals rows.
+    blank = ~np.logical_or.reduce([c.filled for c in columns]) if columns else np.ones(n, dtype=bool)
+    header_row = ~blank & _repeats_header(cells, bad_date)
+    label = _totals_label(customer) | _totals_label(date)
+    if columns[0] is not customer and columns[0] is not date:  # e.g. "Итого" under a "№" column
+        label |= _totals_label(columns[0])
+    totals = ~blank & ~header_row & (label | (amount.filled & ~customer.filled & ~date.filled))
+    report.rows(blank, BLANK_ROW)
+    report.rows(header_row, HEADER_ROW, customer)
+    report.rows(totals & customer.filled, TOTALS_ROW, customer)
+    report.rows(totals & ~customer.filled & label, TOTALS_ROW, columns[0])
+    report.rows(totals & ~customer.filled & ~label, TOTALS_ROW, amount)
+    checked = ~(blank | header_row | totals)
+
+    # Required cells: a bad one drops the row, with one issue per bad cell.
+    bad_required = np.zeros(n, dtype=bool)
+    for name, cell, bad, problem in (
+        ("customer", customer, np.zeros(n, dtype=bool), ""),
+        ("date", date, bad_date, NOT_A_DATE),
+        ("amount", amount, bad_amount, NOT_A_NUMBER),
+    ):
+        error = cell.excel_error()
+        report.cells(checked & error, cell, EXCEL_ERROR)
+        report.cells(checked & bad & ~error, cell, problem)
+        report.cells(checked & ~cell.filled, cell, f"{name} is empty")
+        bad_required |= error | bad | ~cell.filled
+    keep = checked & ~bad_required
+
+    # Optional cells: a bad one is reported and left empty; the row is kept.
+    out: dict[str, object] = {"customer": _clean_text(customer, is_id=True), "date": days, "amount": amounts}
+    for column in (c for c in COLUMNS if c in cells and c not in REQUIRED):
+        cell = cells[column]
+        error = cell.excel_error()
+        report.cells(checked & error, cell, EXCEL_ERROR + LEFT_EMPTY)
+        if column in ("units", "margin"):
+            values, bad = parse_amounts(cell)
+            report.cells(checked & bad & ~error, cell, NOT_A_NUMBER + LEFT_EMPTY)
+        elif column == "consent":
+            values, bad = _words(cell, CONSENT_WORDS)
+            report.cells(checked & bad & ~error, cell, "not yes or no" + LEFT_EMPTY)
+        elif column == "channel":
+            values, bad = _words(cell, CHANNEL_WORDS, key=_channel_key)
+            report.cells(checked & bad & ~error, cell, "not email, sms or phone" + LEFT_EMPTY)
+        elif column == "contact_time":
+            values = _clean_time(cell)
+        else:
+            values = _clean_text(cell, is_id=column == "order_id")
+        out[column] = _blank_out(values, error) if error.any() else values
+
+    kept = np.flatnonzero(keep)
+    tx = pd.DataFrame({column: _take(column, values, kept) for column, values in out.items()})
+    tx.index = pd.Index(first_row + kept, dtype="int64", name="row")
+    return tx, report.frame()
+
+
+def _take(column: str, values: object, positions: np.ndarray) -> object:
+    """The kept rows of one clean column, in the dtype schema.py promises."""
+    if isinstance(values, np.ndarray):
+        return values[positions] if len(positions) < len(values) else values
+    if len(positions) < len(values):
+        values = pc.take(values, pa.array(positions, type=pa.int64()))
+    taken = values.to_pandas()
+    return pd.array(taken, dtype="boolean" if column == "consent" else "str")
+
+
+def _blank_out(values: object, mask: np.ndarray) -> object:
+    if isinstance(values, np.ndarray):
+        values = values.copy()
+        values[mask] = np.nan
+        return values
+    return pc.if_else(pa.array(mask), pa.scalar(None, values.type), values)
+
+
+def _totals_label(cells: _Cells) -> np.ndarray:
+    """Cells that are a totals label such as "Итого", "Total:" or "Grand total"."""
+    found = np.zeros(len(cells.series), dtype=bool)
+    if cells.kind != "text":
+        return found
+    start = pc.utf8_lower(pc.utf8_slice_codeunits(cells.text, 0, 3))  # a cheap first look
+    maybe = _mask(pc.is_in(start, pa.array(_TOTALS_START)))
+    if maybe.any():
+        _scatter(found, maybe, _mask(pc.match_substring_regex(cells.text.filter(pa.array(maybe)), TOTALS_LABEL)))
+    return found
+
+
+def _repeats_header(cells: dict[str, _Cells], bad_date: np.ndarray) -> np.ndarray:
+    """Rows whose customer, date and amount cells are header names of those columns again.
+
+    Only rows whose date is not a date can be such rows, so only they are looked at.
+    """
+    candidates = bad_date.copy()
+    for column in REQUIRED:
+        if not candidates.any():
+            return candidates
+        cell = cells[column]
+        if cell.kind != "text":
+            return np.zeros_like(candidates)
+        subset = cell.text.filter(pa.array(candidates))
+        names = pc.index_in(_channel_key(subset), value_set=pa.array(list(_HEADER_LOOKUP)))
+        canonical = pc.take(pa.array(list(_HEADER_LOOKUP.values())), names)
+        candidates[np.flatnonzero(candidates)] = _mask(pc.equal(canonical, column))
+    return candidates
+
+
+class _Report:
+    """Collects issues as whole columns (never one row at a time) and builds the issues frame."""
+
+    def __init__(self, sheet: str, first_row: int, headers: list[str]) -> None:
+        self.sheet, self.first_row, self.headers = sheet, first_row, headers
+        self.parts: list[pd.DataFrame] = []
+
+    def rows(self, mask: np.ndarray, problem: str, value_from: _Cells | None = None) -> None:
+        positions = _positions(mask)
+        if len(positions):
+            values = value_from.values_as_text(positions) if value_from is not None else np.full(len(positions), "", dtype=object)
+            self._add(positions, "", -1, values, problem)
+
+    def cells(self, mask: np.ndarray, cells: _Cells, problem: str) -> None:
+        positions = _positions(mask)
+        if len(positions):
+            self._add(positions, cells.header, self.headers.index(cells.header), cells.values_as_text(positions), problem)
+
+    def _add(self, positions: np.ndarray, column: str, order: int, values: np.ndarray, problem: str) -> None:
+        self.parts.append(
+            pd.DataFrame(
+                {"row": self.first_row + positions, "column": column, "value": values, "problem": problem, "_order": order}
+            )
+        )
+
+    def frame(self) -> pd.DataFrame:
+        if not self.parts:
+            return issues_frame()
+        issues = pd.concat(self.parts, ignore_index=True).sort_values(["row", "_order"], kind="stable")
+        issues.insert(0, "sheet", self.sheet)
+        issues = issues[ISSUE_COLUMNS].reset_index(drop=True)
+        return issues.astype({"sheet": "str", "row": "int64", "column": "str", "value": "str", "problem": "str"})
+
+
+# --------------------------------------------------------------------------------------
+# Files
+# --------------------------------------------------------------------------------------
+
+
+def read_transactions(path: str | Path, sheet: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read a transactions file (.xlsx/.xlsm, .csv, .parquet) → (clean transactions, issues).
+
+    Workbooks: the first sheet, or the one named; the header is the first non-empty row
+    and issue rows are the workbook's row numbers. CSV: comma or semicolon, UTF-8 (with
+    or without BOM) or cp1251, found from the file itself; the header is the first
+    non-empty line. Parquet: rows are numbered from 2, as if written to a sheet under a
+    header row. Raises InputError for a missing file, an unknown extension, a missing
+    sheet or a missing required column.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"File not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        return _read_workbook(path, sheet)
+    if suffix == ".csv":
+        raw, first_row = _read_csv(path)
+        return _clean(raw, path.name, first_row, {})
+    if suffix == ".parquet":
+        try:
+            raw = pd.read_parquet(path)
+        except Exception as e:  # noqa: BLE001 - any reader failure is a bad input file
+            raise InputError(f"Cannot read {path.name}: {e}") from None
+        return _clean(raw.reset_index(drop=True), path.name, 2, {})
+    raise InputError(f'Cannot read "{path.name}": use an .xlsx, .xlsm, .csv or .parquet file')
+
+
+def _read_workbook(path: Path, sheet: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Load one sheet with fastexcel, keeping typed columns typed, and clean it."""
+    import fastexcel
+
+    try:
+        reader = fastexcel.read_excel(str(path))
+    except Exception as e:  # noqa: BLE001 - a corrupt or encrypted workbook
+        raise InputError(f"Cannot read {path.name} as a workbook: {e}") from None
+    names = reader.sheet_names
+    if sheet is None:
+        if not names:
+            raise InputError(f"{path.name} has no sheets")
+        sheet = names[0]
+    elif sheet not in names:
+        listed = ", ".join(f'"{name}"' for name in names)
+        raise InputError(f'No sheet "{sheet}" in {path.name}; its sheets are {listed}')
+    # schema_sample_rows=None: a column's type is guessed from all its cells, so a column
+    # with one text cell among numbers is read as text (nothing coerced to empty); a
+    # column fastexcel cannot type at all (e.g. durations and numbers) is read as text.
+    try:
+        batch, errors = reader.load_sheet(sheet, header_row=0, schema_sample_rows=None).to_arrow_with_errors()
+    except fastexcel.UnsupportedColumnTypeCombinationError:
+        batch, errors = reader.load_sheet(sheet, header_row=0, dtypes="string").to_arrow_with_errors()
+    raw = batch.to_pandas()
+    return _clean(raw, sheet, _first_used_row(path, sheet) + 1, _unreadable_cells(errors, list(raw.columns)))
+
+
+def _unreadable_cells(errors: object, headers: list[object]) -> dict[object, dict[int, str]]:
+    """Cells fastexcel left empty because it could not read them: {header: {position: text}}.
+
+    Excel error values (#N/A …) are given back as Excel shows them; an empty text cell
+    in a number column is simply empty.
+    """
+    found: dict[object, dict[int, str]] = {}
+    for error in getattr(errors, "errors", None) or []:
+        row, column = error.offset_position
+        match = re.search(r"got '(\w+)\((.*)\)'$", error.detail)
+        kind, inner = (match.group(1), match.group(2)) if match else ("", error.detail)
+        if kind == "String":
+            inner = inner.strip('"')
+            if not inner.strip():
+                continue
+        elif kind == "Error":
+            inner = _FASTEXCEL_ERRORS.get(inner, "#" + inner.upper())
+        found.setdefault(headers[column], {})[row] = inner
+    return found
+
+
+def _first_used_row(path: Path, sheet: str) -> int:
+    """The row number of the first non-empty row of a sheet (where fastexcel's data starts).
+
+    fastexcel numbers rows from the first non-empty one; the user needs real row numbers,
+    so the sheet's XML is read until its first cell with a value (a few kilobytes).
+    """
+    from defusedxml.ElementTree import iterparse, parse
+
+    def local(tag: str) -> str:
+        return tag.rsplit("}", 1)[-1]
+
+    try:
+        with zipfile.ZipFile(path) as book:
+            relation = None
+            for element in parse(book.open("xl/workbook.xml")).iter():
+                if local(element.tag) == "sheet" and element.get("name") == sheet:
+                    relation = next(v for k, v in element.attrib.items() if local(k) == "id")
+            target = None
+            for element in parse(book.open("xl/_rels/workbook.xml.rels")).iter():
+                if local(element.tag) == "Relationship" and element.get("Id") == relation:
+                    target = element.get("Target")
+            if target is None:
+                return 1
+            member = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
+            row = 0
+            with book.open(member) as xml:
+                for event, element in iterparse(xml, events=("start", "end")):
+                    name = local(element.tag)
+                    if event == "start" and name == "row":
+                        row = int(element.get("r") or row + 1)
+                    elif event == "end" and name == "c":
+                        if any(local(child.tag) in ("v", "is") and (child.text or len(child)) for child in element):
+                            reference = element.get("r")
+                            return int(re.sub(r"\D", "", reference)) if reference else row
+                        element.clear()
+    except (KeyError, StopIteration, ValueError, zipfile.BadZipFile, OSError):
+        return 1
+    return 1
+
+
+def _read_csv(path: Path) -> tuple[pd.DataFrame, int]:
+    """Read a CSV as text columns; return it with the line number of its first data row.
+
+    The encoding (UTF-8 with or without BOM, else cp1251) and the separator (the most
+    frequent of `;`, `,` and tab in the header line) are found from the file's start.
+    Blank lines are kept as rows, so that row numbers are line numbers.
+    """
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+    encoding = "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        encoding = "cp1251"
+    lines = head.decode(encoding, errors="replace").splitlines()
+    skip = next((i for i, line in enumerate(lines) if line.strip()), 0)
+    header_line = lines[skip] if lines else ""
+    sep = max((";", ",", "\t"), key=header_line.count)
+    options = dict(
+        sep=sep, dtype="str", skiprows=skip, skip_blank_lines=False, keep_default_na=False, na_values=[""],
+    )
+    try:
+        try:
+            raw = pd.read_csv(path, encoding=encoding, engine="pyarrow", **options)
+        except Exception:  # noqa: BLE001 - pyarrow refuses some files (quoted newlines, …)
+            try:
+                raw = pd.read_csv(path, encoding=encoding, engine="c", **options)
+            except UnicodeDecodeError:
+                raw = pd.read_csv(path, encoding="cp1251", engine="c", **options)
+    except pd.errors.EmptyDataError:
+        raw = pd.DataFrame()
+    except Exception as e:  # noqa: BLE001
+        raise InputError(f"Cannot read {path.name} as CSV: {e}") from None
+    return raw, skip + 2
