@@ -95,14 +95,18 @@ def cut_count(share: float, payers: "np.ndarray | pd.Series | int") -> "np.ndarr
     return np.ceil(np.asarray(share * payers, dtype="float64") - 1e-9).astype("int64")
 
 
-def top_share(values: pd.Series, share: float) -> pd.Series:
-    """True for the top `share` of `values`: the k = ceil(share × n) largest, where
-    everyone tied with the k-th is in too (the same rule as monthly_vip).
+def top_share(values: pd.Series, share: float, by: pd.Series | None = None) -> pd.Series:
+    """True for the top `share` of `values` (within each group of `by`): the
+    k = ceil(share × n) largest, where everyone tied with the k-th is in too (the same
+    rule as monthly_vip).
 
     NaN values are never in; n counts the non-NaN values.
     """
-    rank = values.rank(method="min", ascending=False)
-    return rank <= int(cut_count(share, int(values.notna().sum())))
+    if by is None:
+        rank = values.rank(method="min", ascending=False)
+        return rank <= int(cut_count(share, int(values.notna().sum())))
+    grouped = values.groupby(by)
+    return grouped.rank(method="min", ascending=False) <= cut_count(share, grouped.transform("count"))
 
 
 # --------------------------------------------------------------------------- the engine
@@ -341,15 +345,16 @@ def _month_labels(month_numbers: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- §1 tiers
 
 
-def tiers(people: pd.DataFrame, settings: Settings) -> pd.Series:
-    """VIP / Good / Regular at the analysis month; "" for customers inactive in the window.
+def tiers(people: pd.DataFrame, settings: Settings, by: pd.Series | None = None) -> pd.Series:
+    """VIP / Good / Regular at the analysis month (or at each month of `by`); "" for
+    customers inactive in the window.
 
     VIP: in a monthly VIP table within the window. Good: the top good_share of the
     other customers with a positive window value, plus former VIPs who dropped out of
     the ledger. Regular: every other customer active in the window.
     """
     candidates = people["window_value"].where((people["window_value"] > 0) & ~people["current_vip"])
-    good = top_share(candidates, settings.good_share) | (people["former_vip"] & people["active"])
+    good = top_share(candidates, settings.good_share, by) | (people["former_vip"] & people["active"])
     out = pd.Series("", index=people.index, dtype=object)
     out[people["active"]] = "Regular"
     out[good & people["active"]] = "Good"

@@ -1,0 +1,115 @@
+"""How customers move between tiers over time (DOMAIN §6).
+
+The tier of every customer at the end of every month of the history, computed with
+the same rules as the classification at the analysis month (segment.tiers), and what
+follows from it: transition matrices, entries and exits, and each customer's previous
+tier and the month their tier last changed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .segment import _month_labels, _per_month, _rows, analysis_month, monthly_vip, tiers
+from .settings import Settings
+
+INACTIVE = "inactive"
+STATES = ["VIP", "Good", "Regular", INACTIVE]
+
+
+def tier_history(tx: pd.DataFrame, settings: Settings | None = None) -> pd.DataFrame:
+    """Each customer's tier at every month from the first month of the data to the
+    analysis month: columns month ("YYYY-MM"), customer, tier (VIP / Good / Regular /
+    inactive). A customer who has not bought yet is inactive.
+    """
+    settings = settings or Settings()
+    month_m, as_of = analysis_month(tx, settings)
+    rows, names = _rows(tx[tx["date"] <= as_of])
+    first = int(rows["month"].min())
+    months = np.arange(first, month_m + 1)
+    n, t = len(names), len(months)
+
+    per_month = _per_month(rows, settings)
+    vip = monthly_vip(per_month, settings.share)
+    value = np.zeros((n, t))
+    value[per_month["code"], per_month["month"] - first] = per_month["value"]
+    bought = np.zeros((n, t), dtype=bool)
+    purchases = rows[rows["purchase"]]
+    bought[purchases["code"], purchases["month"] - first] = True
+    is_vip = np.zeros((n, t), dtype=bool)
+    is_vip[vip["code"], vip["month"] - first] = True
+
+    current_vip = _in_window(is_vip, settings.window) > 0
+    grid = pd.DataFrame({
+        "month": np.tile(months, n),
+        "code": np.repeat(np.arange(n), t),
+        "window_value": np.round(_in_window(value, settings.window), 6).ravel(),
+        "active": (_in_window(bought, settings.window) > 0).ravel(),
+        "current_vip": current_vip.ravel(),
+        "former_vip": ((np.cumsum(is_vip, axis=1) > 0) & ~current_vip).ravel(),
+    })
+    tier = tiers(grid, settings, by=grid["month"]).replace("", INACTIVE)
+    return pd.DataFrame({
+        "month": _month_labels(grid["month"].to_numpy()),
+        "customer": names.take(grid["code"].to_numpy()),
+        "tier": pd.Categorical(tier, categories=STATES),
+    })
+
+
+def _in_window(grid: np.ndarray, window: int) -> np.ndarray:
+    """Per customer and month, the sum over that month and the window − 1 before it."""
+    padded = np.concatenate([np.zeros((grid.shape[0], window - 1), dtype=grid.dtype), grid], axis=1)
+    return sliding_window_view(padded.astype("float64"), window, axis=1).sum(axis=-1)
+
+
+def transitions(history: pd.DataFrame) -> pd.DataFrame:
+    """For each month after the first: how many customers went from each tier the month
+    before to each tier now (columns month, from, to, customers; every pair listed)."""
+    ordered = history.sort_values(["customer", "month"], kind="stable")
+    before = ordered.groupby("customer", observed=True)["tier"].shift()
+    moves = ordered.assign(**{"from": before})[before.notna()]
+    counts = moves.groupby(["month", "from", "tier"], observed=False).size()
+    counts = counts.rename("customers").reset_index().rename(columns={"tier": "to"})
+    return counts.astype({"from": "str", "to": "str", "customers": "int64"})
+
+
+def transition_matrix(history: pd.DataFrame, month: str) -> pd.DataFrame:
+    """Tier in the month before `month` (rows) × tier in `month` (columns)."""
+    moves = transitions(history)
+    matrix = moves[moves["month"] == month].pivot(index="from", columns="to", values="customers")
+    return matrix.reindex(index=STATES, columns=STATES).fillna(0).astype("int64").rename_axis(
+        index="from", columns="to")
+
+
+def tier_sizes(history: pd.DataFrame) -> pd.DataFrame:
+    """Customers per tier and month (one column per tier), for the chart of tier sizes."""
+    sizes = history.groupby(["month", "tier"], observed=False).size().unstack("tier")
+    return sizes.reindex(columns=STATES).fillna(0).astype("int64").reset_index().rename_axis(columns=None)
+
+
+def entries_and_exits(history: pd.DataFrame) -> pd.DataFrame:
+    """Per month and tier: customers who entered it and who left it since the month before."""
+    moves = transitions(history)
+    moved = moves[moves["from"] != moves["to"]]
+    entered = moved.groupby(["month", "to"])["customers"].sum().rename_axis(["month", "tier"])
+    left = moved.groupby(["month", "from"])["customers"].sum().rename_axis(["month", "tier"])
+    out = pd.concat({"entered": entered, "left": left}, axis=1).fillna(0).astype("int64")
+    months = sorted(moves["month"].unique())
+    index = pd.MultiIndex.from_product([months, STATES], names=["month", "tier"])
+    return out.reindex(index, fill_value=0).reset_index()
+
+
+def tier_changes(history: pd.DataFrame) -> pd.DataFrame:
+    """Per customer at the last month: tier, previous tier, and the month the tier
+    last changed ("" when it never changed since the customer's first purchase)."""
+    ordered = history.sort_values(["customer", "month"], kind="stable")
+    before = ordered.groupby("customer", observed=True)["tier"].shift().astype(object).fillna(INACTIVE)
+    changed = ordered["tier"].astype(object) != before
+    changes = ordered.assign(previous=before)[changed].groupby("customer", observed=True).last()
+    last = ordered.groupby("customer", observed=True).last()
+    out = pd.DataFrame({"tier": last["tier"].astype(str)})
+    out["previous_tier"] = changes["previous"].reindex(out.index).fillna("")
+    out["changed_on"] = changes["month"].reindex(out.index).fillna("")
+    return out.reset_index()

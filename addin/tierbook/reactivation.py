@@ -1,0 +1,222 @@
+"""Reactivation A/B tests for one-time buyers (seed 004, DOMAIN §6).
+
+Plan: every one-time buyer who gave consent gets one of up to five message variants,
+reproducibly (a stored seed) and balanced within strata of manager and order size.
+Results: a conversion is a purchase within `response_days` after the contact; per
+variant the rate with a 95% Wilson interval, and a verdict in plain words.
+
+Pure functions on frames; the statistics use only the standard library and numpy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .segment import top_share
+from .settings import Settings
+
+MAX_VARIANTS = 5
+VARIANTS = "ABCDE"
+PLAN_COLUMNS = ["customer", "variant", "stratum", "manager", "channel", "contact_time", "email", "phone",
+                "planned_on"]
+Z95 = 1.959963984540054  # two-sided 95%
+Z80 = 0.8416212335729143  # one-sided 80% power
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def plan(customers: pd.DataFrame, variants: int, seed: int, planned_on: pd.Timestamp,
+         existing: pd.DataFrame | None = None, settings: Settings | None = None) -> pd.DataFrame:
+    """Assign a variant to every one-time buyer with consent.
+
+    Customers in `existing` keep their variant; the others are added. Within each
+    stratum (manager × order size of their one purchase) customers are put in an order
+    fixed by the seed and dealt variants in turn, continuing from how many the stratum
+    already holds, so variants stay balanced in every stratum and overall.
+    """
+    if not 1 <= variants <= MAX_VARIANTS:
+        raise ValueError(f"variants must be between 1 and {MAX_VARIANTS}, got {variants}")
+    settings = settings or Settings()
+    targets = customers[(customers["lifecycle"] == "one-time") & customers["consent"].astype(bool)]
+    strata = _strata(targets, settings)
+    existing = existing if existing is not None else pd.DataFrame(columns=PLAN_COLUMNS)
+    kept = existing[PLAN_COLUMNS].copy()
+    new = targets[~targets["customer"].isin(kept["customer"])].assign(stratum=strata)
+    new = new.assign(_order=_seeded_order(new["customer"], seed)).sort_values(["stratum", "_order"])
+    already = kept.groupby("stratum").size()
+    start = new["stratum"].map(already).fillna(0).astype("int64")
+    offset = new["stratum"].map(_stratum_offset(seed, variants))
+    turn = start + new.groupby("stratum").cumcount() + offset
+    added = new.assign(variant=[VARIANTS[i] for i in (turn % variants)], planned_on=pd.Timestamp(planned_on))
+    out = pd.concat([kept, added[PLAN_COLUMNS]], ignore_index=True) if len(kept) else added[PLAN_COLUMNS]
+    return out.sort_values(["variant", "customer"], ignore_index=True)
+
+
+def _strata(targets: pd.DataFrame, settings: Settings) -> pd.Series:
+    """Manager × order size of the one purchase (huge / medium / small, as size tiers)."""
+    revenue = targets["revenue"].where(targets["revenue"] > 0)
+    huge = top_share(revenue, settings.huge_share)
+    medium = top_share(revenue, settings.huge_share + settings.medium_share) & ~huge
+    size = np.select([huge, medium], ["huge", "medium"], default="small")
+    manager = targets["manager"].astype(str).replace("", "(none)")
+    return manager + " / " + pd.Series(size, index=targets.index)
+
+
+def _seeded_order(names: pd.Series, seed: int) -> np.ndarray:
+    """A pseudo-random order of customers that depends only on the seed and each name,
+    so adding customers later never reorders the ones already there."""
+    return np.array([int.from_bytes(hashlib.sha256(f"{seed}:{name}".encode()).digest()[:8], "big")
+                     for name in names], dtype=np.uint64)
+
+
+def _stratum_offset(seed: int, variants: int):
+    """Each stratum starts dealing at its own seeded variant, so small strata do not all
+    favour variant A."""
+    return lambda stratum: int(hashlib.sha256(f"{seed}|{stratum}".encode()).hexdigest(), 16) % variants
+
+
+# --------------------------------------------------------------------------- results
+
+
+def conversions(log: pd.DataFrame, tx: pd.DataFrame, response_days: int) -> pd.DataFrame:
+    """Each contact of the log with whether the customer bought within `response_days`
+    after it (the contact day itself not counted) and the revenue in that time."""
+    contacts = log[["customer", "date", "variant"]].drop_duplicates(["customer", "variant"], keep="first")
+    buys = tx.loc[tx["amount"] > 0, ["customer", "date", "amount"]].rename(columns={"date": "paid_on"})
+    joined = contacts.reset_index(names="log_row").merge(buys, on="customer", how="left")
+    inside = (joined["paid_on"] > joined["date"]) & (joined["paid_on"] <= joined["date"] + pd.Timedelta(days=response_days))
+    joined["revenue_after"] = joined["amount"].where(inside, 0.0)
+    joined["converted"] = inside
+    per_contact = joined.groupby("log_row").agg(converted=("converted", "any"), revenue_after=("revenue_after", "sum"))
+    return contacts.reset_index(names="log_row").join(per_contact, on="log_row").drop(columns="log_row")
+
+
+def variant_results(contacts: pd.DataFrame) -> pd.DataFrame:
+    """Per variant: contacted, converted, rate with its 95% Wilson interval, revenue after contact."""
+    g = contacts.groupby("variant")
+    out = pd.DataFrame({"contacted": g.size(), "converted": g["converted"].sum().astype("int64"),
+                        "revenue_after": g["revenue_after"].sum()})
+    out["rate"] = out["converted"] / out["contacted"]
+    low, high = wilson(out["converted"].to_numpy(), out["contacted"].to_numpy())
+    out["rate_low"], out["rate_high"] = low, high
+    return out.reset_index()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    best: str
+    significant: bool
+    p_value: float  # chi-square test across all variants
+    p_best_vs_next: float  # two-proportion test, best against the runner-up
+    contacts_needed: int  # per variant, to tell the best from the runner-up (0 if decided)
+    text: str
+
+
+def verdict(results: pd.DataFrame, alpha: float = 0.05) -> Verdict:
+    """Which variant converts best, and whether the data can tell."""
+    if len(results) < 2:
+        return Verdict("", False, float("nan"), float("nan"), 0, "A test needs at least two variants with contacts.")
+    ranked = results.sort_values(["rate", "converted"], ascending=False)
+    best, runner = ranked.iloc[0], ranked.iloc[1]
+    table = np.column_stack([results["converted"], results["contacted"] - results["converted"]])
+    _, _, p_all = chi_square(table)
+    _, p_pair = two_proportion(int(best["converted"]), int(best["contacted"]), int(runner["converted"]), int(runner["contacted"]))
+    significant = p_pair < alpha and p_all < alpha
+    if significant:
+        text = (f"Variant {best['variant']} converts best ({best['rate']:.0%} against {runner['rate']:.0%} for "
+                f"{runner['variant']}), and the difference is significant (p = {p_pair:.3f}). Use {best['variant']}.")
+        needed = 0
+    else:
+        needed = sample_size(float(best["rate"]), float(runner["rate"]), alpha)
+        more = max(0, needed - int(min(best["contacted"], runner["contacted"])))
+        if needed == 0:
+            text = "No variant converts better than another so far; the rates are equal."
+        else:
+            text = (f"Variant {best['variant']} leads ({best['rate']:.0%} against {runner['rate']:.0%} for "
+                    f"{runner['variant']}), but it is not significant yet (p = {p_pair:.2f}). About {needed} contacts "
+                    f"per variant are needed to tell, {more} more for each.")
+    return Verdict(str(best["variant"]), significant, p_all, p_pair, needed, text)
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def wilson(converted: np.ndarray, contacted: np.ndarray, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
+    """The Wilson score interval of a proportion (good for small counts and rates near 0)."""
+    k = np.asarray(converted, dtype="float64")
+    n = np.asarray(contacted, dtype="float64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+
+
+def chi_square(table: np.ndarray) -> tuple[float, int, float]:
+    """Pearson's chi-square test of independence of a k × 2 table: statistic, degrees of
+    freedom, p-value (no continuity correction)."""
+    observed = np.asarray(table, dtype="float64")
+    expected = observed.sum(axis=1, keepdims=True) * observed.sum(axis=0, keepdims=True) / observed.sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cells = np.where(expected > 0, (observed - expected) ** 2 / expected, 0.0)
+    statistic = float(cells.sum())
+    dof = (observed.shape[0] - 1) * (observed.shape[1] - 1)
+    return statistic, dof, chi2_sf(statistic, dof)
+
+
+def two_proportion(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float]:
+    """Two-sided z-test of two proportions with the pooled variance: z, p-value."""
+    pooled = (k1 + k2) / (n1 + n2)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if se == 0:
+        return 0.0, 1.0
+    z = (k1 / n1 - k2 / n2) / se
+    return z, math.erfc(abs(z) / math.sqrt(2))
+
+
+def chi2_sf(x: float, dof: int) -> float:
+    """P(X > x) for a chi-square variable with `dof` degrees of freedom (closed forms)."""
+    if x <= 0:
+        return 1.0
+    half = x / 2
+    if dof % 2 == 0:
+        term, total = 1.0, 1.0
+        for i in range(1, dof // 2):
+            term *= half / i
+            total += term
+        return math.exp(-half) * total
+    total = math.erfc(math.sqrt(half))
+    term = math.sqrt(half) / math.gamma(1.5)
+    for i in range(1, (dof - 1) // 2 + 1):
+        total += math.exp(-half) * term
+        term *= half / (i + 0.5)
+    return total
+
+
+def sample_size(p1: float, p2: float, alpha: float = 0.05, z_power: float = Z80) -> int:
+    """Contacts per variant needed to tell rates p1 and p2 apart (two-sided alpha,
+    80% power); 0 when the rates are equal."""
+    if p1 == p2:
+        return 0
+    z_alpha = Z95 if alpha == 0.05 else _z(1 - alpha / 2)
+    mean = (p1 + p2) / 2
+    top = z_alpha * math.sqrt(2 * mean * (1 - mean)) + z_power * math.sqrt(p1 * (1 - p1) + p2 * (1 - p2))
+    return math.ceil(top * top / (p1 - p2) ** 2)
+
+
+def _z(q: float) -> float:
+    """The standard normal quantile (bisection on erfc; only for unusual alphas)."""
+    lo, hi = -10.0, 10.0
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        if 0.5 * math.erfc(-mid / math.sqrt(2)) < q:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
