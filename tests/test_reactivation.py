@@ -130,3 +130,28 @@ def test_verdict_says_how_many_more_contacts_are_needed():
     assert (v.best, v.significant, v.contacts_needed) == ("A", False, needed)
     assert needed > 40
     assert v.text.endswith(f"About {needed} contacts per variant are needed to tell, {needed - 40} more for each.")
+
+
+def test_contact_log_is_validated_like_any_input():
+    from tierbook.read import clean_contact_log
+
+    raw = pd.DataFrame({
+        "Клиент": [" c001 ", "c002", None, "c004", "c005", None],
+        "Дата контакта": ["19.11.2026", "2026-11-20", "2026-11-21", "yesterday", "2026-11-22", None],
+        "Вариант": ["a", "B", "A", "A", "F", None],
+        "Канал": ["e-mail", "звонок", "sms", "", "fax", None],
+        "Результат": ["will think", "", "", "", "", None],
+    })
+    log, issues = clean_contact_log(raw, sheet="Contact log", variants="AB")
+    assert log.index.tolist() == [2, 3]
+    assert log.drop(columns="note").to_dict("list") == {"customer": ["c001", "c002"],
+                                   "date": [pd.Timestamp("2026-11-19"), pd.Timestamp("2026-11-20")],
+                                   "variant": ["A", "B"], "channel": ["email", "phone"]}
+    assert log["note"].iloc[0] == "will think" and pd.isna(log["note"].iloc[1])
+    assert issues[["row", "column", "problem"]].values.tolist() == [
+        [4, "Клиент", "customer is empty"],
+        [5, "Дата контакта", "not a date"],
+        [6, "Вариант", "not a variant (A, B)"],
+        [6, "Канал", "not email, sms or phone, left empty"],
+        [7, "", "blank row, skipped"],
+    ]

@@ -699,8 +699,19 @@ def read_transactions(path: str | Path, sheet: str | None = None) -> tuple[pd.Da
 
 def _read_workbook(path: Path, sheet: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Load one sheet with fastexcel, keeping typed columns typed, and clean it."""
+    raw, sheet, first_row, unreadable = load_sheet(path, sheet)
+    return _clean(raw, sheet, first_row, unreadable)
+
+
+def load_sheet(path: str | Path, sheet: str | None = None) -> tuple[pd.DataFrame, str, int, dict]:
+    """One sheet of a workbook as a raw frame (header = its first non-empty row), with
+    the sheet's name, the row number of its first data row, and the cells fastexcel
+    could not read ({header: {position: text}})."""
     import fastexcel
 
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"File not found: {path}")
     try:
         reader = fastexcel.read_excel(str(path))
     except Exception as e:  # noqa: BLE001 - a corrupt or encrypted workbook
@@ -721,7 +732,7 @@ def _read_workbook(path: Path, sheet: str | None) -> tuple[pd.DataFrame, pd.Data
     except fastexcel.UnsupportedColumnTypeCombinationError:
         batch, errors = reader.load_sheet(sheet, header_row=0, dtypes="string").to_arrow_with_errors()
     raw = batch.to_pandas()
-    return _clean(raw, sheet, _first_used_row(path, sheet) + 1, _unreadable_cells(errors, list(raw.columns)))
+    return raw, sheet, _first_used_row(path, sheet) + 1, _unreadable_cells(errors, list(raw.columns))
 
 
 def _unreadable_cells(errors: object, headers: list[object]) -> dict[object, dict[int, str]]:
@@ -819,3 +830,58 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, int]:
     except Exception as e:  # noqa: BLE001
         raise InputError(f"Cannot read {path.name} as CSV: {e}") from None
     return raw, skip + 2
+
+
+# --------------------------------------------------------------------------------------
+# The reactivation contact log
+# --------------------------------------------------------------------------------------
+
+#: Header names of the contact log managers keep (DOMAIN §6).
+CONTACT_LOG_ALIASES: dict[str, tuple[str, ...]] = {
+    "customer": ALIASES["customer"],
+    "date": ("date", "contact date", "contacted on", "дата", "дата контакта", "дата звонка"),
+    "variant": ("variant", "message", "version", "вариант", "сообщение"),
+    "channel": ALIASES["channel"],
+    "note": ("note", "outcome", "outcome note", "comment", "result", "примечание", "результат", "комментарий"),
+}
+CONTACT_LOG_COLUMNS = list(CONTACT_LOG_ALIASES)
+
+
+def clean_contact_log(raw: pd.DataFrame, sheet: str, first_row: int = 2,
+                      variants: str = "ABCDE") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A contact log as managers typed it → (clean log, issues), like the transactions:
+    a row without a customer, a date or a known variant is reported and left out."""
+    lookup = {header_key(name): column for column, names in CONTACT_LOG_ALIASES.items() for name in (column, *names)}
+    headers = list(raw.columns)
+    found: dict[str, int] = {}
+    for i, header in enumerate(headers):
+        found.setdefault(lookup.get(header_key(header), ""), i)
+    missing = [c for c in ("customer", "date", "variant") if c not in found]
+    if missing:
+        seen = ", ".join(f'"{h}"' for h in headers) or "none"
+        raise InputError(f'Sheet "{sheet}" has no column for {", ".join(missing)} (headers found: {seen})')
+    columns = [_cells(raw.iloc[:, i].reset_index(drop=True), str(h)) for i, h in enumerate(headers)]
+    cells = {column: columns[i] for column, i in found.items() if column}
+    report = _Report(sheet, first_row, [str(h) for h in headers])
+    n = len(raw)
+    blank = ~np.logical_or.reduce([c.filled for c in columns]) if columns else np.ones(n, dtype=bool)
+    report.rows(blank, BLANK_ROW)
+    days, bad_date = parse_dates(cells["date"])
+    variant, bad_variant = _words(cells["variant"], {v.lower(): v for v in variants})
+    checked = ~blank
+    report.cells(checked & ~cells["customer"].filled, cells["customer"], "customer is empty")
+    report.cells(checked & bad_date, cells["date"], NOT_A_DATE)
+    report.cells(checked & ~cells["date"].filled, cells["date"], "date is empty")
+    report.cells(checked & bad_variant, cells["variant"], f"not a variant ({', '.join(variants)})")
+    report.cells(checked & ~cells["variant"].filled, cells["variant"], "variant is empty")
+    keep = np.flatnonzero(checked & cells["customer"].filled & ~np.isnat(days) & _mask(variant.is_valid()))
+    out = {"customer": _clean_text(cells["customer"], is_id=True), "date": days, "variant": variant}
+    if "channel" in cells:
+        channel, bad_channel = _words(cells["channel"], CHANNEL_WORDS, key=_channel_key)
+        report.cells(checked & bad_channel, cells["channel"], "not email, sms or phone" + LEFT_EMPTY)
+        out["channel"] = channel
+    if "note" in cells:
+        out["note"] = _clean_text(cells["note"])
+    log = pd.DataFrame({column: _take(column, values, keep) for column, values in out.items()})
+    log.index = pd.Index(first_row + keep, dtype="int64", name="row")
+    return log, report.frame()
