@@ -75,6 +75,10 @@ class Settings:
     top1_alert: float = 0.20  # ... or one customer gives at least this share
     pareto_share: float = 0.80  # "the smallest number of customers giving 80%"
 
+    # Reactivation A/B tests (DOMAIN §6)
+    response_days: int = 60  # a purchase within this many days after the contact is a conversion
+    contact_in_days: int = 7  # planned contact date: this many days after planning
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "criterion", Criterion(self.criterion))
         object.__setattr__(self, "contacts_per_year", MappingProxyType(dict(self.contacts_per_year)))
@@ -87,7 +91,7 @@ class Settings:
         if self.huge_share + self.medium_share > 1:
             problems.append("huge_share + medium_share must be at most 1")
         for name in ("window", "new_days", "rhythm_min_days", "lead_min_days", "active_days_unknown_cycle",
-                     "occasional_days"):
+                     "occasional_days", "response_days"):
             if int(getattr(self, name)) < 1:
                 problems.append(f"{name} must be at least 1, got {getattr(self, name)!r}")
         if self.lost_after < 0 or self.follow_up_days < 0:
