@@ -29,7 +29,7 @@ def segment_file(src: str | Path, out: str | Path, settings: Settings | None = N
     result = classify(tx, settings or Settings(), issues)
     progress(f"classified {len(result.customers):,} customers as of {result.analysis_month} "
              f"({time.perf_counter() - started:.1f} s)")
-    write_workbook(result, out, lang=lang)
+    write_workbook(result, out, lang=lang, tx=tx, source=(src, sheet))
     progress(f"wrote {out} ({time.perf_counter() - started:.1f} s)")
     return result
 
@@ -47,3 +47,16 @@ def demo(directory: str | Path, settings: Settings | None = None, lang: str = "e
     out = directory / "tierbook.xlsx"
     result = segment_file(sales, out, settings, lang=lang, progress=progress)
     return sales, out, result
+
+
+def split_file(src: str | Path, by: str, directory: str | Path, lang: str | None = None,
+               progress: Progress = _quiet) -> list[Path]:
+    """One workbook per segment (by="segment") or per manager (by="manager") of the
+    tierbook workbook SRC, written into DIRECTORY; returns the files."""
+    from .workbook import split_workbook
+
+    started = time.perf_counter()
+    progress(f"splitting {src} by {by}")
+    written = split_workbook(src, by, directory, lang=lang)
+    progress(f"wrote {len(written)} workbooks into {directory} ({time.perf_counter() - started:.1f} s)")
+    return written

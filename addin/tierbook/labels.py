@@ -1,0 +1,215 @@
+"""Every word the workbook shows that code chooses: sheet titles, column headers and the
+names of the engine's codes, in English and Russian.
+
+The engine speaks English codes ("VIP", "one-time", "current VIP"); they are translated
+here, at the edge, and translated back when a workbook is read again. The prose a
+manager reads (segment strategies, call scripts, headings, the alert sentence) lives in
+the templates' "Texts" sheets, so it can be reworded in Excel (see templates.py).
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Mapping
+
+LANGS = ("en", "ru")
+
+#: The call-list segments, in sheet order. Membership rules are in sheets.segment_members.
+SEGMENTS = ("VIP", "Good", "Regular", "new", "one-time", "potential", "lost VIP")
+
+#: Sheet titles (at most 31 characters, no []:*?/\).
+SHEETS: Mapping[str, Mapping[str, str]] = MappingProxyType({
+    "en": MappingProxyType({
+        "summary": "Summary", "contact_plan": "Contact plan", "ledger": "VIP ledger", "monthly_vip": "Monthly VIP",
+        "customers": "Customers", "issues": "Input issues",
+        "segment:VIP": "VIP", "segment:Good": "Good", "segment:Regular": "Regular", "segment:new": "New",
+        "segment:one-time": "One-time", "segment:potential": "Potential", "segment:lost VIP": "Lost VIP",
+    }),
+    "ru": MappingProxyType({
+        "summary": "Сводка", "contact_plan": "План контактов", "ledger": "Реестр VIP", "monthly_vip": "VIP по месяцам",
+        "customers": "Клиенты", "issues": "Ошибки ввода",
+        "segment:VIP": "VIP", "segment:Good": "Хорошие", "segment:Regular": "Обычные", "segment:new": "Новые",
+        "segment:one-time": "Разовые", "segment:potential": "Потенциальные", "segment:lost VIP": "Потерянные VIP",
+    }),
+})
+
+#: Excel table (ListObject) names: ASCII and the same in every language, so formulas
+#: such as =COUNTIFS(tbCustomers[[tier]],"VIP") keep working in a translated workbook.
+TABLE_NAMES: Mapping[str, str] = MappingProxyType({
+    "customers": "tbCustomers", "monthly_vip": "tbMonthlyVIP", "ledger": "tbLedger", "issues": "tbIssues",
+    "contact_plan": "tbContactPlan", "plan_classes": "tbPlanClasses", "transactions": "tbTransactions",
+    "tiers": "tbTiers", "lifecycles": "tbLifecycles", "figures": "tbFigures", "concentration": "tbConcentration",
+    "pareto": "tbPareto", "flow": "tbLedgerFlow",
+    "segment:VIP": "tbVIP", "segment:Good": "tbGood", "segment:Regular": "tbRegular", "segment:new": "tbNew",
+    "segment:one-time": "tbOneTime", "segment:potential": "tbPotential", "segment:lost VIP": "tbLostVIP",
+})
+
+#: Russian headers of the Customers sheet (under "en" the headers are the column names
+#: themselves, segment.CUSTOMER_COLUMNS). The reader may use these as header aliases.
+CUSTOMER_HEADERS_RU: Mapping[str, str] = MappingProxyType({
+    "customer": "Клиент",
+    "tier": "Уровень",
+    "lifecycle": "Жизненный цикл",
+    "quadrant": "Объём и стоимость",
+    "size_tier": "Размер заказов",
+    "rhythm": "Ритм покупок",
+    "cycle_days": "Цикл, дней",
+    "next_purchase": "Ожидаемая покупка",
+    "remind_on": "Напомнить",
+    "vip_months": "Месяцев VIP",
+    "first_purchase": "Первая покупка",
+    "last_purchase": "Последняя покупка",
+    "revenue": "Выручка",
+    "payments": "Платежей",
+    "units": "Единиц",
+    "profit": "Прибыль",
+    "purchase_days": "Дней с покупками",
+    "window_value": "Значение за окно",
+    "tier_whole_period": "Уровень за весь период",
+    "lost_vip": "Потерянный VIP",
+    "contacts_per_year": "Контактов в год",
+    "follow_up_on": "Звонок после покупки",
+    "owner": "Отдел",
+    "manager": "Менеджер",
+    "consent": "Согласие",
+    "channel": "Канал",
+    "contact_time": "Время связи",
+    "email": "Эл. почта",
+    "phone": "Телефон",
+})
+
+#: Headers of every other table, by field key. A key missing under "en" is shown as is.
+HEADERS: Mapping[str, Mapping[str, str]] = MappingProxyType({
+    "en": MappingProxyType({
+        # call lists and the contact plan
+        "segment": "Segment", "last_purchase": "Last purchase", "first_purchase": "First purchase",
+        "revenue": "Revenue", "payments": "Payments", "profit": "Profit", "next_contact": "Next contact",
+        "task": "Task", "channel": "Channel", "contact_time": "Contact time", "phone": "Phone", "email": "Email",
+        "customer": "Customer", "manager": "Manager", "tier": "Tier", "lifecycle": "Lifecycle",
+        "date": "Date", "script": "Script", "contacts_per_year": "Contacts a year", "customers": "Customers",
+        "with_consent": "With consent", "in_plan": "In the plan", "owner": "Owner",
+        "vip_months": "VIP months", "months_silent": "Months silent", "last_vip": "Last VIP month",
+        # ledger
+        "first_vip": "First VIP month", "status": "Status", "left_on": "Left in",
+        # summary
+        "customer_share": "Share of customers", "revenue_share": "Share of revenue",
+        "profit_share": "Share of profit", "figure": "Figure", "value": "Value",
+        "metric": "Metric", "customers_pct": "Share of customers (ranked by revenue)",
+        "cumulative_revenue": "Cumulative share of revenue", "month": "Month", "entered": "Entered",
+        "left": "Left", "size": "Ledger size",
+        "basis": "Basis", "period": "Period", "top1_share": "Top 1 customer", "top3_share": "Top 3 customers",
+        "top5_share": "Top 5 customers", "customers_for_80pct": "Customers giving 80%",
+        "herfindahl": "Herfindahl index",
+    }),
+    "ru": MappingProxyType({
+        "segment": "Сегмент", "last_purchase": "Последняя покупка", "first_purchase": "Первая покупка",
+        "revenue": "Выручка", "payments": "Платежей", "profit": "Прибыль", "next_contact": "Следующий контакт",
+        "task": "Задача", "channel": "Канал", "contact_time": "Время связи", "phone": "Телефон",
+        "email": "Эл. почта", "customer": "Клиент", "manager": "Менеджер", "tier": "Уровень",
+        "lifecycle": "Жизненный цикл", "date": "Дата", "script": "Сценарий", "contacts_per_year": "Контактов в год",
+        "customers": "Клиентов", "with_consent": "С согласием", "in_plan": "В плане", "owner": "Отдел",
+        "vip_months": "Месяцев VIP", "months_silent": "Месяцев без покупок", "last_vip": "Последний месяц VIP",
+        "first_vip": "Первый месяц VIP", "status": "Статус", "left_on": "Выбыл в",
+        "customer_share": "Доля клиентов", "revenue_share": "Доля выручки",
+        "profit_share": "Доля прибыли", "figure": "Показатель", "value": "Значение",
+        "metric": "Показатель", "customers_pct": "Доля клиентов (по убыванию выручки)",
+        "cumulative_revenue": "Накопленная доля выручки", "month": "Месяц", "entered": "Вошли",
+        "left": "Вышли", "size": "Размер реестра",
+        "basis": "База", "period": "Период", "top1_share": "Доля крупнейшего", "top3_share": "Доля топ-3",
+        "top5_share": "Доля топ-5", "customers_for_80pct": "Клиентов на 80%", "herfindahl": "Индекс Херфиндаля",
+        "rank": "Место", "sheet": "Лист", "row": "Строка", "column": "Столбец", "problem": "Проблема",
+    }),
+})
+
+#: The engine's codes, by column, in Russian (English shows the codes themselves).
+VALUES_RU: Mapping[str, Mapping[str, str]] = MappingProxyType({
+    "tier": MappingProxyType({"VIP": "VIP", "Good": "Хороший", "Regular": "Обычный"}),
+    "lifecycle": MappingProxyType({
+        "new": "новый", "one-time": "разовый", "permanent": "постоянный", "occasional": "эпизодический",
+        "potential": "потенциальный", "unprofitable": "нерентабельный"}),
+    "quadrant": MappingProxyType({
+        "high volume, low value": "большой объём, низкая стоимость",
+        "low volume, high value": "малый объём, высокая стоимость",
+        "low volume, low value": "малый объём, низкая стоимость",
+        "high volume, high value": "большой объём, высокая стоимость"}),
+    "size_tier": MappingProxyType({"huge": "огромные", "medium": "средние", "small": "мелкие", "one-time": "разовый"}),
+    "rhythm": MappingProxyType({"regular": "регулярный", "chaotic": "хаотичный", "yearly": "ежегодный"}),
+    "owner": MappingProxyType({"acquisition": "привлечение", "account management": "ведение клиентов"}),
+    "status": MappingProxyType({"current VIP": "текущий VIP", "dropped out": "выбыл"}),
+    "segment": MappingProxyType({
+        "VIP": "VIP", "Good": "Хороший", "Regular": "Обычный", "new": "новый", "one-time": "разовый",
+        "potential": "потенциальный", "lost VIP": "потерянный VIP", "permanent": "постоянный",
+        "occasional": "эпизодический", "unprofitable": "нерентабельный"}),
+})
+VALUES_RU = MappingProxyType({**VALUES_RU, "tier_whole_period": VALUES_RU["tier"]})
+
+#: Small words of the generated rows (task names, row labels).
+WORDS: Mapping[str, Mapping[str, str]] = MappingProxyType({
+    "en": MappingProxyType({
+        "task.follow_up": "follow-up call after the first purchase",
+        "task.reminder": "reminder before the expected purchase",
+        "task.lost_vip": "lost VIP: call and ask why",
+        "task.periodic": "regular message",
+        "task.no_consent": "no consent: do not contact",
+        "task.no_marketing": "unprofitable: no marketing spend",
+        "row.inactive": "not active in the window",
+        "row.all": "All customers",
+        "no_manager": "no manager",
+        "month_marker_exit": "×",
+    }),
+    "ru": MappingProxyType({
+        "task.follow_up": "звонок после первой покупки",
+        "task.reminder": "напоминание до ожидаемой покупки",
+        "task.lost_vip": "потерянный VIP: позвонить и узнать причину",
+        "task.periodic": "плановое сообщение",
+        "task.no_consent": "нет согласия: не связываться",
+        "task.no_marketing": "нерентабельный: без маркетинга",
+        "row.inactive": "не активны в окне",
+        "row.all": "Все клиенты",
+        "no_manager": "без менеджера",
+        "month_marker_exit": "×",
+    }),
+})
+
+
+def check_lang(lang: str) -> str:
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {', '.join(LANGS)}, got {lang!r}")
+    return lang
+
+
+def sheet_title(key: str, lang: str) -> str:
+    return SHEETS[check_lang(lang)][key]
+
+
+def customer_header(column: str, lang: str) -> str:
+    """The header of a Customers column: the column name in English, translated in Russian."""
+    return column if check_lang(lang) == "en" else CUSTOMER_HEADERS_RU.get(column, column)
+
+
+def header(key: str, lang: str) -> str:
+    return HEADERS[check_lang(lang)].get(key, HEADERS["en"].get(key, key))
+
+
+def value(column: str, code: str, lang: str) -> str:
+    """An engine code of COLUMN ("tier", "lifecycle", ...) as shown in LANG."""
+    if check_lang(lang) == "en" or not code:
+        return code
+    return VALUES_RU.get(column, {}).get(code, code)
+
+
+def code(column: str, shown: str, lang: str) -> str:
+    """The engine code behind a value shown in LANG (the inverse of value())."""
+    if lang == "en" or not shown:
+        return shown
+    back = {v: k for k, v in VALUES_RU.get(column, {}).items()}
+    return back.get(shown, shown)
+
+
+def word(key: str, lang: str) -> str:
+    return WORDS[check_lang(lang)][key]
+
+
+def customer_header_aliases() -> dict[str, str]:
+    """Translated Customers headers → column names, for a reader's header aliases."""
+    return {ru.casefold(): column for column, ru in CUSTOMER_HEADERS_RU.items()}

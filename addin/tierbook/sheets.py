@@ -1,0 +1,533 @@
+"""What goes in each sheet of the output workbook: values, live formulas and texts.
+
+No styling and no file format here: `workbook.py` writes this content into an .xlsx
+with openpyxl, and an Excel add-in can write the same content into an open workbook.
+Every sheet is a `SheetContent`: its title, the template it is laid out with (see
+templates.py), the values of the template's {{placeholders}}, and its tables, each a
+frame whose columns are field keys ("customer", "next_contact", ...) with the header
+text of each key in the output language.
+
+Values are plain data; a `Formula` is a formula the workbook computes (only this module
+makes them, so text from the data never becomes one).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from . import labels
+from .labels import SEGMENTS, TABLE_NAMES
+from .segment import CUSTOMER_COLUMNS, LIFECYCLES, Segmentation
+
+#: Categorical columns of Customers whose engine codes are translated.
+TRANSLATED_COLUMNS = ("tier", "lifecycle", "quadrant", "size_tier", "rhythm", "tier_whole_period", "owner")
+
+
+class Formula(str):
+    """A formula the workbook computes, e.g. '=COUNTIFS(tbCustomers[[tier]],"VIP")'."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True)
+class SheetTable:
+    """One table of a sheet: the frame's columns are field keys."""
+
+    name: str  # the Excel table name, e.g. "tbVIP"
+    frame: pd.DataFrame
+    headers: Mapping[str, str]  # field key → header text
+    #: cells to highlight: style name ("entry", "exit") → list of (row position, column key)
+    marks: Mapping[str, list[tuple[int, str]]] = field(default_factory=dict)
+    #: the columns that the template's "months" key expands to (VIP ledger)
+    month_columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A native chart over columns of a table in the same sheet."""
+
+    kind: str  # "bar" (clustered columns) or "line"
+    title: str
+    table: str  # key of the table in SheetContent.tables
+    x: str  # field key of the categories
+    ys: tuple[str, ...]  # field keys of the series
+    anchor: str  # the template's tb_chart_<anchor> cell
+    rows: int | None = None  # chart only the first `rows` rows of the table
+    percent: bool = False  # the values are shares
+
+
+@dataclass(frozen=True)
+class SheetContent:
+    key: str  # "summary", "contact_plan", "segment:VIP", "ledger", "monthly_vip", "customers", "issues"
+    title: str  # the sheet title in the output language
+    template: str | None  # "summary", "contact_plan", "call_list", "ledger"; None: a plain table at A1
+    texts: Mapping[str, str]  # {{placeholder}} values
+    tables: Mapping[str, SheetTable]  # the template's tb_<key> → table ("rows" for plain sheets)
+    charts: tuple[Chart, ...] = ()
+    freeze: str | None = "rows"  # freeze the panes under the header of this table
+    freeze_columns: int = 0  # ... and this many columns of it
+
+
+class Texts:
+    """The prose of the templates' Texts sheets in one language: kind → key → text."""
+
+    def __init__(self, by_kind: Mapping[str, Mapping[str, str]], lang: str):
+        self.by_kind = by_kind
+        self.lang = lang
+
+    def get(self, kind: str, key: str, **values: object) -> str:
+        text = self.by_kind.get(kind, {}).get(key)
+        if text is None:
+            for other in self.by_kind.values():
+                if key in other:
+                    text = other[key]
+                    break
+        return fill(text or "", **values)
+
+
+def fill(text: str, **values: object) -> str:
+    """TEXT with its {name} fields filled in; unknown or broken fields stay as typed."""
+
+    def one(match: re.Match) -> str:
+        name = match.group(1)
+        return str(values[name]) if name in values else match.group(0)
+
+    return re.sub(r"\{(\w+)\}", one, text)
+
+
+def load_texts(lang: str, templates: object = None) -> Texts:
+    from .templates import all_texts
+
+    return Texts(all_texts(labels.check_lang(lang), templates), lang)
+
+
+# --------------------------------------------------------------------------- the whole workbook
+
+
+def workbook_content(result: Segmentation, lang: str = "en", texts: Texts | None = None) -> list[SheetContent]:
+    """Every generated sheet of the output workbook, in order (the copy of the user's
+    transaction sheet, if any, goes after Customers; see row_segments)."""
+    texts = texts or load_texts(lang)
+    customers = result.customers
+    as_of = result.as_of
+    sheets = [summary(result, lang, texts), contact_plan(customers, as_of, lang, texts)]
+    sheets += [call_list(customers, segment, as_of, lang, texts) for segment in SEGMENTS]
+    sheets += [ledger(result, lang, texts), monthly_vip(result, lang), customers_sheet(customers, lang),
+               issues_sheet(result.issues, lang)]
+    return sheets
+
+
+def sheet_tables(result: Segmentation, lang: str = "en", texts: Texts | None = None) -> dict[str, SheetContent]:
+    """The generated sheets by title: what an Excel writer puts in each sheet."""
+    return {sheet.title: sheet for sheet in workbook_content(result, lang, texts)}
+
+
+# --------------------------------------------------------------------------- segments
+
+
+def segment_members(customers: pd.DataFrame, segment: str) -> pd.Series:
+    """Who is on a segment's call list: VIP/Good/Regular by tier; new, one-time and
+    potential by lifecycle class; lost VIP by the lost_vip flag. Lists may overlap."""
+    if segment in ("VIP", "Good", "Regular"):
+        return customers["tier"] == segment
+    if segment in ("new", "one-time", "potential"):
+        return customers["lifecycle"] == segment
+    if segment == "lost VIP":
+        return customers["lost_vip"].astype(bool)
+    raise ValueError(f"unknown segment {segment!r}; segments are: {', '.join(SEGMENTS)}")
+
+
+def primary_segment(customers: pd.DataFrame) -> pd.Series:
+    """One segment code per customer, for the Segment column beside the user's rows:
+    "lost VIP" when flagged, else the tier, else the lifecycle class."""
+    out = customers["tier"].where(customers["tier"] != "", customers["lifecycle"]).astype(object)
+    out[customers["lost_vip"].astype(bool).to_numpy()] = "lost VIP"
+    return out
+
+
+def row_segments(result: Segmentation, tx: pd.DataFrame, lang: str = "en") -> pd.Series:
+    """The Segment of each transaction row: index = the row number in the user's sheet
+    (the clean frame's index), value = the primary segment of the row's customer in LANG.
+    Rows after the analysis month get their customer's segment too."""
+    labels_by_customer = pd.Series(primary_segment(result.customers).to_numpy(), index=result.customers["customer"])
+    codes = tx["customer"].map(labels_by_customer).fillna("")
+    return codes.map(lambda c: labels.value("segment", c, lang)).astype(object)
+
+
+# --------------------------------------------------------------------------- contact planning
+
+
+def contact_tasks(customers: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The contacts to make, one row per customer and task, sorted by date.
+
+    Only customers who gave consent. Tasks: the follow-up call of a new customer
+    (follow_up_on), the reminder before the expected purchase (remind_on), the call to a
+    lost VIP (due at the analysis date), and, for everyone else with a contact plan
+    (contacts_per_year > 0), the next regular message: the first date after the
+    analysis date on the grid last purchase + k × (365 / contacts_per_year) days
+    (rounded up to a whole day).
+    Unprofitable customers (no marketing spend) get only the lost-VIP call.
+
+    Columns: customer (position in CUSTOMERS), date, task.
+    """
+    consent = customers["consent"].astype(bool).to_numpy()
+    marketing = customers["contacts_per_year"].to_numpy() > 0
+    pos = np.arange(len(customers))
+    parts = []
+    for task, dates, who in (
+        ("follow_up", customers["follow_up_on"], consent & marketing),
+        ("reminder", customers["remind_on"], consent & marketing),
+        ("lost_vip", pd.Series(as_of, index=customers.index).where(customers["lost_vip"].astype(bool)), consent),
+    ):
+        ok = who & dates.notna().to_numpy()
+        parts.append(pd.DataFrame({"customer": pos[ok], "date": dates.to_numpy()[ok], "task": task}))
+    planned = np.zeros(len(customers), dtype=bool)
+    for part in parts:
+        planned[part["customer"].to_numpy()] = True
+    periodic = consent & marketing & ~planned
+    interval = 365.0 / customers["contacts_per_year"].where(customers["contacts_per_year"] > 0)
+    last = customers["last_purchase"].fillna(as_of)
+    elapsed = (as_of - last).dt.days.astype("float64")
+    steps = np.floor(elapsed / interval) + 1
+    next_date = last + pd.to_timedelta(np.ceil(steps * interval).fillna(0), unit="D")
+    parts.append(pd.DataFrame({"customer": pos[periodic], "date": next_date.to_numpy()[periodic], "task": "periodic"}))
+    tasks = pd.concat(parts, ignore_index=True)
+    tasks["date"] = pd.to_datetime(tasks["date"]).astype("datetime64[ns]")
+    return tasks.sort_values(["date", "customer", "task"], ignore_index=True)
+
+
+def _task_label(task: str, lang: str) -> str:
+    return labels.word(f"task.{task}", lang)
+
+
+def _script(task: str, lifecycle: str, texts: Texts) -> str:
+    key = f"script.periodic.{lifecycle}" if task == "periodic" else f"script.{task}"
+    return texts.get("contact_plan", key)
+
+
+def contact_plan(customers: pd.DataFrame, as_of: pd.Timestamp, lang: str, texts: Texts) -> SheetContent:
+    """Who to contact, when, on which channel and at which time, with which script."""
+    tasks = contact_tasks(customers, as_of)
+    who = customers.iloc[tasks["customer"].to_numpy()].reset_index(drop=True)
+    segment = primary_segment(who)
+    rows = pd.DataFrame({
+        "date": tasks["date"],
+        "task": [_task_label(t, lang) for t in tasks["task"]],
+        "customer": who["customer"],
+        "manager": who["manager"],
+        "segment": [labels.value("segment", s, lang) for s in segment],
+        "channel": who["channel"],
+        "contact_time": who["contact_time"],
+        "phone": who["phone"],
+        "email": who["email"],
+        "script": [_script(t, c, texts) for t, c in zip(tasks["task"], who["lifecycle"])],
+    })
+    consent = customers["consent"].astype(bool)
+    in_plan = pd.Series(customers["customer"].iloc[tasks["customer"].unique()].to_numpy()).groupby(
+        customers["lifecycle"].iloc[tasks["customer"].unique()].to_numpy()).size()
+    counts = customers.groupby("lifecycle").agg(customers=("customer", "size"),
+                                                contacts_per_year=("contacts_per_year", "max"))
+    with_consent = consent.groupby(customers["lifecycle"]).sum()
+    codes = pd.Series(list(LIFECYCLES))
+    classes = pd.DataFrame({
+        "lifecycle": [labels.value("lifecycle", c, lang) for c in codes],
+        "contacts_per_year": codes.map(counts["contacts_per_year"]).fillna(0).astype("int64"),
+        "customers": codes.map(counts["customers"]).fillna(0).astype("int64"),
+        "with_consent": codes.map(with_consent).fillna(0).astype("int64"),
+        "in_plan": codes.map(in_plan).fillna(0).astype("int64"),
+    })
+    no_consent = int((~consent).sum())
+    no_marketing = int((consent & (customers["contacts_per_year"] <= 0)).sum())
+    planned_customers = int(tasks["customer"].nunique())
+    text_values = {
+        "title": texts.get("contact_plan", "title"),
+        "subtitle": texts.get("contact_plan", "subtitle", tasks=len(tasks), customers=planned_customers,
+                              as_of=_day(as_of)),
+        "excluded": texts.get("contact_plan", "excluded", no_consent=no_consent, no_marketing=no_marketing),
+    }
+    return SheetContent(
+        key="contact_plan",
+        title=labels.sheet_title("contact_plan", lang),
+        template="contact_plan",
+        texts=text_values,
+        tables={"classes": _table("plan_classes", classes, lang),
+                "rows": _table("contact_plan", rows, lang)},
+    )
+
+
+def next_contacts(customers: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Each customer's earliest planned contact: date and task (NaT / "" when none)."""
+    tasks = contact_tasks(customers, as_of).drop_duplicates("customer")
+    out = pd.DataFrame({"date": pd.Series(pd.NaT, index=range(len(customers)), dtype="datetime64[ns]"),
+                        "task": ""})
+    out.loc[tasks["customer"].to_numpy(), "date"] = tasks["date"].to_numpy()
+    out.loc[tasks["customer"].to_numpy(), "task"] = tasks["task"].to_numpy()
+    consent = customers["consent"].astype(bool).to_numpy()
+    no_plan = (out["task"] == "").to_numpy()
+    out.loc[no_plan & ~consent, "task"] = "no_consent"
+    out.loc[no_plan & consent & (customers["contacts_per_year"].to_numpy() <= 0), "task"] = "no_marketing"
+    return out
+
+
+# --------------------------------------------------------------------------- call lists
+
+
+CALL_LIST_KEYS = ["customer", "manager", "next_contact", "task", "channel", "contact_time", "phone", "email",
+                  "last_purchase", "revenue", "payments", "profit", "tier", "lifecycle"]
+
+
+def call_list(customers: pd.DataFrame, segment: str, as_of: pd.Timestamp, lang: str, texts: Texts,
+              analysis_month: str | None = None, criterion: str = "revenue") -> SheetContent:
+    """One segment's call list: its customers, biggest first, with the next contact."""
+    members = customers[segment_members(customers, segment).to_numpy()]
+    nxt = next_contacts(customers, as_of)[segment_members(customers, segment).to_numpy()]
+    order = np.lexsort((members["customer"].to_numpy(), -members["revenue"].fillna(-np.inf).to_numpy()))
+    members = members.iloc[order].reset_index(drop=True)
+    nxt = nxt.iloc[order].reset_index(drop=True)
+    rows = pd.DataFrame({
+        "customer": members["customer"],
+        "manager": members["manager"],
+        "next_contact": nxt["date"],
+        "task": [_task_label(t, lang) if t else "" for t in nxt["task"]],
+        "channel": members["channel"],
+        "contact_time": members["contact_time"],
+        "phone": members["phone"],
+        "email": members["email"],
+        "last_purchase": members["last_purchase"],
+        "revenue": members["revenue"],
+        "payments": members["payments"],
+        "profit": members["profit"],
+        "tier": [labels.value("tier", t, lang) for t in members["tier"]],
+        "lifecycle": [labels.value("lifecycle", t, lang) for t in members["lifecycle"]],
+    })
+    key = f"segment:{segment}"
+    text_values = {
+        "title": texts.get("call_list", f"title.{segment}"),
+        "subtitle": texts.get("call_list", "subtitle", customers=len(rows), as_of=_day(as_of),
+                              criterion=texts.get("summary", f"criterion.{criterion}")),
+        "strategy": texts.get("call_list", f"strategy.{segment}"),
+        "script": texts.get("call_list", f"script.{segment}"),
+    }
+    return SheetContent(key=key, title=labels.sheet_title(key, lang), template="call_list", texts=text_values,
+                        tables={"rows": _table(key, rows, lang)}, freeze_columns=1)
+
+
+# --------------------------------------------------------------------------- VIP ledger
+
+
+def ledger(result: Segmentation, lang: str, texts: Texts) -> SheetContent:
+    """The VIP ledger: one column per month with the customer's rank where they were
+    VIP; entries (a VIP month after none in the window before) and exits (the month
+    they leave the ledger, marked ×) are highlighted."""
+    book = result.ledger
+    months = tuple(c for c in book.columns if re.fullmatch(r"\d{4}-\d{2}", str(c)))
+    frame = book[["customer", "status", "first_vip", "last_vip", "vip_months", "left_on", *months]].copy()
+    frame["status"] = [labels.value("status", s, lang) for s in frame["status"]]
+    frame = frame.astype({m: object for m in months})
+    window = result.settings.window
+    grid = book[list(months)].notna().to_numpy()
+    entries, exits = [], []
+    exit_mark = labels.word("month_marker_exit", lang)
+    for i in range(len(book)):
+        row = grid[i]
+        for j in np.flatnonzero(row):
+            if not row[max(0, j - window):j].any():
+                entries.append((i, months[j]))
+            later = j + window
+            if later < len(months) and not row[j + 1:later + 1].any():
+                exits.append((i, months[later]))
+                frame.iat[i, frame.columns.get_loc(months[later])] = exit_mark
+    for m in months:
+        frame[m] = [None if v is None or v is pd.NA else v for v in frame[m]]
+    headers = {k: labels.header(k, lang) for k in ("customer", "status", "first_vip", "last_vip", "vip_months",
+                                                   "left_on")}
+    headers.update({m: m for m in months})
+    current = int((book["status"] == "current VIP").sum())
+    text_values = {
+        "title": texts.get("ledger", "title"),
+        "subtitle": texts.get("ledger", "subtitle", customers=len(book), current=current, window=window,
+                              month=result.analysis_month),
+    }
+    table = SheetTable(TABLE_NAMES["ledger"], frame, headers, {"entry": entries, "exit": exits}, months)
+    return SheetContent(key="ledger", title=labels.sheet_title("ledger", lang), template="ledger",
+                        texts=text_values, tables={"rows": table}, freeze_columns=1)
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def column_ref(column: str, lang: str) -> str:
+    """A structured reference to a column of the Customers table, e.g. tbCustomers[[tier]]."""
+    name = re.sub(r"(['\[\]#])", r"'\1", labels.customer_header(column, lang))
+    return f"{TABLE_NAMES['customers']}[[{name}]]"
+
+
+def _share_rows(column: str, codes: list[str], row_labels: list[str], lang: str, label_key: str) -> pd.DataFrame:
+    """Counts, revenue and profit per value of COLUMN, and their shares, as live formulas
+    on the Customers table; the last row is all customers."""
+    by = column_ref(column, lang)
+    rows = []
+    everyone = f"ROWS({column_ref('customer', lang)})"
+    revenue_all = f"SUM({column_ref('revenue', lang)})"
+    profit_all = f"SUM({column_ref('profit', lang)})"
+    for code_, label in zip(codes, row_labels):
+        crit = _quote(labels.value(column, code_, lang))
+        count = f"COUNTIFS({by},{crit})"
+        revenue = f"SUMIFS({column_ref('revenue', lang)},{by},{crit})"
+        profit = f"SUMIFS({column_ref('profit', lang)},{by},{crit})"
+        rows.append([label, Formula(f"={count}"), Formula(f"=IFERROR({count}/{everyone},0)"),
+                     Formula(f"={revenue}"), Formula(f"=IFERROR({revenue}/{revenue_all},0)"),
+                     Formula(f"={profit}"), Formula(f"=IFERROR({profit}/{profit_all},0)")])
+    rows.append([labels.word("row.all", lang), Formula(f"={everyone}"), Formula(f"=IFERROR({everyone}/{everyone},0)"),
+                 Formula(f"={revenue_all}"), Formula(f"=IFERROR({revenue_all}/{revenue_all},0)"),
+                 Formula(f"={profit_all}"), Formula(f"=IFERROR({profit_all}/{profit_all},0)")])
+    # dtype=object: a string dtype would turn the Formula objects into plain text
+    return pd.DataFrame(rows, columns=[label_key, "customers", "customer_share", "revenue", "revenue_share", "profit",
+                                       "profit_share"], dtype=object)
+
+
+def share_figures(customers: pd.DataFrame, column: str, codes: list[str]) -> pd.DataFrame:
+    """What the Summary formulas compute, in pandas (for checks): per code and for all."""
+    out = []
+    total = len(customers)
+    revenue_all = customers["revenue"].sum()
+    profit_all = customers["profit"].fillna(0).sum()
+    for code_ in list(codes) + [None]:
+        part = customers if code_ is None else customers[customers[column] == code_]
+        revenue = part["revenue"].sum()
+        profit = part["profit"].fillna(0).sum()
+        out.append({"customers": len(part), "customer_share": len(part) / total if total else 0.0,
+                    "revenue": revenue, "revenue_share": revenue / revenue_all if revenue_all else 0.0,
+                    "profit": profit, "profit_share": profit / profit_all if profit_all else 0.0})
+    return pd.DataFrame(out)
+
+
+TIER_ROWS = ["VIP", "Good", "Regular", ""]
+LIFECYCLE_ROWS = list(LIFECYCLES)
+
+
+def pareto(customers: pd.DataFrame, points: int = 100) -> pd.DataFrame:
+    """The Pareto curve: cumulative share of revenue given by the top x% of customers
+    (ranked by revenue; customers with revenue ≤ 0 give nothing), at x = 0, 1/points, …, 1."""
+    revenue = np.sort(customers["revenue"].fillna(0).clip(lower=0).to_numpy())[::-1]
+    total = revenue.sum()
+    cumulative = np.concatenate([[0.0], np.cumsum(revenue)]) / (total if total > 0 else 1.0)
+    x = np.linspace(0, 1, points + 1)
+    k = np.ceil(x * len(revenue) - 1e-9).astype(int)
+    return pd.DataFrame({"customers_pct": x, "cumulative_revenue": cumulative[k]})
+
+
+def _pct(x: float) -> str:
+    return f"{x:.0%}"
+
+
+def alert_text(result: Segmentation, texts: Texts) -> str:
+    """The concentration alert in plain words (or why there is none)."""
+    c = result.concentration.iloc[0]
+    s = result.settings
+    values = {"top1": _pct(c["top1_share"]), "top3": _pct(c["top3_share"]), "top1_alert": _pct(s.top1_alert),
+              "top3_alert": _pct(s.top3_alert), "basis": texts.get("summary", f"basis.{c['basis']}")}
+    reasons = []
+    if c["top3_share"] >= s.top3_alert:
+        reasons.append(texts.get("summary", "reason_top3", **values))
+    if c["top1_share"] >= s.top1_alert:
+        reasons.append(texts.get("summary", "reason_top1", **values))
+    if reasons:
+        return texts.get("summary", "alert_on", reasons="; ".join(reasons), **values)
+    return texts.get("summary", "alert_off", **values)
+
+
+def summary(result: Segmentation, lang: str, texts: Texts) -> SheetContent:
+    """Counts, revenue and profit per tier and per lifecycle class (live formulas), the
+    concentration metrics and alert, and the data of three charts."""
+    s = result.settings
+    tier_labels = [labels.value("tier", t, lang) if t else labels.word("row.inactive", lang) for t in TIER_ROWS]
+    tiers = _share_rows("tier", TIER_ROWS, tier_labels, lang, "tier")
+    lifecycles = _share_rows("lifecycle", LIFECYCLE_ROWS, [labels.value("lifecycle", c, lang) for c in LIFECYCLE_ROWS],
+                             lang, "lifecycle")
+    c = result.concentration
+    concentration = pd.DataFrame({
+        "basis": [labels.header(str(b), lang) for b in c["basis"]],
+        "period": c["period"],
+        "top1_share": c["top1_share"], "top3_share": c["top3_share"], "top5_share": c["top5_share"],
+        "customers_for_80pct": c["customers_for_80pct"], "herfindahl": c["herfindahl"],
+    })
+    flow = result.ledger_flow[["month", "entered", "left", "size"]].reset_index(drop=True)
+    text_values = {
+        "title": texts.get("summary", "title"),
+        "subtitle": texts.get("summary", "subtitle", as_of=_day(result.as_of), month=result.analysis_month,
+                              criterion=texts.get("summary", f"criterion.{s.criterion.value}"),
+                              share=_pct(s.share), window=s.window),
+        "alert": alert_text(result, texts),
+    }
+    tables = {
+        "tiers": _table("tiers", tiers, lang),
+        "lifecycles": _table("lifecycles", lifecycles, lang),
+        "concentration": _table("concentration", concentration, lang),
+        "flow": _table("flow", flow, lang),
+        "pareto": _table("pareto", pareto(result.customers), lang),
+    }
+    charts = (
+        Chart("bar", texts.get("summary", "chart.tiers"), "tiers", "tier", ("customer_share", "revenue_share"),
+              "tiers", rows=len(TIER_ROWS), percent=True),
+        Chart("line", texts.get("summary", "chart.pareto"), "pareto", "customers_pct", ("cumulative_revenue",),
+              "pareto", percent=True),
+        Chart("bar", texts.get("summary", "chart.flow"), "flow", "month", ("entered", "left"), "flow"),
+    )
+    return SheetContent(key="summary", title=labels.sheet_title("summary", lang), template="summary",
+                        texts=text_values, tables=tables, charts=charts, freeze=None)
+
+
+# --------------------------------------------------------------------------- plain data sheets
+
+
+def localize_customers(customers: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """The customers frame as the Customers sheet shows it in LANG: codes translated
+    (headers are given separately by labels.customer_header)."""
+    if labels.check_lang(lang) == "en":
+        return customers
+    out = customers.copy()
+    for column in TRANSLATED_COLUMNS:
+        mapping = dict(labels.VALUES_RU[column])
+        out[column] = out[column].map(lambda v: mapping.get(v, v)).astype(customers[column].dtype)
+    return out
+
+
+def customers_sheet(customers: pd.DataFrame, lang: str) -> SheetContent:
+    frame = localize_customers(customers[CUSTOMER_COLUMNS], lang)
+    headers = {c: labels.customer_header(c, lang) for c in CUSTOMER_COLUMNS}
+    table = SheetTable(TABLE_NAMES["customers"], frame, headers)
+    return SheetContent(key="customers", title=labels.sheet_title("customers", lang), template=None, texts={},
+                        tables={"rows": table}, freeze_columns=1)
+
+
+def monthly_vip(result: Segmentation, lang: str) -> SheetContent:
+    frame = result.monthly_vip
+    headers = {c: (c if lang == "en" else labels.header(c, lang)) for c in frame.columns}
+    table = SheetTable(TABLE_NAMES["monthly_vip"], frame, headers)
+    return SheetContent(key="monthly_vip", title=labels.sheet_title("monthly_vip", lang), template=None, texts={},
+                        tables={"rows": table})
+
+
+def issues_sheet(issues: pd.DataFrame, lang: str) -> SheetContent:
+    headers = {c: (c if lang == "en" else labels.header(c, lang)) for c in issues.columns}
+    table = SheetTable(TABLE_NAMES["issues"], issues, headers)
+    return SheetContent(key="issues", title=labels.sheet_title("issues", lang), template=None, texts={},
+                        tables={"rows": table})
+
+
+def _table(key: str, frame: pd.DataFrame, lang: str) -> SheetTable:
+    return SheetTable(TABLE_NAMES[key], frame, {c: labels.header(c, lang) for c in frame.columns})
+
+
+def _day(stamp: pd.Timestamp) -> str:
+    return pd.Timestamp(stamp).strftime("%Y-%m-%d")

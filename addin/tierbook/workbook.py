@@ -1,0 +1,937 @@
+"""Frames → the output workbook, laid out with the templates in workbook_templates/.
+
+What goes in each sheet is decided in sheets.py; this module only writes it with
+openpyxl, streaming (write-only mode) so that a 50,000-customer workbook is written
+about as fast as plain DataFrame.to_excel. The look comes from the templates: each
+column's number format, font, fill and alignment are copied from the template's style
+row, texts from its Texts sheet.
+
+Text that comes from the data is never written as a formula: it is stored as a string
+cell with Excel's quote prefix when it starts with =, +, - or @. The file is replaced
+atomically, so a failed run never leaves half a workbook behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import re
+import tempfile
+import warnings
+from copy import copy
+from datetime import datetime
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+from openpyxl import Workbook, load_workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.chart import BarChart, Reference, ScatterChart, Series
+from openpyxl.drawing.spreadsheet_drawing import AnchorMarker, TwoCellAnchor
+from openpyxl.formatting.rule import FormulaRule
+from openpyxl.packaging.custom import StringProperty
+from openpyxl.styles import Font, PatternFill
+from openpyxl.styles.cell_style import StyleArray
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.filters import AutoFilter
+from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
+
+from . import labels
+from .labels import SEGMENTS
+from .schema import InputError
+from .segment import CUSTOMER_COLUMNS, TEXT_COLUMNS, Segmentation
+from .sheets import (TRANSLATED_COLUMNS, Formula, SheetContent, SheetTable, Texts, call_list, contact_plan,
+                     customers_sheet, load_texts, row_segments, segment_members, workbook_content)
+from .templates import Slot, Template, load_template
+
+#: Kept for compatibility: the names of the engine issue's sheets.
+SHEETS = {lang: {k: labels.sheet_title(k, lang) for k in ("customers", "monthly_vip", "ledger", "issues")}
+          for lang in labels.LANGS}
+FORMULA_STARTS = ("=", "+", "-", "@")
+DATE_FORMAT = "yyyy-mm-dd"
+MONEY_FORMAT = "#,##0.00"
+DEFAULT_TABLE_STYLE = "TableStyleMedium2"
+OVERDUE_FONT = "9C0006"
+OVERDUE_FILL = "FFC7CE"
+MIN_WIDTH, MAX_WIDTH = 8, 60
+PROPERTY_PREFIX = "tierbook."
+
+
+def safe_text(value: str) -> str:
+    """Text as a user would type it so that a spreadsheet shows it as typed: a leading
+    =, +, -, @ is escaped with a quote character (for writers that type values into
+    cells, such as an Excel add-in; the .xlsx writer uses the quote-prefix style)."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def cell_values(frame: pd.DataFrame) -> Iterable[list]:
+    """Rows of plain Python values for a sheet: NaN/NaT as empty cells, text escaped."""
+    columns = [[safe_text(v) if type(v) is str else v for v in python_values(frame[name])] for name in frame.columns]
+    return (list(row) for row in zip(*columns))
+
+
+def python_values(col: pd.Series) -> list:
+    """A column as plain Python values: None for NaN/NaT/NA/"", datetimes, ints, floats,
+    bools and str (Formula objects stay Formula)."""
+    if pd.api.types.is_datetime64_any_dtype(col):
+        stamps = col.dt.tz_localize(None) if getattr(col.dt, "tz", None) is not None else col
+        return [None if v is pd.NaT or v != v else v.to_pydatetime() for v in stamps.astype(object)]
+    if pd.api.types.is_bool_dtype(col):
+        return [None if v is None or v is pd.NA else bool(v) for v in col.astype(object)]
+    if pd.api.types.is_numeric_dtype(col):
+        arr = col.to_numpy(dtype="float64", na_value=np.nan)
+        if pd.api.types.is_integer_dtype(col):
+            return [None if v != v else int(v) for v in arr]
+        return [None if v != v or math.isinf(v) else float(v) for v in arr]
+    out = []
+    for v in col.astype(object):
+        if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v) or v == "":
+            out.append(None)
+        elif isinstance(v, Formula):
+            out.append(v)
+        elif isinstance(v, str):
+            out.append(ILLEGAL_CHARACTERS_RE.sub("", v) if ILLEGAL_CHARACTERS_RE.search(v) else v)
+        elif isinstance(v, pd.Timestamp):
+            out.append(None if pd.isna(v) else v.to_pydatetime())
+        elif isinstance(v, np.generic):
+            out.append(v.item())
+        else:
+            out.append(v)
+    return out
+
+
+# --------------------------------------------------------------------------- the entry points
+
+
+def write_workbook(result: Segmentation, out: str | Path, lang: str = "en", *, tx: pd.DataFrame | None = None,
+                   source: tuple[str | Path, str | None] | None = None,
+                   templates: str | Path | None = None) -> Path:
+    """Write the classification as a workbook (replacing OUT atomically).
+
+    Sheets: Summary, Contact plan, one call list per segment, VIP ledger, Monthly VIP,
+    Customers, a copy of the user's transaction sheet with a Segment column (when
+    SOURCE = (input file, sheet name or None for the first) and the clean transactions
+    TX are given; TX's index is the row number in that sheet), Input issues.
+    TEMPLATES: a folder with restyled templates (default: workbook_templates/).
+    """
+    lang = labels.check_lang(lang)
+    texts = load_texts(lang, templates)
+    contents = workbook_content(result, lang, texts)
+    segments = row_segments(result, tx, lang) if tx is not None and source is not None else None
+    book = _new_book(_properties(result, lang))
+    writer = SheetWriter(book, texts, templates)
+    for content in contents:
+        writer.write(content)
+        if content.key == "customers" and segments is not None:
+            writer.copy_source(Path(source[0]), source[1], segments, lang)
+    return save_atomically(book, out)
+
+
+def write_sheets(contents: Sequence[SheetContent], out: str | Path, texts: Texts,
+                 properties: dict[str, str] | None = None, templates: str | Path | None = None) -> Path:
+    """Write prepared sheet contents into a new workbook OUT."""
+    book = _new_book(properties or {})
+    writer = SheetWriter(book, texts, templates)
+    for content in contents:
+        writer.write(content)
+    return save_atomically(book, out)
+
+
+def _new_book(properties: dict[str, str]) -> Workbook:
+    book = Workbook(write_only=True)
+    for name, value in properties.items():
+        book.custom_doc_props.append(StringProperty(name=PROPERTY_PREFIX + name, value=str(value)))
+    return book
+
+
+def _properties(result: Segmentation, lang: str) -> dict[str, str]:
+    return {"lang": lang, "as_of": pd.Timestamp(result.as_of).strftime("%Y-%m-%d"),
+            "month": result.analysis_month, "criterion": result.settings.criterion.value}
+
+
+def save_atomically(book: Workbook, out: str | Path) -> Path:
+    """Save to a temporary file beside OUT, then rename it over OUT."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}-", suffix=".tmp.xlsx", dir=out.parent)
+    os.close(fd)
+    try:
+        book.save(tmp)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return out
+
+
+# --------------------------------------------------------------------------- reading back
+
+
+def read_customers(path: str | Path) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The Customers sheet of a tierbook workbook (English or Russian) as the engine's
+    customers frame (same columns, codes and dtypes), and the workbook's properties
+    (lang, as_of, month, criterion)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"File not found: {path}")
+    try:
+        book = load_workbook(path, read_only=True)
+    except Exception as e:  # noqa: BLE001 - not a workbook, or a corrupt one
+        raise InputError(f"Cannot read {path.name} as a workbook: {e}") from None
+    try:
+        meta = {p.name[len(PROPERTY_PREFIX):]: str(p.value) for p in book.custom_doc_props
+                if p.name.startswith(PROPERTY_PREFIX)}
+        lang = meta.get("lang")
+        if lang not in labels.LANGS:
+            lang = next((l for l in labels.LANGS if labels.sheet_title("customers", l) in book.sheetnames), None)
+        if lang is None:
+            names = " or ".join(f'"{labels.sheet_title("customers", l)}"' for l in labels.LANGS)
+            raise InputError(f"{path.name} has no sheet {names}: is it a workbook written by tierbook?")
+        meta["lang"] = lang
+        rows = book[labels.sheet_title("customers", lang)].iter_rows(values_only=True)
+        head = next(rows, ())
+        data = [r for r in rows if r and r[0] is not None]
+    finally:
+        book.close()
+    columns = {labels.customer_header(c, l): c for l in labels.LANGS for c in CUSTOMER_COLUMNS}
+    keys = [columns.get(str(h), str(h)) for h in head]
+    missing = [c for c in CUSTOMER_COLUMNS if c not in keys]
+    if missing:
+        raise InputError(f"the Customers sheet of {path.name} has no column {', '.join(missing)}")
+    width = len(keys)
+    raw = pd.DataFrame([tuple(r[:width]) + (None,) * (width - len(r)) for r in data], columns=keys)
+    frame = pd.DataFrame(index=range(len(raw)))
+    for column in CUSTOMER_COLUMNS:
+        frame[column] = _restore(column, raw[column] if column in raw else pd.Series([None] * len(raw)), lang)
+    if "as_of" not in meta:
+        meta["as_of"] = str(frame["last_purchase"].max().date()) if len(frame) else ""
+    return frame, meta
+
+
+_DATE_COLUMNS = ("next_purchase", "remind_on", "first_purchase", "last_purchase", "follow_up_on")
+_INT_COLUMNS = ("vip_months", "payments", "purchase_days", "contacts_per_year")
+_BOOL_COLUMNS = ("lost_vip", "consent")
+
+
+def _restore(column: str, values: pd.Series, lang: str) -> pd.Series:
+    values = values.reset_index(drop=True)
+    if column in _DATE_COLUMNS:
+        return pd.to_datetime(values.where(values.notna(), None)).astype("datetime64[ns]")
+    if column in _INT_COLUMNS:
+        return values.fillna(0).astype("int64")
+    if column in _BOOL_COLUMNS:
+        return values.map(lambda v: bool(v) if v is not None and v == v else False).astype(bool)
+    if column in TEXT_COLUMNS:
+        text = values.map(lambda v: "" if v is None or (isinstance(v, float) and v != v) else str(v))
+        if column in TRANSLATED_COLUMNS:
+            text = text.map(lambda v: labels.code(column, v, lang))
+        return text.astype("str")
+    return pd.to_numeric(values, errors="coerce").astype("float64")
+
+
+# --------------------------------------------------------------------------- split
+
+
+def split_workbook(path: str | Path, by: str, directory: str | Path, lang: str | None = None,
+                   templates: str | Path | None = None) -> list[Path]:
+    """One workbook per segment (by="segment") or per manager (by="manager") in
+    DIRECTORY, from the Customers sheet of the tierbook workbook PATH: the call list(s),
+    the contact plan and the Customers rows of only that segment's or manager's
+    customers, laid out with the same templates. Returns the files written."""
+    if by not in ("segment", "manager"):
+        raise ValueError(f"split by must be segment or manager, got {by!r}")
+    customers, meta = read_customers(path)
+    if len(customers) == 0:
+        raise InputError(f"{Path(path).name} has no customers to split")
+    lang = labels.check_lang(lang or meta["lang"])
+    texts = load_texts(lang, templates)
+    as_of = pd.Timestamp(meta["as_of"])
+    criterion = meta.get("criterion", "revenue")
+    groups: list[tuple[str, np.ndarray, list[str]]] = []
+    if by == "segment":
+        for segment in SEGMENTS:
+            mask = segment_members(customers, segment).to_numpy()
+            if mask.any():
+                groups.append((labels.sheet_title(f"segment:{segment}", lang), mask, [segment]))
+    else:
+        for manager in sorted(customers["manager"].unique()):
+            mask = (customers["manager"] == manager).to_numpy()
+            sub = customers[mask]
+            segments = [s for s in SEGMENTS if segment_members(sub, s).any()]
+            groups.append((manager or labels.word("no_manager", lang), mask, segments))
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    written, used = [], set()
+    properties = {**meta, "lang": lang, "split_by": by}
+    for name, mask, segments in groups:
+        sub = customers[mask].reset_index(drop=True)
+        contents = [call_list(sub, s, as_of, lang, texts, criterion=criterion) for s in segments]
+        contents += [contact_plan(sub, as_of, lang, texts), customers_sheet(sub, lang)]
+        stem = _file_stem(name, used)
+        written.append(write_sheets(contents, directory / f"{stem}.xlsx", texts, properties, templates))
+    return written
+
+
+def _file_stem(name: str, used: set[str]) -> str:
+    stem = re.sub(r'[\\/:*?"<>|\x00-\x1f]+', "_", name).strip(" ._") or "_"
+    stem = stem[:100]
+    candidate, n = stem, 2
+    while candidate.casefold() in used:
+        candidate, n = f"{stem} ({n})", n + 1
+    used.add(candidate.casefold())
+    return candidate
+
+
+# --------------------------------------------------------------------------- the sheet writer
+
+
+class SheetWriter:
+    """Writes SheetContent into a write-only workbook, laid out with the templates."""
+
+    def __init__(self, book: Workbook, texts: Texts, templates: str | Path | None = None):
+        self.book = book
+        self.texts = texts
+        self.templates = templates
+        self.titles: set[str] = set()
+
+    # ------------------------------------------------------------------ dispatch
+
+    def write(self, content: SheetContent) -> None:
+        if content.template is None:
+            self._plain(content)
+        else:
+            self._templated(content, load_template(content.template, self.templates))
+
+    def _sheet(self, title: str):
+        ws = self.book.create_sheet(title)
+        self.titles.add(title.casefold())
+        return ws
+
+    # ------------------------------------------------------------------ plain sheets: a table at A1
+
+    def _plain(self, content: SheetContent) -> None:
+        ws = self._sheet(content.title)
+        table = content.tables["rows"]
+        keys = list(table.frame.columns)
+        columns = [_Column(key, col, None, None) for col, key in enumerate(keys, 1)]
+        styles = _Styles(ws)
+        for column in columns:
+            fmt = _plain_format(column.key, table.frame[column.key])
+            column.style = styles.of(number_format=fmt) if fmt else None
+        _fit_widths(ws, columns, table)
+        n = max(1, len(table.frame))
+        ws.freeze_panes = f"{get_column_letter(1 + content.freeze_columns)}2"
+        ws.append([_text_cell(ws, name) for name in _column_names(table, columns)])
+        for row in _data_rows(ws, table, columns, styles, {}):
+            ws.append(row)
+        _add_table(ws, table, 1, columns, n, DEFAULT_TABLE_STYLE, None)
+        for column in columns:
+            if column.key in ("remind_on", "follow_up_on", "next_contact"):
+                _overdue(ws, column.col, 2, 1 + n, None)
+
+    # ------------------------------------------------------------------ templated sheets
+
+    def _templated(self, content: SheetContent, tpl: Template) -> None:
+        ws = self._sheet(content.title)
+        styles = _Styles(ws)
+        src = tpl.sheet
+        slots = {name: slot for name, slot in tpl.slots.items()}
+        placed: dict[str, _Placed] = {}
+
+        # Plan the rows: template row → output row, table slots expanded.
+        plan: list[tuple[str, int, object]] = []  # (kind, template row, payload)
+        last_row = max([src.max_row] + [s.row + 1 for s in slots.values()])
+        skip: set[int] = set()
+        for slot in slots.values():
+            skip.update((slot.row, slot.row + 1))
+        out_row = 0
+        row_map: dict[int, int] = {}
+        for r in range(1, last_row + 1):
+            slot = next((s for s in slots.values() if s.row == r), None)
+            if slot is not None:
+                table = content.tables.get(slot.name)
+                if table is None:
+                    continue
+                out_row += 1
+                row_map[r] = out_row
+                columns = self._columns(tpl, slot, table, styles)
+                n = max(1, len(table.frame))
+                placed[slot.name] = _Placed(slot, table, columns, out_row, n)
+                plan.append(("table", r, slot.name))
+                out_row += n
+                row_map[r + 1] = out_row - n + 1
+                continue
+            if r in skip:
+                continue
+            out_row += 1
+            row_map[r] = out_row
+            plan.append(("row", r, None))
+
+        # Column widths: fitted to the tables' content, else the template's.
+        widths: dict[int, float] = {}
+        for letter, dim in src.column_dimensions.items():
+            if dim.width and dim.customWidth:
+                for c in range(dim.min or 0, (dim.max or 0) + 1):
+                    if c:
+                        widths[c] = dim.width
+        fitted: dict[int, float] = {}
+        for p in placed.values():
+            for column in p.columns:
+                width = _column_width(column, p.table)
+                fitted[column.col] = max(fitted.get(column.col, 0), width)
+        widths.update(fitted)
+        for c, width in widths.items():
+            ws.column_dimensions[get_column_letter(c)].width = width
+
+        # Sheet-wide settings, before the first row is written.
+        ws.sheet_view.showGridLines = src.sheet_view.showGridLines
+        ws.sheet_properties.pageSetUpPr = copy(src.sheet_properties.pageSetUpPr)
+        for attr in ("orientation", "paperSize", "fitToWidth", "fitToHeight"):
+            setattr(ws.page_setup, attr, getattr(src.page_setup, attr))
+        frozen = placed.get(content.freeze) if content.freeze else None
+        if frozen is not None:
+            ws.freeze_panes = f"{get_column_letter(frozen.slot.first_col + content.freeze_columns)}{frozen.header + 1}"
+
+        merged = [(m.min_row, m.min_col, m.max_row, m.max_col) for m in src.merged_cells.ranges]
+        merged_at = {(r0, c0): (r1, c1) for r0, c0, r1, c1 in merged}
+        for kind, r, payload in plan:
+            if kind == "row":
+                cells, height = self._template_row(ws, tpl, content, r, styles, merged_at, widths)
+                if height:
+                    ws.row_dimensions[row_map[r]].height = height
+                ws.append(cells)
+            else:
+                p = placed[payload]
+                ws.append(self._header_row(ws, tpl, p, styles))
+                marks = {(i, key): mark for mark, cells in p.table.marks.items() for i, key in cells}
+                for row in _data_rows(ws, p.table, p.columns, styles, marks, tpl.samples, style_empty=True):
+                    ws.append(row)
+
+        for r0, c0, r1, c1 in merged:
+            if r0 in row_map and r1 in row_map and all(not (p.slot.row <= r0 <= p.slot.row + 1)
+                                                       for p in placed.values()):
+                ws.merged_cells.add(f"{get_column_letter(c0)}{row_map[r0]}:{get_column_letter(c1)}{row_map[r1]}")
+        for p in placed.values():
+            style = p.slot.table_style.name if p.slot.table_style is not None else DEFAULT_TABLE_STYLE
+            _add_table(ws, p.table, p.header, p.columns, p.n, style, p.slot.table_style)
+            for column in p.columns:
+                if column.key in ("next_contact", "date", "remind_on", "follow_up_on") and _is_date(p.table, column):
+                    _overdue(ws, column.col, p.header + 1, p.header + p.n, tpl.samples.get("overdue"))
+        for chart in content.charts:
+            self._chart(ws, tpl, chart, placed, row_map, widths)
+
+    def _columns(self, tpl: Template, slot: Slot, table: SheetTable, styles: "_Styles") -> list["_Column"]:
+        columns = []
+        col = slot.first_col
+        for offset, key in enumerate(slot.keys):
+            template_col = slot.first_col + offset
+            if not key:
+                continue
+            keys = list(table.month_columns) if key == "months" else [key]
+            for k in keys:
+                if k not in table.frame.columns:
+                    continue
+                style = styles.copy_of(tpl.style_cell(slot, template_col))
+                head = styles.copy_of(tpl.header_cell(slot, template_col))
+                columns.append(_Column(k, col, style, head))
+                col += 1
+        return columns
+
+    def _header_row(self, ws, tpl: Template, p: "_Placed", styles: "_Styles") -> list:
+        row: list = [None] * (p.slot.first_col - 1)
+        for column, name in zip(p.columns, _column_names(p.table, p.columns)):
+            cell = WriteOnlyCell(ws, name)
+            cell.data_type = "s"
+            if column.head is not None:
+                cell._style = column.head
+            row.append(cell)
+        return row
+
+    def _template_row(self, ws, tpl: Template, content: SheetContent, r: int, styles: "_Styles",
+                      merged_at: dict, widths: dict[int, float]) -> tuple[list, float | None]:
+        src = tpl.sheet
+        height = src.row_dimensions[r].height if r in src.row_dimensions else None
+        cells: list = []
+        max_col = src.max_column
+        wrapped_height = None
+        for c in range(1, max_col + 1):
+            tc = src._cells.get((r, c))
+            if tc is None:
+                cells.append(None)
+                continue
+            value = tc.value
+            if isinstance(value, str) and "{{" in value:
+                value = self._substitute(tpl, content, value)
+            style = styles.copy_of(tc)
+            if value is None and style is None:
+                cells.append(None)
+                continue
+            cell = WriteOnlyCell(ws, value)
+            if isinstance(value, str):
+                cell.data_type = "s"
+            if style is not None:
+                cell._style = style
+            cells.append(cell)
+            if isinstance(value, str) and tc.alignment is not None and tc.alignment.wrap_text:
+                end = merged_at.get((r, c), (r, c))[1]
+                width = sum(widths.get(k, 8.43) for k in range(c, end + 1))
+                wrapped_height = max(wrapped_height or 0, _text_height(value, width, tc.font.sz if tc.font else 11))
+        while cells and cells[-1] is None:
+            cells.pop()
+        if wrapped_height is not None:
+            height = wrapped_height
+        return cells, height
+
+    def _substitute(self, tpl: Template, content: SheetContent, text: str) -> str:
+        def one(match: re.Match) -> str:
+            key = match.group(1)
+            if key in content.texts:
+                return str(content.texts[key])
+            return self.texts.get(tpl.kind, key)
+
+        return re.sub(r"\{\{\s*([\w.:-]+)\s*\}\}", one, text)
+
+    def _chart(self, ws, tpl: Template, chart, placed: dict, row_map: dict[int, int],
+               widths: dict[int, float]) -> None:
+        p = placed.get(chart.table)
+        anchor = tpl.anchors.get(chart.anchor)
+        if p is None or anchor is None:
+            return
+        by_key = {c.key: c.col for c in p.columns}
+        if chart.x not in by_key or not all(y in by_key for y in chart.ys):
+            return
+        rows = min(p.n, chart.rows or p.n)
+        first, last = p.header + 1, p.header + rows
+        if chart.kind == "line":
+            obj = ScatterChart()
+            obj.style = 12
+            xs = Reference(ws, min_col=by_key[chart.x], min_row=first, max_row=last)
+            for y in chart.ys:
+                series = Series(Reference(ws, min_col=by_key[y], min_row=p.header, max_row=last), xs,
+                                title_from_data=True)
+                series.marker.symbol = "none"
+                series.smooth = False
+                obj.series.append(series)
+            obj.x_axis.number_format = "0%"
+            obj.x_axis.scaling.min = 0
+            obj.x_axis.scaling.max = 1
+            obj.y_axis.scaling.min = 0
+            obj.y_axis.scaling.max = 1
+            obj.x_axis.majorGridlines = None
+        else:
+            obj = BarChart()
+            obj.type = "col"
+            obj.grouping = "clustered"
+            obj.style = 10
+            for y in chart.ys:
+                obj.add_data(Reference(ws, min_col=by_key[y], min_row=p.header, max_row=last), titles_from_data=True)
+            obj.set_categories(Reference(ws, min_col=by_key[chart.x], min_row=first, max_row=last))
+        if chart.percent:
+            obj.y_axis.number_format = "0%"
+        obj.title = chart.title
+        obj.x_axis.delete = False
+        obj.y_axis.delete = False
+        obj.legend.position = "b"
+        row, col = anchor
+        right, bottom = _chart_extent(tpl, anchor, placed)
+        # Anchored to cells at both corners, so the chart fills its area in any application
+        # (widths in cm would depend on how each one converts column widths).
+        box = TwoCellAnchor()
+        box._from = AnchorMarker(col=col - 1, row=_map_row(row, row_map) - 1)
+        box.to = AnchorMarker(col=right, row=_map_row(bottom, row_map))
+        ws.add_chart(obj, box)
+
+    # ------------------------------------------------------------------ the user's sheet, with a Segment column
+
+    def copy_source(self, path: Path, sheet: str | None, segments: pd.Series, lang: str) -> None:
+        """Copy the user's transaction sheet unchanged (values and number formats), with
+        a Segment column after its last column: the segment of the row's customer."""
+        suffix = path.suffix.lower()
+        if suffix in (".xlsx", ".xlsm"):
+            book = load_workbook(path, read_only=True, data_only=True)
+            try:
+                src = book[sheet] if sheet else book.worksheets[0]
+                title = src.title
+                if not src.max_column or (src.max_row == 1 and src.max_column == 1):
+                    src.reset_dimensions()
+                    src.calculate_dimension(force=True)
+                width = src.max_column or 1
+                rows = ([(c.value, getattr(c, "number_format", None)) for c in row] for row in src.iter_rows())
+                self._source_rows(title, rows, width, segments, lang)
+            finally:
+                book.close()
+        elif suffix in (".csv", ".txt"):
+            raw = path.read_bytes()
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                text = raw.decode("cp1251")
+            try:
+                dialect = csv.Sniffer().sniff(text[:65536], delimiters=",;\t|")
+            except csv.Error:
+                dialect = csv.excel
+            data = [[(_csv_value(v), None) for v in row] for row in csv.reader(io.StringIO(text, newline=""), dialect)]
+            width = max((len(r) for r in data), default=1)
+            self._source_rows(path.stem, iter(data), width, segments, lang)
+        elif suffix == ".parquet":
+            frame = pd.read_parquet(path)
+            columns = [python_values(frame[c]) for c in frame.columns]
+            fmt = [DATE_FORMAT if pd.api.types.is_datetime64_any_dtype(frame[c]) else None for c in frame.columns]
+            data = [[(str(c), None) for c in frame.columns]]
+            data += [list(zip(row, fmt)) for row in zip(*columns)]
+            self._source_rows(path.stem, iter(data), len(frame.columns), segments, lang)
+
+    def _source_rows(self, title: str, rows: Iterator[list[tuple[object, str | None]]], width: int,
+                     segments: pd.Series, lang: str) -> None:
+        title = self._free_title(title, lang)
+        ws = self._sheet(title)
+        styles = _Styles(ws)
+        first_data = int(segments.index.min()) if len(segments) else 2
+        segment_of = segments.to_dict()
+        seg_col = width + 1
+        # Buffer the rows up to the first data row (to find the header) and a sample
+        # (to fit the column widths), then stream the rest.
+        head: list[list] = []
+        for row in rows:
+            head.append(row)
+            if len(head) >= first_data + 200:
+                break
+        header_row = next((i for i, row in enumerate(head[:first_data - 1], 1)  # the reader's rule:
+                           if any(v is not None and str(v).strip() != "" for v, _ in row)), 0)  # first non-empty
+        lengths: dict[int, int] = {}
+        for row in head:
+            for c, (v, _) in enumerate(row, 1):
+                if v is not None:
+                    lengths[c] = max(lengths.get(c, 0), len(v.strftime("%Y-%m-%d") if isinstance(v, datetime)
+                                                             else str(v)))
+        lengths[seg_col] = max([len(str(v)) for v in segment_of.values()] + [len(labels.header("segment", lang))])
+        for c, n in lengths.items():
+            ws.column_dimensions[get_column_letter(c)].width = min(max(n + 2, MIN_WIDTH), MAX_WIDTH)
+        if header_row:
+            ws.freeze_panes = f"A{header_row + 1}"
+        bold = styles.of(font=Font(bold=True))
+        last = 0
+        for r, row in enumerate(_chain(head, rows), 1):
+            cells: list = []
+            for v, fmt in row:
+                cells.append(_source_cell(ws, v, fmt, styles))
+            if r == header_row or r in segment_of:
+                cells += [None] * (seg_col - 1 - len(cells))
+                if r == header_row:
+                    cell = WriteOnlyCell(ws, labels.header("segment", lang))
+                    cell._style = bold
+                    cells.append(cell)
+                else:
+                    cells.append(segment_of[r] or None)
+            ws.append(cells)
+            last = r
+        if header_row and last > header_row:
+            ws.auto_filter.ref = f"A{header_row}:{get_column_letter(seg_col)}{last}"
+
+    def _free_title(self, title: str, lang: str) -> str:
+        title = re.sub(r"[\[\]:*?/\\]", "_", title).strip("'")[:31] or "Data"
+        if title.casefold() not in self.titles:
+            return title
+        suffix = " (data)" if lang == "en" else " (данные)"
+        candidate, n = title[:31 - len(suffix)] + suffix, 2
+        while candidate.casefold() in self.titles:
+            candidate, n = f"{title[:25]} ({n})", n + 1
+        return candidate
+
+
+def _chain(head: list, rest: Iterator) -> Iterator:
+    yield from head
+    yield from rest
+
+
+def _csv_value(text: str) -> object:
+    if re.fullmatch(r"-?\d{1,15}", text):
+        return int(text)
+    if re.fullmatch(r"-?\d+\.\d+", text):
+        return float(text)
+    return text if text != "" else None
+
+
+def _source_cell(ws, value: object, fmt: str | None, styles: "_Styles") -> object:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if ILLEGAL_CHARACTERS_RE.search(value):
+            value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        if value.startswith(FORMULA_STARTS):
+            cell = WriteOnlyCell(ws, value)
+            cell.data_type = "s"
+            cell._style = styles.quoted(styles.of(number_format=fmt) if fmt and fmt != "General" else None)
+            return cell
+        return value
+    if fmt and fmt != "General":
+        cell = WriteOnlyCell(ws, value)
+        cell._style = styles.of(number_format=fmt)
+        return cell
+    return value
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _text_cell(ws, text: str) -> WriteOnlyCell:
+    """A header: always text (a header such as "=total" stays text), quote-prefixed when it
+    looks like a formula."""
+    cell = WriteOnlyCell(ws, text)
+    cell.data_type = "s"
+    if text.startswith(FORMULA_STARTS):
+        cell.quotePrefix = True
+    return cell
+
+
+def _empty(ws, style) -> WriteOnlyCell:
+    cell = WriteOnlyCell(ws)
+    cell._style = style
+    return cell
+
+
+class _Column:
+    __slots__ = ("key", "col", "style", "head")
+
+    def __init__(self, key: str, col: int, style, head):
+        self.key, self.col, self.style, self.head = key, col, style, head
+
+
+class _Placed:
+    def __init__(self, slot: Slot, table: SheetTable, columns: list[_Column], header: int, n: int):
+        self.slot, self.table, self.columns, self.header, self.n = slot, table, columns, header, n
+
+
+class _Styles:
+    """Style arrays of one output sheet, made once and shared by the cells that use them."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self._copies: dict[int, object] = {}
+        self._made: dict[tuple, object] = {}
+        self._quoted: dict[int, object] = {}
+        self._marked: dict[tuple, object] = {}
+
+    def copy_of(self, tc):
+        """The style of template cell TC in this workbook (None for the default style)."""
+        if tc is None or not tc.has_style:
+            return None
+        key = id(tc)
+        if key not in self._copies:
+            cell = WriteOnlyCell(self.ws)
+            cell.font = copy(tc.font)
+            cell.fill = copy(tc.fill)
+            cell.border = copy(tc.border)
+            cell.alignment = copy(tc.alignment)
+            cell.number_format = tc.number_format
+            cell.protection = copy(tc.protection)
+            self._copies[key] = cell._style if cell.has_style else None
+        return self._copies[key]
+
+    def of(self, number_format: str | None = None, font: Font | None = None):
+        key = (number_format, repr(font))
+        if key not in self._made:
+            cell = WriteOnlyCell(self.ws)
+            if number_format:
+                cell.number_format = number_format
+            if font is not None:
+                cell.font = font
+            self._made[key] = cell._style if cell.has_style else None
+        return self._made[key]
+
+    def quoted(self, style):
+        """STYLE with Excel's quote prefix: the cell's text is never read as a formula."""
+        key = id(style)
+        if key not in self._quoted:
+            array = StyleArray(style) if style is not None else StyleArray()
+            array.quotePrefix = 1
+            self._quoted[key] = array
+        return self._quoted[key]
+
+    def marked(self, style, sample):
+        """STYLE with the font and fill of SAMPLE (a template's tb_entry / tb_exit cell)."""
+        key = (id(style), id(sample))
+        if key not in self._marked:
+            cell = WriteOnlyCell(self.ws)
+            if style is not None:
+                cell._style = copy(style)
+            if sample is not None:
+                cell.font = copy(sample.font)
+                cell.fill = copy(sample.fill)
+            self._marked[key] = cell._style
+        return self._marked[key]
+
+
+def _data_rows(ws, table: SheetTable, columns: list[_Column], styles: _Styles, marks: dict,
+               samples: dict | None = None, style_empty: bool = False) -> Iterator[list]:
+    """The table's rows as lists of values and styled cells (an empty row when none)."""
+    frame = table.frame
+    values = [python_values(frame[c.key]) for c in columns]
+    pad = [None] * (columns[0].col - 1) if columns else []
+    protos = [c.style for c in columns]
+    if len(frame) == 0:
+        yield pad + [_empty(ws, p) if style_empty and p is not None else None for p in protos]
+        return
+    keys = [c.key for c in columns]
+    for i, row in enumerate(zip(*values)):
+        out = list(pad)
+        for j, v in enumerate(row):
+            proto = protos[j]
+            if marks:
+                mark = marks.get((i, keys[j]))
+                if mark is not None:
+                    proto = styles.marked(proto, (samples or {}).get(mark))
+            if v is None:
+                if proto is not None and (style_empty or (marks and (i, keys[j]) in marks)):
+                    cell = WriteOnlyCell(ws)
+                    cell._style = proto
+                    out.append(cell)
+                else:
+                    out.append(None)
+            elif type(v) is str and v.startswith(FORMULA_STARTS):
+                cell = WriteOnlyCell(ws, v)
+                cell.data_type = "s"
+                cell._style = styles.quoted(proto)
+                out.append(cell)
+            elif proto is None:
+                out.append(v)
+            else:
+                cell = WriteOnlyCell(ws, v)
+                cell._style = proto
+                out.append(cell)
+        yield out
+
+
+def _header_text(table: SheetTable, key: str) -> str:
+    return str(table.headers.get(key, key)) or key
+
+
+def _column_names(table: SheetTable, columns: list[_Column]) -> list[str]:
+    """The header texts, made unique (a table's column names must be) by numbering repeats."""
+    names, seen = [], set()
+    for column in columns:
+        name = base = _header_text(table, column.key).replace("\n", " ")
+        n = 2
+        while name.casefold() in seen:
+            name, n = f"{base} {n}", n + 1
+        seen.add(name.casefold())
+        names.append(name)
+    return names
+
+
+def _add_table(ws, table: SheetTable, header: int, columns: list[_Column], n: int, style: str,
+               style_info: TableStyleInfo | None) -> None:
+    if not columns:
+        return
+    first, last = columns[0].col, columns[-1].col
+    ref = f"{get_column_letter(first)}{header}:{get_column_letter(last)}{header + n}"
+    names = _column_names(table, columns)
+    obj = Table(displayName=table.name, ref=ref)
+    obj.tableColumns = [TableColumn(id=i, name=name) for i, name in enumerate(names, 1)]
+    info = copy(style_info) if style_info is not None else TableStyleInfo(name=style, showRowStripes=True)
+    obj.tableStyleInfo = info
+    obj.autoFilter = AutoFilter(ref=ref)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "In write-only mode you must add table columns manually": done above
+        ws.add_table(obj)
+
+
+def _overdue(ws, col: int, first: int, last: int, sample) -> None:
+    """Dates before today in red (the template's tb_overdue look)."""
+    if last < first:
+        return
+    letter = get_column_letter(col)
+    if sample is not None:
+        font = Font(color=copy(sample.font.color), bold=sample.font.b)
+        color = sample.fill.fgColor.rgb if sample.fill is not None and sample.fill.fill_type else OVERDUE_FILL
+    else:
+        font, color = Font(color=OVERDUE_FONT), OVERDUE_FILL
+    fill = PatternFill(fill_type="solid", start_color=color, end_color=color)
+    rule = FormulaRule(formula=[f"AND(ISNUMBER({letter}{first}),{letter}{first}<TODAY())"], font=font, fill=fill)
+    ws.conditional_formatting.add(f"{letter}{first}:{letter}{last}", rule)
+
+
+def _is_date(table: SheetTable, column: _Column) -> bool:
+    return pd.api.types.is_datetime64_any_dtype(table.frame[column.key])
+
+
+def _plain_format(key: str, col: pd.Series) -> str | None:
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return DATE_FORMAT
+    if pd.api.types.is_bool_dtype(col):
+        return None
+    if pd.api.types.is_integer_dtype(col):
+        return "0"
+    if pd.api.types.is_float_dtype(col):
+        return "0.0" if key == "cycle_days" else MONEY_FORMAT
+    return None
+
+
+def _column_width(column: _Column, table: SheetTable) -> float:
+    header = _header_text(table, column.key)
+    longest_word = max((len(w) for w in header.split()), default=0)
+    head = max(min(len(header), 22), longest_word) + 3  # +3: the autofilter button
+    return float(min(max(head, _content_width(table.frame[column.key]), MIN_WIDTH), MAX_WIDTH))
+
+
+def _fit_widths(ws, columns: list[_Column], table: SheetTable) -> None:
+    for column in columns:
+        ws.column_dimensions[get_column_letter(column.col)].width = _column_width(column, table)
+
+
+def _content_width(col: pd.Series) -> int:
+    if len(col) == 0:
+        return 0
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return 12
+    if pd.api.types.is_bool_dtype(col):
+        return 7
+    if pd.api.types.is_numeric_dtype(col):
+        finite = col[np.isfinite(col.astype("float64"))] if len(col) else col
+        if len(finite) == 0:
+            return 0
+        biggest = float(np.nanmax(np.abs(finite.astype("float64"))))
+        text = f"{biggest:,.2f}" if pd.api.types.is_float_dtype(col) else f"{biggest:,.0f}"
+        return len(text) + 3
+    sample = col if len(col) <= 20000 else col.sample(20000, random_state=0)
+    texts = sample.astype(object)
+    if texts.map(lambda v: isinstance(v, Formula)).any():
+        return 14
+    lengths = texts.map(lambda v: len(str(v)) if v is not None and v == v else 0)
+    return int(lengths.max()) + 2
+
+
+def _text_height(text: str, width_chars: float, size: float | None) -> float:
+    size = size or 11
+    per_line = max(width_chars * 1.15 * 11 / size, 10)
+    lines = sum(max(1, math.ceil(len(part) / per_line)) for part in text.split("\n"))
+    return round(lines * size * 1.35 + 6, 1)
+
+
+def _chart_extent(tpl: Template, anchor: tuple[int, int], placed: dict) -> tuple[int, int]:
+    """A chart fills its template area: to the column before the next anchor on its row
+    (else to the last table column) and down to the row before the next template row
+    with content or another anchor (template rows)."""
+    row, col = anchor
+    others = [c for r, c in tpl.anchors.values() if r == row and c > col]
+    last_col = max([c.col for p in placed.values() for c in p.columns], default=col + 5)
+    right = max(min(others) - 1 if others else last_col, col + 1)
+    busy = {r for r, c in tpl.anchors.values() if r > row}
+    busy |= {s.row for s in tpl.slots.values() if s.row > row}
+    busy |= {r for (r, c), cell in tpl.sheet._cells.items() if r > row and cell.value is not None}
+    bottom = (min(busy) - 1) if busy else row + 15
+    return right, max(bottom, row + 5)
+
+
+def _map_row(row: int, row_map: dict[int, int]) -> int:
+    if row in row_map:
+        return row_map[row]
+    before = [r for r in row_map if r < row]
+    if not before:
+        return row
+    r = max(before)
+    return row_map[r] + (row - r)
