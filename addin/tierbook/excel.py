@@ -1,0 +1,831 @@
+"""Excel entry points: =SEGMENT() and friends, and the ribbon scripts, through xlwings.
+
+One module serves three places: desktop Excel with a local Python (the tierbook.xlam
+add-in: UDFs plus one ribbon dispatcher, `ribbon`), the xlwings Server Office.js add-in
+(custom functions and custom scripts, re-exported by tierbook/server/) and xlwings
+Lite. The decorated functions are thin: they parse Excel's arguments, call the
+engine (tierbook.segment), the reader (tierbook.read) and the workbook builder
+(tierbook.workbook), and turn every error into a message a user can act on.
+
+Functions (an optional trailing `settings` argument each: text such as
+"criterion=units; share=0.1; window=3; month=2026-06", or a two-column range of
+setting/value pairs such as the settings sheet):
+
+    SEGMENT(customer, [transactions], [settings])       the segment: VIP / Good / Regular / new ...
+    LIFECYCLE, QUADRANT, NEXT_CONTACT, VIP_MONTHS, SIZE_TIER   same arguments
+    SEGMENTS(transactions, [settings])                  the whole Customers table, spilled
+
+With `transactions` (a range or table with the usual headers) a function is stateless:
+the classification is computed once per distinct table content and settings, and
+cached. Without it, a function uses the classification that the last "Segment
+customers" run wrote into the calling workbook.
+
+Scripts (ribbon buttons; BUTTONS lists them for the manifest and the xlam ribbon):
+
+    segment_customers   classify the open workbook in place
+    segment_workbooks   one workbook per segment and per manager, like `tierbook split`
+    edit_settings       show the settings sheet (created with the defaults if missing)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import tempfile
+import inspect
+import threading
+import typing
+from contextvars import ContextVar
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import xlwings as xw
+
+from . import labels
+from .read import clean_transactions
+from .schema import InputError
+from .segment import CUSTOMER_COLUMNS, Segmentation, classify
+from .settings import Criterion, Settings
+
+# --------------------------------------------------------------------------- settings
+
+#: The visible sheet that keeps the workbook's settings, so they travel with the file.
+SETTINGS_SHEET = "tierbook settings"
+
+#: Settings of the classification that a function's `settings` argument may change.
+FUNCTION_SETTINGS = ("criterion", "share", "good_share", "window", "month")
+
+#: Every row of the settings sheet: key → (default, meaning).
+BOOK_SETTINGS: dict[str, tuple[object, str]] = {
+    "criterion": ("revenue", "ranking measure: revenue, payments, units or profit"),
+    "share": (0.2, "share of each month's payers that is VIP"),
+    "good_share": (0.2, "share of the other active customers that is Good"),
+    "window": (6, "months a monthly VIP stays in the ledger"),
+    "month": ("", "analysis month YYYY-MM; empty: the last month in the data"),
+    "lang": ("en", "language of the generated sheets: en or ru"),
+    "sheet": ("", "sheet with the transactions; empty: the first sheet that tierbook did not write"),
+    "folder": ("", "where Segment workbooks writes its files; empty: a tierbook folder in your home folder"),
+    "generated": ("", "the sheets tierbook wrote, replaced on the next run (kept by tierbook, do not edit)"),
+}
+
+NO_SEGMENTATION = ('tierbook: this workbook has no segmentation yet: click "Segment customers" on the '
+                   'tierbook tab first, or give the transactions range as the second argument')
+
+
+class TierbookExcelError(xw.XlwingsError):
+    """A problem the user can fix, shown as text (a cell message or an alert)."""
+
+
+def _number(key: str, value: object) -> float:
+    if isinstance(value, bool):
+        raise TierbookExcelError(f"setting {key} must be a number, got {value!r}")
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip().rstrip("%")
+    try:
+        number = float(text.replace(",", "."))
+    except ValueError:
+        raise TierbookExcelError(f"setting {key} must be a number, got {value!r}") from None
+    return number / 100 if str(value).strip().endswith("%") else number
+
+
+def _month(value: object) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, (dt.date, dt.datetime, pd.Timestamp)):
+        return f"{value.year:04d}-{value.month:02d}"
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 10_000:
+        day = dt.date(1899, 12, 30) + dt.timedelta(days=int(value))  # an Excel date serial
+        return f"{day.year:04d}-{day.month:02d}"
+    text = str(value).strip()
+    match = re.fullmatch(r"(\d{4})-(\d{1,2})(?:-\d{1,2})?(?:[ T].*)?", text)
+    return f"{match.group(1)}-{int(match.group(2)):02d}" if match else text
+
+
+def setting_pairs(value: object) -> dict[str, object]:
+    """The settings in a `settings` argument: text "key=value; key=value" (also ":" and
+    newlines), or rows of a range whose first two cells are setting and value (a header
+    row "setting | value" and empty rows are skipped)."""
+    if value is None:
+        return {}
+    if isinstance(value, (list, tuple)) and len(value) == 1 and isinstance(value[0], (list, tuple)) \
+            and len(value[0]) == 1:
+        value = value[0][0]  # one cell holding the text form
+    if value is None or value == "":
+        return {}
+    pairs: list[tuple[object, object]] = []
+    if isinstance(value, str):
+        for part in re.split(r"[;\n]+", value):
+            part = part.strip()
+            if not part:
+                continue
+            match = re.fullmatch(r"([^=:]+?)\s*[=:]\s*(.*)", part)
+            if not match:
+                raise TierbookExcelError(f'settings must look like "criterion=units; window=3", got {part!r}')
+            pairs.append((match.group(1), match.group(2)))
+    else:
+        rows = _cells(value)
+        for row in rows:
+            if not row or row[0] is None or str(row[0]).strip() == "":
+                continue
+            if len(row) < 2:
+                raise TierbookExcelError("the settings range needs two columns: setting and value")
+            pairs.append((row[0], row[1]))
+    out: dict[str, object] = {}
+    for key, val in pairs:
+        name = re.sub(r"[\s-]+", "_", str(key).strip().lower())
+        if name in ("setting", "key", "name"):  # a header row
+            continue
+        if name not in BOOK_SETTINGS:
+            raise TierbookExcelError(f"unknown setting {str(key).strip()!r}; settings are: {', '.join(BOOK_SETTINGS)}")
+        out[name] = val
+    return out
+
+
+def settings_from(pairs: dict[str, object], base: Settings | None = None) -> Settings:
+    """Settings with the classification settings of PAIRS applied (others ignored)."""
+    changes: dict[str, Any] = {}
+    for key in FUNCTION_SETTINGS:
+        value = pairs.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        if key == "criterion":
+            text = str(value).strip().lower()
+            if text not in {c.value for c in Criterion}:
+                raise TierbookExcelError(f"setting criterion must be one of {', '.join(c.value for c in Criterion)}, "
+                                         f"got {value!r}")
+            changes[key] = text
+        elif key == "window":
+            number = _number(key, value)
+            if not number.is_integer():
+                raise TierbookExcelError(f"setting window must be a whole number of months, got {value!r}")
+            changes[key] = int(number)
+        elif key == "month":
+            changes[key] = _month(value)
+        else:
+            changes[key] = _number(key, value)
+    try:
+        return (base or Settings()).with_(**changes)
+    except ValueError as error:
+        raise TierbookExcelError(f"settings: {error}") from None
+
+
+def parse_settings(value: object) -> Settings:
+    """The Settings of a function's `settings` argument (None: the defaults)."""
+    return settings_from(setting_pairs(value))
+
+
+# --------------------------------------------------------------------------- transactions from cells
+
+
+def raw_frame(rows: Sequence[Sequence[object]]) -> pd.DataFrame:
+    """A 2-D block of cells whose first row is the header → the raw frame the reader
+    takes (empty cells as None; unnamed columns as "column N")."""
+    rows = [list(r) if isinstance(r, (list, tuple)) else [r] for r in rows]
+    if not rows:
+        raise InputError("the transactions range is empty: it needs a header row and data rows")
+    width = max(len(r) for r in rows)
+    head = [("" if h is None else str(h).strip()) or f"column {i}" for i, h in enumerate(rows[0], 1)]
+    head += [f"column {i}" for i in range(len(head) + 1, width + 1)]
+    seen: dict[str, int] = {}
+    for i, name in enumerate(head):  # duplicated headers stay readable by the reader's error text
+        if name in seen:
+            seen[name] += 1
+            head[i] = f"{name} ({seen[name]})"
+        else:
+            seen[name] = 1
+    body = [[None if v == "" else v.get("basicValue") if isinstance(v, dict) else v for v in r] + [None] * (width - len(r))
+            for r in rows[1:]]
+    return pd.DataFrame(body, columns=head, dtype=object)
+
+
+def customer_key(value: object) -> str:
+    """A customer cell as the reader cleans customer ids: trimmed, inner spaces made one,
+    ids written as numbers without ".0"."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    text = re.sub(r"[\s\u00a0\u202f\u2007\u2009]+", " ", str(value)).strip()
+    return re.sub(r"^(-?\d+)\.0+$", r"\1", text)
+
+
+# --------------------------------------------------------------------------- the cache
+
+
+@dataclass
+class _Table:
+    rows: list  # the cells as Excel sent them (compared in full on a hit)
+    tx: pd.DataFrame
+    issues: pd.DataFrame
+    results: dict  # settings_key → _Lookup
+
+
+@dataclass
+class _Lookup:
+    result: Segmentation
+    position: dict[str, int]  # customer → row of result.customers
+    _next: pd.DataFrame | None = None
+
+    @classmethod
+    def of(cls, result: Segmentation) -> "_Lookup":
+        names = result.customers["customer"].tolist()
+        return cls(result, {name: i for i, name in enumerate(names)})
+
+    _segments: dict | None = None
+
+    def segments(self) -> dict[str, str]:
+        """customer → segment (sheets.primary_segment), computed once."""
+        if self._segments is None:
+            from .sheets import primary_segment
+
+            codes = primary_segment(self.result.customers).tolist()
+            self._segments = {name: codes[i] for name, i in self.position.items()}
+        return self._segments
+
+    def next_contacts(self) -> pd.DataFrame:
+        if self._next is None:
+            from .sheets import next_contacts
+
+            self._next = next_contacts(self.result.customers, self.result.as_of)
+        return self._next
+
+
+def settings_key(settings: Settings) -> tuple:
+    """Settings as a dictionary key (Settings holds a mapping, so it is not hashable)."""
+    return tuple((k, repr(v)) for k, v in settings.as_dict().items())
+
+
+class SegmentationCache:
+    """The classification of a transactions range, computed once per distinct content
+    (compared cell by cell) and settings; the least recently used tables are dropped."""
+
+    def __init__(self, size: int = 8):
+        self.size = size
+        self.tables: OrderedDict[tuple, list[_Table]] = OrderedDict()
+        self.lock = threading.Lock()
+        self.computed = 0  # classifications run (for tests and the benchmark)
+
+    @staticmethod
+    def _fingerprint(rows: list) -> tuple:
+        first, last = rows[0], rows[-1]
+        return (len(rows), len(first), repr(first), repr(last), repr(rows[len(rows) // 2]))
+
+    def get(self, rows: list, settings: Settings, sheet: str = "transactions") -> _Lookup:
+        key = self._fingerprint(rows)
+        with self.lock:
+            table = next((t for t in self.tables.get(key, ()) if t.rows == rows), None)
+            if table is None:
+                tx, issues = clean_transactions(raw_frame(rows), sheet=sheet, first_row=2)
+                table = _Table(rows, tx, issues, {})
+                self.tables.setdefault(key, []).append(table)
+                while sum(len(v) for v in self.tables.values()) > self.size:
+                    oldest = next(iter(self.tables))
+                    self.tables[oldest].pop(0)
+                    if not self.tables[oldest]:
+                        del self.tables[oldest]
+            self.tables.move_to_end(key)
+            lookup = table.results.get(settings_key(settings))
+            if lookup is None:
+                lookup = _Lookup.of(classify(table.tx, settings, table.issues))
+                self.computed += 1
+                table.results[settings_key(settings)] = lookup
+            return lookup
+
+    def clear(self) -> None:
+        with self.lock:
+            self.tables.clear()
+            self.computed = 0
+
+
+CACHE = SegmentationCache()
+
+
+@dataclass
+class _Current:
+    """What the last "Segment customers" run wrote into a workbook."""
+
+    tx: pd.DataFrame
+    issues: pd.DataFrame
+    settings: Settings
+    lookups: dict  # settings_key → _Lookup
+
+
+#: Workbook name → its current segmentation (the last ribbon run in this Python process).
+CURRENT: dict[str, _Current] = {}
+
+
+def _book_of(caller_address: str | None) -> str | None:
+    match = re.match(r"\[([^\]]*)\]", caller_address or "")
+    return match.group(1) if match else None
+
+
+def _current_lookup(book: str | None, settings_arg: object) -> _Lookup | None:
+    current = CURRENT.get(book or "")
+    if current is None and book is None and len(CURRENT) == 1:
+        current = next(iter(CURRENT.values()))  # desktop UDFs do not say which workbook calls
+    if current is None:
+        return None
+    pairs = setting_pairs(settings_arg)
+    settings = settings_from(pairs, current.settings) if pairs else current.settings
+    lookup = current.lookups.get(settings_key(settings))
+    if lookup is None:
+        lookup = _Lookup.of(classify(current.tx, settings, current.issues))
+        current.lookups[settings_key(settings)] = lookup
+    return lookup
+
+
+# --------------------------------------------------------------------------- the functions
+
+
+try:  # xlwings Lite (Pyodide >= 0.28) passes empty cells as JsNull
+    from pyodide.ffi import JsNull as _JsNull
+except ImportError:
+    _JsNull = None
+
+
+def _cells(value: object) -> list[list]:
+    """An argument as a 2-D list of cells (a scalar is a 1 × 1 range; desktop Excel
+    sends tuples)."""
+    if type(value) is list and value and all(type(r) is list for r in value):
+        rows = value  # already a 2-D list (no copy: a table is compared, not changed)
+    elif isinstance(value, (list, tuple)) and value and not any(isinstance(r, (list, tuple)) for r in value):
+        rows = [list(value)]  # xlwings passes a one-row range as a flat list
+    elif isinstance(value, (list, tuple)):
+        rows = [list(r) if isinstance(r, (list, tuple)) else [r] for r in value]
+    else:
+        rows = [[value]]
+    if _JsNull is not None:
+        rows = [[None if isinstance(v, _JsNull) else v for v in r] for r in rows]
+    return rows
+
+
+def _message(error: Exception) -> str:
+    text = str(error)
+    return text if text.startswith("tierbook:") else f"tierbook: {text}"
+
+
+def _value(lookup: _Lookup, field: str, customer: object) -> object:
+    name = customer_key(customer)
+    if not name:
+        return ""
+    i = lookup.position.get(name)
+    if i is None:
+        return "unknown customer"
+    customers = lookup.result.customers
+    if field == "segment":
+        from .sheets import primary_segment
+
+        return primary_segment(customers.iloc[[i]]).iloc[0]
+    if field == "next_contact":
+        date = lookup.next_contacts()["date"].iloc[i]
+        return "" if pd.isna(date) else date.to_pydatetime()
+    value = customers[field].iloc[i]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    return value
+
+
+def customer_values(field: str, customer: object, transactions: object = None, settings: object = None,
+                    caller_address: str | None = None) -> list[list]:
+    """FIELD of each customer cell (one result per cell, same shape), from TRANSACTIONS
+    or from the calling workbook's current segmentation; a message on any problem."""
+    try:
+        if transactions is not None:
+            lookup = CACHE.get(_cells(transactions), parse_settings(settings))
+        else:
+            lookup = _current_lookup(_book_of(caller_address), settings)
+            if lookup is None:
+                return [[NO_SEGMENTATION]]
+        if field == "segment":
+            by_name = lookup.segments()
+            return [["" if not (k := customer_key(c)) else by_name.get(k, "unknown customer") for c in row]
+                    for row in _cells(customer)]
+        return [[_value(lookup, field, c) for c in row] for row in _cells(customer)]
+    except (InputError, ValueError, xw.XlwingsError) as error:
+        return [[_message(error)]]
+    except Exception as error:  # noqa: BLE001 - a cell shows a message, never a traceback
+        return [[f"tierbook: unexpected {type(error).__name__}: {error}"]]
+
+
+def customers_table(transactions: object, settings: object = None) -> list[list] | pd.DataFrame:
+    try:
+        lookup = CACHE.get(_cells(transactions), parse_settings(settings))
+    except (InputError, ValueError, xw.XlwingsError) as error:
+        return [[_message(error)]]
+    return _excel_frame(lookup.result.customers[CUSTOMER_COLUMNS])
+
+
+def _excel_frame(frame: pd.DataFrame) -> list[list]:
+    """A frame as rows of cell values under its header, NaN/NaT empty. Not escaped: a
+    function's result is a value, never read as a formula."""
+    from .workbook import python_values
+
+    columns = [["" if v is None else v for v in python_values(frame[c])] for c in frame.columns]
+    return [list(frame.columns)] + [list(row) for row in zip(*columns)]
+
+
+
+
+# --------------------------------------------------------------------------- the functions
+
+_CALLER_ADDRESS: ContextVar[str | None] = ContextVar("tierbook_caller_address", default=None)
+
+try:  # the calling cell, injected by xlwings Server and xlwings Lite (licensed xlwings PRO code)
+    from xlwings.server import Caller as _CallerHint
+except Exception:  # noqa: BLE001 - classic desktop xlwings without PRO: no caller
+    _CallerHint = None
+
+
+CUSTOMER_DOC = "a customer, or a range of customers (one result each)"
+TRANSACTIONS_DOC = "optional: the transactions range or table, with its header row"
+SETTINGS_DOC = 'optional: "criterion=units; share=0.1; window=3; month=2026-06" or a setting/value range'
+
+
+def _excel_function(**docs: str) -> Callable[[Callable], Callable]:
+    """@xw.func with every argument a 2-D range (ndim=2) described by DOCS."""
+
+    def decorate(f: Callable) -> Callable:
+        g = xw.func(_with_caller(f))
+        for name, doc in docs.items():
+            # "raw": the cells as Excel sends them. xlwings' value converter costs about
+            # 0.1 ms a cell outside Pyodide, which a 50,000-cell table pays on every call.
+            g = xw.arg(name, "raw", doc=doc)(g)
+        return g
+
+    return decorate
+
+
+def _with_caller(f: Callable) -> Callable:
+    """F, plus, where xlwings injects it (Server, Lite), the calling cell: a keyword-only
+    `caller` parameter that Excel never sees. F reads its address from _CALLER_ADDRESS,
+    so F's own signature is the one desktop Excel sees."""
+    if not xw_on_server() or _CallerHint is None:
+        return f
+    signature = inspect.signature(f)
+    hints = typing.get_type_hints(f)
+
+    def wrapper(*args, caller=None):
+        address = None
+        if caller is not None:
+            address = f"[{caller.book_name}]{caller.sheet_name}!{caller.address}"
+        token = _CALLER_ADDRESS.set(address)
+        try:
+            return f(*args)
+        finally:
+            _CALLER_ADDRESS.reset(token)
+
+    wrapper.__name__ = wrapper.__qualname__ = f.__name__
+    wrapper.__doc__ = f.__doc__
+    wrapper.__module__ = f.__module__
+    caller = inspect.Parameter("caller", inspect.Parameter.KEYWORD_ONLY, default=None,
+                               annotation=typing.Optional[_CallerHint])
+    wrapper.__signature__ = signature.replace(parameters=[*signature.parameters.values(), caller])
+    wrapper.__annotations__ = {**hints, "caller": typing.Optional[_CallerHint]}
+    return wrapper
+
+
+def xw_on_server() -> bool:
+    return os.environ.get("XLWINGS_ON_SERVER") == "true"
+
+
+@_excel_function(customer=CUSTOMER_DOC, transactions=TRANSACTIONS_DOC, settings=SETTINGS_DOC)
+def segment(customer, transactions=None, settings=None):
+    """The customer's segment: VIP, Good, Regular, lost VIP, or the lifecycle class of an inactive customer."""
+    return customer_values("segment", customer, transactions, settings, _CALLER_ADDRESS.get())
+
+
+@_excel_function(customer=CUSTOMER_DOC, transactions=TRANSACTIONS_DOC, settings=SETTINGS_DOC)
+def lifecycle(customer, transactions=None, settings=None):
+    """The lifecycle class: new, one-time, permanent, occasional, potential or unprofitable."""
+    return customer_values("lifecycle", customer, transactions, settings, _CALLER_ADDRESS.get())
+
+
+@_excel_function(customer=CUSTOMER_DOC, transactions=TRANSACTIONS_DOC, settings=SETTINGS_DOC)
+def quadrant(customer, transactions=None, settings=None):
+    """The volume × value quadrant of the customer."""
+    return customer_values("quadrant", customer, transactions, settings, _CALLER_ADDRESS.get())
+
+
+@_excel_function(customer=CUSTOMER_DOC, transactions=TRANSACTIONS_DOC, settings=SETTINGS_DOC)
+def next_contact(customer, transactions=None, settings=None):
+    """The date of the next planned contact (empty without consent or plan)."""
+    return customer_values("next_contact", customer, transactions, settings, _CALLER_ADDRESS.get())
+
+
+@_excel_function(customer=CUSTOMER_DOC, transactions=TRANSACTIONS_DOC, settings=SETTINGS_DOC)
+def vip_months(customer, transactions=None, settings=None):
+    """The number of months the customer was in the monthly VIP table."""
+    return customer_values("vip_months", customer, transactions, settings, _CALLER_ADDRESS.get())
+
+
+@_excel_function(customer=CUSTOMER_DOC, transactions=TRANSACTIONS_DOC, settings=SETTINGS_DOC)
+def size_tier(customer, transactions=None, settings=None):
+    """The order-size tier: huge, medium, small or one-time."""
+    return customer_values("size_tier", customer, transactions, settings, _CALLER_ADDRESS.get())
+
+
+@_excel_function(transactions="the transactions range with its header row", settings=SETTINGS_DOC)
+def segments(transactions, settings=None):
+    """The whole Customers table of the transactions, spilled."""
+    return customers_table(transactions, settings)
+
+
+#: The names tierbook.server re-exports as custom functions.
+FUNCTIONS = ("segment", "lifecycle", "quadrant", "next_contact", "vip_months", "size_tier", "segments")
+
+
+# --------------------------------------------------------------------------- the open workbook
+
+
+@dataclass(frozen=True)
+class BookSettings:
+    settings: Settings
+    lang: str
+    sheet: str  # the transactions sheet ("" = the first sheet tierbook did not write)
+    folder: str
+    generated: tuple[str, ...]  # sheets the last run wrote
+
+
+def _sheet_names(book: xw.Book) -> list[str]:
+    return [s.name for s in book.sheets]
+
+
+def _find(book: xw.Book, title: str):
+    for sheet in book.sheets:
+        if sheet.name.casefold() == title.casefold():
+            return sheet
+    return None
+
+
+def read_book_settings(book: xw.Book) -> BookSettings:
+    """The settings kept in the workbook's settings sheet (the defaults without one)."""
+    sheet = _find(book, SETTINGS_SHEET)
+    pairs = setting_pairs(sheet.used_range.options(ndim=2).value) if sheet is not None else {}
+    settings = settings_from(pairs)
+    lang = str(pairs.get("lang") or "en").strip().lower()
+    if lang not in labels.LANGS:
+        raise TierbookExcelError(f"setting lang must be one of {', '.join(labels.LANGS)}, got {pairs.get('lang')!r}")
+    generated = tuple(t.strip() for t in str(pairs.get("generated") or "").split(";") if t.strip())
+    return BookSettings(settings, lang, str(pairs.get("sheet") or "").strip(), str(pairs.get("folder") or "").strip(),
+                        generated)
+
+
+def settings_rows(values: BookSettings) -> list[list]:
+    """The settings sheet's cells: setting, value, meaning."""
+    current = {**{k: d for k, (d, _) in BOOK_SETTINGS.items()}, **values.settings.as_dict(),
+               "month": values.settings.month or "", "lang": values.lang, "sheet": values.sheet,
+               "folder": values.folder, "generated": "; ".join(values.generated)}
+    return [["setting", "value", "meaning"]] + [[k, current[k], meaning] for k, (_, meaning) in BOOK_SETTINGS.items()]
+
+
+def write_settings_sheet(book: xw.Book, values: BookSettings) -> None:
+    sheet = _find(book, SETTINGS_SHEET) or book.sheets.add(name=SETTINGS_SHEET)
+    rows = settings_rows(values)
+    sheet.range((1, 1)).value = [[_safe(v) for v in row] for row in rows]
+
+
+def _safe(value: object) -> object:
+    from .workbook import safe_text
+
+    return safe_text(value) if isinstance(value, str) else value
+
+
+def _data_sheet(book: xw.Book, values: BookSettings, generated_titles: set[str]):
+    if values.sheet:
+        sheet = _find(book, values.sheet)
+        if sheet is None:
+            raise TierbookExcelError(f'the settings name the transactions sheet "{values.sheet}", but the workbook '
+                                     f"has no such sheet; sheets: {', '.join(_sheet_names(book))}")
+        return sheet
+    skip = {t.casefold() for t in (*values.generated, *generated_titles, SETTINGS_SHEET)}
+    for sheet in book.sheets:
+        if sheet.name.casefold() not in skip:
+            return sheet
+    raise TierbookExcelError("the workbook has no sheet with transactions: add one with the columns customer, date "
+                             "and amount")
+
+
+@dataclass
+class BookRun:
+    """What "Segment customers" did to a workbook."""
+
+    result: Segmentation
+    tx: pd.DataFrame
+    sheet: str  # the transactions sheet
+    segment_column: int  # 1-based column of the Segment column
+    generated: tuple[str, ...]  # the sheets written, in order
+    values: BookSettings
+
+
+def _read_data(book: xw.Book, values: BookSettings, titles: set[str]):
+    sheet = _data_sheet(book, values, titles)
+    used = sheet.used_range
+    cells = used.options(ndim=2).value
+    header_row, first_col = used.row, used.column
+    seg_header = labels.header("segment", values.lang)
+    last_col = first_col + max(len(cells[0]), 1) - 1
+    seg_col = last_col + 1
+    headers = [("" if h is None else str(h).strip()) for h in cells[0]]
+    if len(headers) > 1 and headers[-1] in {labels.header("segment", lang) for lang in labels.LANGS}:
+        cells = [row[:-1] for row in cells]  # the column a previous run added
+        seg_col = last_col
+    if len(cells) < 2:
+        raise InputError(f'Sheet "{sheet.name}" has no rows under its header: is it the transactions sheet?')
+    raw = raw_frame(cells)
+    tx, issues = clean_transactions(raw, sheet=sheet.name, first_row=header_row + 1)
+    return sheet, tx, issues, header_row, seg_col, seg_header, len(cells)
+
+
+def segment_book(book: xw.Book) -> BookRun:
+    """Classify the transactions of the open workbook in place: a Segment column beside
+    the user's rows, and the generated sheets of `tierbook segment` (replaced, never
+    duplicated). The user's cells are left as they are. Raises TierbookExcelError or
+    InputError with a message for the user."""
+    from .sheets import row_segments
+    from .workbook import write_workbook
+
+    values = read_book_settings(book)
+    lang = values.lang
+    titles = set(labels.SHEETS[lang].values())
+    sheet, tx, issues, header_row, seg_col, seg_header, n_rows = _read_data(book, values, titles)
+    result = classify(tx, values.settings, issues)
+
+    with tempfile.TemporaryDirectory(prefix="tierbook-") as folder:
+        path = write_workbook(result, Path(folder) / "tierbook.xlsx", lang=lang)
+        generated = _replace_sheets(book, path, values.generated, protected={sheet.name, SETTINGS_SHEET})
+
+    # The Segment column: the header, then one value per row of the used range.
+    segments = row_segments(result, tx, lang).to_dict()
+    column = [[seg_header]] + [[_safe(segments.get(r, ""))] for r in range(header_row + 1, header_row + n_rows)]
+    sheet.range((header_row, seg_col)).value = column
+
+    values = BookSettings(result.settings, lang, values.sheet, values.folder, generated)
+    write_settings_sheet(book, values)
+    CURRENT[book.name] = _Current(tx, issues, result.settings, {settings_key(result.settings): _Lookup.of(result)})
+    summary = _find(book, labels.sheet_title("summary", lang))
+    if summary is not None:
+        summary.activate()
+    return BookRun(result, tx, sheet.name, seg_col, generated, values)
+
+
+def _replace_sheets(book: xw.Book, path: Path, previous: Sequence[str], protected: set[str]) -> tuple[str, ...]:
+    """Copy every sheet of the workbook file PATH into BOOK: values, formulas (written
+    last, once every table exists) and tables. A sheet of the same title that an earlier
+    run wrote is deleted first; one the user made stops the run."""
+    from openpyxl import load_workbook
+
+    source = load_workbook(path)
+    ours = {t.casefold() for t in previous}
+    titles = [ws.title for ws in source.worksheets]
+    for title in titles:
+        existing = _find(book, title)
+        if existing is None:
+            continue
+        if title.casefold() in {p.casefold() for p in protected} or title.casefold() not in ours:
+            raise TierbookExcelError(f'the workbook already has a sheet "{existing.name}" that tierbook did not '
+                                     f"write: rename it, then run Segment customers again")
+    for title in previous:  # sheets of an earlier run, including ones this run does not write
+        existing = _find(book, title)
+        if existing is not None and title.casefold() not in {p.casefold() for p in protected}:
+            existing.delete()
+    formulas = []
+    for ws in source.worksheets:
+        anchor = _find(book, SETTINGS_SHEET)  # keep the settings sheet last
+        if anchor is not None and anchor.index > 1:
+            target = book.sheets.add(name=ws.title, after=book.sheets[anchor.index - 2])
+        else:
+            target = book.sheets.add(name=ws.title)
+        grid = []
+        for row in ws.iter_rows():
+            cells = []
+            for cell in row:
+                value = cell.value
+                if cell.data_type == "f":
+                    formulas.append((target, cell.coordinate, value))
+                    value = None
+                elif isinstance(value, str):
+                    value = _safe(value)
+                cells.append(value)
+            grid.append(cells)
+        if grid and any(v is not None for row in grid for v in row):
+            target.range((1, 1)).value = grid
+        for table in ws.tables.values():
+            style = table.tableStyleInfo.name if table.tableStyleInfo is not None else None
+            target.tables.add(source=target.range(table.ref), name=table.name, table_style_name=style,
+                              has_headers=True)
+        target.autofit("columns")
+    for target, coordinate, formula in formulas:
+        target.range(coordinate).formula = formula
+    return tuple(titles)
+
+
+def split_book(book: xw.Book, folder: str | Path | None = None) -> list[Path]:
+    """One workbook per segment and one per manager, like `tierbook split`, from the
+    open workbook's transactions and settings; into FOLDER, else the settings' folder,
+    else ~/tierbook/<workbook name>/. Returns the files written."""
+    from .workbook import split_workbook, write_workbook
+
+    values = read_book_settings(book)
+    _, tx, issues, *_ = _read_data(book, values, set(labels.SHEETS[values.lang].values()))
+    result = classify(tx, values.settings, issues)
+    stem = re.sub(r'[\\/:*?"<>|]+', "_", Path(book.name).stem) or "workbook"
+    target = Path(folder or values.folder or Path.home() / "tierbook" / stem).expanduser()
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory(prefix="tierbook-") as tmp:
+        path = write_workbook(result, Path(tmp) / "tierbook.xlsx", lang=values.lang)
+        for by in ("segment", "manager"):
+            written += split_workbook(path, by, target / by, lang=values.lang)
+    return written
+
+
+def show_settings(book: xw.Book) -> None:
+    """Show the settings sheet, creating it with the defaults (or repairing nothing:
+    a sheet with bad values is reported, not overwritten)."""
+    sheet = _find(book, SETTINGS_SHEET)
+    if sheet is None:
+        write_settings_sheet(book, BookSettings(Settings(), "en", "", "", ()))
+        sheet = _find(book, SETTINGS_SHEET)
+    else:
+        read_book_settings(book)  # report bad values now, not at the next run
+    sheet.activate()
+
+
+# --------------------------------------------------------------------------- the scripts (ribbon buttons)
+
+
+def _run(action: Callable[[xw.Book], object], book: xw.Book) -> object:
+    """Run a library action for a script: the user sees a message, never a traceback."""
+    try:
+        return action(book)
+    except TierbookExcelError:
+        raise
+    except (InputError, ValueError) as error:
+        raise TierbookExcelError(_message(error)) from None
+
+
+@xw.script(name="Segment customers")
+def segment_customers(book: xw.Book):
+    """Classify the open workbook in place."""
+    _run(segment_book, book)
+
+
+@xw.script(name="Segment workbooks")
+def segment_workbooks(book: xw.Book):
+    """Write one workbook per segment and per manager."""
+    files = _run(split_book, book)
+    folder = os.path.commonpath([str(p.parent) for p in files]) if files else ""
+    book.app.alert(f"tierbook wrote {len(files)} workbooks into {folder}", title="tierbook")
+
+
+@xw.script(name="Settings")
+def edit_settings(book: xw.Book):
+    """Show the settings sheet (created with the defaults if missing)."""
+    _run(show_settings, book)
+
+
+#: The names tierbook.server re-exports as custom scripts.
+SCRIPTS = ("segment_customers", "segment_workbooks", "edit_settings")
+
+
+@dataclass(frozen=True)
+class Button:
+    """A ribbon button: the same list makes the Office.js manifest and the xlam's customUI."""
+
+    id: str  # control id, passed to `ribbon` by the xlam's VBA dispatcher
+    label: str
+    tip: str
+    script: str  # the @xw.script it runs
+    image: str  # imageMso of the desktop ribbon
+    taskpane: bool = False  # Office.js: open the task pane instead of running the script
+
+
+BUTTONS: tuple[Button, ...] = (
+    Button("tbSegment", "Segment customers", "Classify the customers of this workbook: a Segment column beside "
+           "your rows and the tierbook sheets", "segment_customers", "GroupSortFilter"),
+    Button("tbSplit", "Segment workbooks", "Write one workbook per segment and one per manager",
+           "segment_workbooks", "FileSaveAsExcelXlsx"),
+    Button("tbSettings", "Settings", "Criterion, shares, window, month and language, kept in the workbook",
+           "edit_settings", "ControlProperties", taskpane=True),
+)
+
+_ACTIONS: dict[str, Callable[[xw.Book], object]] = {
+    "segment_customers": segment_book, "segment_workbooks": split_book, "edit_settings": show_settings}
+
+
+def ribbon(control_id: str) -> None:
+    """The desktop add-in's one entry: its VBA dispatcher passes the id of the clicked
+    button (RunPython "import tierbook.excel; tierbook.excel.ribbon('tbSegment')")."""
+    button = next((b for b in BUTTONS if b.id == control_id), None)
+    if button is None:
+        raise TierbookExcelError(f"unknown tierbook button {control_id!r}")
+    book = xw.Book.caller()
+    try:
+        _run(_ACTIONS[button.script], book)
+    except xw.XlwingsError as error:
+        book.app.alert(str(error), title="tierbook")
