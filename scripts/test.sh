@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/python -m pip install -q -e '.[test,excel]'
 # lifetimes is only the CDNOW anchor check's reference; its pinned dependencies are stale,
 # so it goes in without them (what its import needs is in the test extra).
 .venv/bin/python -m pip install -q --no-deps lifetimes==0.11.3

@@ -28,7 +28,6 @@ def _settings_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window", type=int, help="months a monthly VIP stays in the ledger (default 6)")
     parser.add_argument("--month", help="analysis month YYYY-MM (default: the last month in the data)")
     parser.add_argument("--lang", choices=["en", "ru"], default="en", help="language of the workbook (default en)")
-    parser.add_argument("--quiet", action="store_true", help="do not show progress")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -36,45 +35,147 @@ def _settings(args: argparse.Namespace) -> Settings:
                             window=args.window, month=args.month)
 
 
+def _summary_line(out: Path, result) -> str:
+    tiers = result.customers["tier"].value_counts()
+    return (f"{out}: {len(result.customers):,} customers as of {result.analysis_month}: "
+            + ", ".join(f"{tiers.get(t, 0):,} {t}" for t in ("VIP", "Good", "Regular"))
+            + f"; {len(result.issues):,} input issues")
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _segment(args: argparse.Namespace, progress) -> int:
+    result = jobs.segment_file(args.input, args.out, _settings(args), sheet=args.sheet, lang=args.lang,
+                               progress=progress)
+    print(_summary_line(args.out, result))
+    return 0
+
+
+def _demo(args: argparse.Namespace, progress) -> int:
+    _, out, result = jobs.demo(args.dir, _settings(args), lang=args.lang, progress=progress)
+    print(_summary_line(out, result))
+    return 0
+
+
+def _split(args: argparse.Namespace, progress) -> int:
+    written = jobs.split_file(args.workbook, args.by, args.dir, lang=args.lang, progress=progress)
+    print("\n".join(str(path) for path in written))
+    return 0
+
+
+def _send(args: argparse.Namespace, progress) -> int:
+    from . import mail
+
+    if args.init_mailing:
+        title = mail.init_mailing(args.workbook, lang=args.lang)
+        print(f'{args.workbook}: added the sheet "{title}": fill in the To (and Cc) addresses, then send')
+        return 0
+    report = mail.send_workbooks(args.workbook, args.by, outbox=args.outbox,
+                                 smtp=mail.smtp_settings() if args.smtp else None, dry_run=args.dry_run,
+                                 resend=args.resend, lang=args.lang, max_bytes=int(args.max_mb * 2**20),
+                                 log_path=args.log, mailing=args.mailing, progress=progress)
+    print(report)
+    return 0 if report.ok else 1
+
+
+def _serve(args: argparse.Namespace, progress) -> int:
+    from .server import ServeError, serve
+
+    try:
+        serve(args.port)
+    except ServeError as error:
+        raise InputError(str(error)) from None
+    return 0
+
+
+def _addin_install(args: argparse.Namespace, progress) -> int:
+    from .install import AddinInstallError, install
+
+    try:
+        done = install(args.dir)
+    except AddinInstallError as error:
+        raise InputError(str(error)) from None
+    if done.config is not None:
+        progress(f"wrote {done.config}")
+    print(done.addin)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tierbook", description="Classify customers from their transaction history.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    seg = commands.add_parser("segment", help="classify the transactions in INPUT and write the workbook OUT",
-                              description="Classify the transactions in INPUT (.xlsx, .xlsm, .csv, .parquet) "
-                                          "and write the workbook OUT.")
+    def command(name: str, handler, help: str, description: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=description)
+        sub.set_defaults(handler=handler)
+        sub.add_argument("--quiet", action="store_true", help="do not show progress")
+        return sub
+
+    seg = command("segment", _segment, "classify the transactions in INPUT and write the workbook OUT",
+                  "Classify the transactions in INPUT (.xlsx, .xlsm, .csv, .parquet) and write the workbook OUT.")
     seg.add_argument("input", type=Path, help="the sales export")
     seg.add_argument("--out", type=Path, required=True, help="the workbook to write")
     seg.add_argument("--sheet", help="sheet of INPUT to read (default: the first)")
     _settings_options(seg)
 
-    demo = commands.add_parser("demo", help="write the bundled sample sales export and classify it",
-                               description="Write the bundled sample sales export of a B2B distributor into DIR "
-                                           "and classify it there.")
+    demo = command("demo", _demo, "write the bundled sample sales export and classify it",
+                   "Write the bundled sample sales export of a B2B distributor into DIR and classify it there.")
     demo.add_argument("--dir", type=Path, default=Path("tierbook-demo"), help="where to write (default ./tierbook-demo)")
     _settings_options(demo)
+
+    split = command("split", _split, "one workbook per segment or per manager, from a tierbook workbook",
+                    "Write one workbook per segment or per manager into DIR, each with only that segment's or "
+                    "manager's customers (the files to email), from the Customers sheet of WORKBOOK (written by "
+                    "tierbook segment or demo).")
+    split.add_argument("workbook", type=Path, help="a workbook written by tierbook segment or demo")
+    split.add_argument("--by", choices=["segment", "manager"], required=True, help="one file per segment or manager")
+    split.add_argument("--dir", type=Path, required=True, help="where to write the files")
+    split.add_argument("--lang", choices=["en", "ru"], help="language of the files (default: that of WORKBOOK)")
+
+    send = command("send", _send, "email each manager the workbook of their segment or customers",
+                   "Split WORKBOOK as `tierbook split` does and make one message per row of its Mailing sheet: "
+                   ".eml drafts in an outbox folder (the default), or sent over SMTP (settings: TIERBOOK_SMTP_* or "
+                   "the [smtp] section of the user's config file).")
+    send.add_argument("workbook", type=Path, help="a workbook written by tierbook segment or demo")
+    send.add_argument("--by", choices=["segment", "manager"], help="only these rows of the Mailing sheet (default: all)")
+    send.add_argument("--init-mailing", action="store_true", help="add a Mailing sheet listing every segment and manager")
+    send.add_argument("--mailing", type=Path, help="take the Mailing sheet from this workbook (or .csv) instead")
+    send.add_argument("--outbox", type=Path, default=Path("outbox"), help="folder of the .eml drafts (default ./outbox)")
+    send.add_argument("--smtp", action="store_true", help="send over SMTP instead of writing drafts")
+    send.add_argument("--dry-run", action="store_true", help="list what would be sent; send and log nothing")
+    send.add_argument("--resend", action="store_true", help="send again what the send log says was already sent")
+    send.add_argument("--max-mb", type=float, default=10.0, help="refuse larger messages (default 10 MB)")
+    send.add_argument("--log", type=Path, help="the send log (default tierbook-sent.jsonl beside WORKBOOK)")
+    send.add_argument("--lang", choices=["en", "ru"], help="language of workbooks and messages (default: WORKBOOK's)")
+
+    serve = command("serve", _serve, "run the Excel add-in (xlwings Server) on 127.0.0.1",
+                    "Serve tierbook's Excel add-in (manifest, =TIERBOOK.SEGMENT functions, ribbon scripts) with "
+                    "xlwings Server on 127.0.0.1. Needs the excel extra: pip install -e '.[excel]'.")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+
+    addin = commands.add_parser("addin", help="install the desktop Excel add-in (tierbook.xlam)",
+                                description="The desktop Excel add-in tierbook.xlam (Windows, macOS; needs this "
+                                            "Python with tierbook and xlwings).")
+    addin_commands = addin.add_subparsers(dest="addin_command", required=True)
+    install = addin_commands.add_parser(
+        "install", help="copy tierbook.xlam where Excel opens it at start",
+        description="Copy tierbook.xlam into Excel's startup folder (XLSTART), as xlwings addin install does, and "
+                    "write the add-in's user config naming this Python if there is none yet.")
+    install.set_defaults(handler=_addin_install)
+    install.add_argument("--dir", type=Path, help="copy into DIR instead (required where there is no desktop Excel)")
+    install.add_argument("--quiet", action="store_true", help="do not show progress")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    progress = jobs._quiet if args.quiet else _progress
+    progress = (lambda message: None) if args.quiet else _progress
     try:
-        settings = _settings(args)
-        if args.command == "segment":
-            result = jobs.segment_file(args.input, args.out, settings, sheet=args.sheet, lang=args.lang,
-                                       progress=progress)
-            out = args.out
-        else:
-            _, out, result = jobs.demo(args.dir, settings, lang=args.lang, progress=progress)
-    except (InputError, ValueError) as error:
+        return args.handler(args, progress)
+    except (InputError, ValueError, OSError) as error:  # mail.MailError is a ValueError
         print(f"tierbook: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    tiers = result.customers["tier"].value_counts()
-    print(f"{out}: {len(result.customers):,} customers as of {result.analysis_month}: "
-          + ", ".join(f"{tiers.get(t, 0):,} {t}" for t in ("VIP", "Good", "Regular"))
-          + f"; {len(result.issues):,} input issues")
-    return 0
 
 
 if __name__ == "__main__":

@@ -80,7 +80,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "channel": ("channel", "preferred channel", "канал", "канал связи", "предпочтительный канал"),
     "contact_time": (
         "contact_time", "contact time", "best time", "call time", "preferred time",
-        "время звонка", "время контакта", "удобное время",
+        "время звонка", "время контакта", "время связи", "удобное время",
     ),
 }
 
