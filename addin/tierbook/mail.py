@@ -55,6 +55,7 @@ import pandas as pd
 
 from . import labels
 from .labels import SEGMENTS
+from .schema import InputIssue
 
 # --------------------------------------------------------------------------- constants
 
@@ -132,20 +133,6 @@ def _key(text: object) -> str:
 
 
 # --------------------------------------------------------------------------- the Mailing sheet
-
-
-@dataclass(frozen=True)
-class MailingIssue:
-    """A cell of the Mailing sheet that cannot be used."""
-
-    sheet: str
-    row: int
-    column: str
-    value: object
-    problem: str
-
-    def __str__(self) -> str:
-        return f'Sheet "{self.sheet}", row {self.row}, column "{self.column}": {self.problem} (got {self.value!r})'
 
 
 @dataclass(frozen=True)
@@ -259,7 +246,7 @@ def mailing_from_rows(rows: Sequence[Sequence[object]], sheet: str = "Mailing", 
                         f"(row {header_at + 1}): the columns are {', '.join(MAILING_HEADERS['en'].values())}")
     headers = {f: str(rows[header_at][c]) for f, c in columns.items()}
     segments, nobody = _segment_names(), _no_manager_names()
-    issues: list[MailingIssue] = []
+    issues: list[InputIssue] = []
     routes: list[Route] = []
 
     def cell(r: list, fld: str) -> object:
@@ -272,12 +259,12 @@ def mailing_from_rows(rows: Sequence[Sequence[object]], sheet: str = "Mailing", 
             continue
         label = one_line(name)
         if not label:
-            issues.append(MailingIssue(sheet, i, headers["name"], name, "no segment or manager name"))
+            issues.append(InputIssue(sheet, i, headers["name"], name, "no segment or manager name"))
             continue
         if _key(by_text):
             by = next((b for b, words in BY_WORDS.items() if _key(by_text) in words), None)
             if by is None:
-                issues.append(MailingIssue(sheet, i, headers.get("by", "By"), by_text,
+                issues.append(InputIssue(sheet, i, headers.get("by", "By"), by_text,
                                            "must be segment or manager"))
                 continue
         else:
@@ -285,7 +272,7 @@ def mailing_from_rows(rows: Sequence[Sequence[object]], sheet: str = "Mailing", 
         if by == "segment":
             key = segments.get(_key(label))
             if key is None:
-                issues.append(MailingIssue(sheet, i, headers["name"], name,
+                issues.append(InputIssue(sheet, i, headers["name"], name,
                                            f"not a segment; the segments are {', '.join(SEGMENTS)}"))
                 continue
         else:
@@ -293,11 +280,11 @@ def mailing_from_rows(rows: Sequence[Sequence[object]], sheet: str = "Mailing", 
         to, bad_to = parse_addresses(to_text)
         cc, bad_cc = parse_addresses(cc_text)
         for piece in bad_to:
-            issues.append(MailingIssue(sheet, i, headers["to"], piece, "not an email address"))
+            issues.append(InputIssue(sheet, i, headers["to"], piece, "not an email address"))
         for piece in bad_cc:
-            issues.append(MailingIssue(sheet, i, headers.get("cc", "Cc"), piece, "not an email address"))
+            issues.append(InputIssue(sheet, i, headers.get("cc", "Cc"), piece, "not an email address"))
         if not to and cc and not bad_to:
-            issues.append(MailingIssue(sheet, i, headers["to"], to_text, "no address to send to, only a Cc"))
+            issues.append(InputIssue(sheet, i, headers["to"], to_text, "no address to send to, only a Cc"))
         if bad_to or bad_cc or not to:
             continue
         routes.append(Route(by, key, label, tuple(to), tuple(cc), i))
