@@ -240,3 +240,15 @@ def test_settings_reject_impossible_values():
         Settings(share=0)
     with pytest.raises(ValueError, match="month must look like YYYY-MM, got '2024-13'"):
         Settings(month="2024-13")
+
+
+def test_the_python_api_takes_an_export_as_it_is():
+    import tierbook
+
+    export = pd.DataFrame({"Клиент": [" Acme ", "Beta", "Итого"], "Дата": ["19.11.2025", 45980, None],
+                           "Сумма": ["1 234,56", "n/a", "1234,56"]})
+    result = tierbook.segment(export, Settings(), sheet="Продажи")
+    assert result.customers[["customer", "revenue", "first_purchase"]].values.tolist() == [
+        ["Acme", 1234.56, pd.Timestamp("2025-11-19")]]
+    assert result.issues[["sheet", "row", "column", "problem"]].values.tolist() == [
+        ["Продажи", 3, "Сумма", "not a number"], ["Продажи", 4, "", "totals row, skipped"]]
