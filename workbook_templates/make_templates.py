@@ -301,6 +301,86 @@ HELP = {
 }
 
 
+MOVEMENT_TEXTS = {
+    **COMPANY,
+    "title": ("Movement between tiers", "Движение между уровнями"),
+    "subtitle": ("Analysis month {month} · {customers} customers · {changed} changed tier since {previous}",
+                 "Месяц анализа {month} · клиентов: {customers} · сменили уровень с {previous}: {changed}"),
+    "matrix_heading": ("Tier transitions: rows are the tier in {previous}, columns the tier in {month}",
+                       "Переходы между уровнями: строки — уровень в {previous}, столбцы — уровень в {month}"),
+    "flow_heading": ("Entries and exits per tier in {month}", "Вошли в уровень и вышли из него в {month}"),
+    "sizes_heading": ("Tier sizes over time", "Размер уровней по месяцам"),
+    "sizes_table_heading": ("Customers per tier at the end of each month",
+                            "Клиентов в каждом уровне на конец месяца"),
+    "changes_heading": ("Each customer's tier, previous tier and the month it last changed",
+                        "Уровень каждого клиента, прежний уровень и месяц последнего изменения"),
+    "chart.sizes": ("Customers per tier", "Клиентов по уровням"),
+}
+
+#: The five message variants of a reactivation test (seed 004: remind softly, in steps;
+#: never a hard sell). Reword them here or in the template's Texts sheet.
+VARIANT_MESSAGES = {
+    "message.A": ("Thank you: \"Thank you for choosing us. We hope the order serves you well. "
+                  "If anything is missing, just reply to this message.\"",
+                  "Благодарность: «Спасибо, что выбрали нас. Надеемся, заказ вам пригодился. Если чего-то не "
+                  "хватает — просто ответьте на это сообщение.»"),
+    "message.B": ("A useful tip: \"A short tip on getting the most out of what you bought from us, from our "
+                  "specialists. Questions? We offer a free consultation.\"",
+                  "Полезный совет: «Короткий совет наших специалистов, как получить больше от вашей покупки. Есть "
+                  "вопросы? Мы проводим бесплатную консультацию.»"),
+    "message.C": ("A small gift: \"We missed you. Here is a small gift for your next order: a free sample or a "
+                  "personal discount, valid for a month.\"",
+                  "Небольшой подарок: «Мы скучали. Вот небольшой подарок к следующему заказу: бесплатный пробник "
+                  "или персональная скидка, действует месяц.»"),
+    "message.D": ("Ask for feedback: \"How did our product work for you? Two minutes of your feedback help us "
+                  "serve you better — and we would be glad to hear from you again.\"",
+                  "Просьба об отзыве: «Как вам наш товар? Две минуты вашего отзыва помогут нам работать лучше — и мы "
+                  "будем рады снова вас услышать.»"),
+    "message.E": ("New arrivals: \"New products have arrived that customers like you praise. Take a look — we "
+                  "will be happy to advise.\"",
+                  "Новинки: «К нам поступили новинки, которые хвалят покупатели вроде вас. Посмотрите — с "
+                  "удовольствием подскажем.»"),
+}
+
+REACTIVATION_TEXTS = {
+    **COMPANY,
+    "title": ("One-time buyers — reactivation test", "Разовые покупатели — тест возврата"),
+    "subtitle": ("{customers} one-time buyers with consent · {variants} message variants, balanced by manager and "
+                 "order size · contact on {planned_on}",
+                 "Разовых покупателей с согласием: {customers} · вариантов сообщения: {variants}, поровну по "
+                 "менеджерам и размеру заказа · связаться {planned_on}"),
+    "seed_line": ("seed: {seed}", "seed: {seed}"),
+    "how": ("Contact each customer with their variant, on their channel and at their time, then record every "
+            "contact in the sheet Contact log (customer, date, variant, channel, note) and run Reactivation results. "
+            "Planning again keeps these assignments and only adds new one-time buyers.",
+            "Свяжитесь с каждым клиентом, используя его вариант, по его каналу и в его время, затем запишите каждый "
+            "контакт на лист «Журнал контактов» (клиент, дата, вариант, канал, примечание) и запустите «Итоги "
+            "возврата». Повторное планирование сохраняет эти назначения и только добавляет новых разовых "
+            "покупателей."),
+    "variants_heading": ("Message variants (reword them in the template's Texts sheet)",
+                         "Варианты сообщений (формулировки — на листе Texts шаблона)"),
+    "plan_heading": ("Who gets which variant", "Кому какой вариант"),
+    **VARIANT_MESSAGES,
+}
+
+REACTIVATION_RESULTS_TEXTS = {
+    **COMPANY,
+    "title": ("Reactivation test — results", "Тест возврата — итоги"),
+    "subtitle": ("{contacts} contacts from the Contact log · a conversion is a purchase within {response_days} days "
+                 "after the contact · as of {as_of}",
+                 "Контактов в журнале: {contacts} · конверсия — покупка в течение {response_days} дней после "
+                 "контакта · на {as_of}"),
+    "results_heading": ("Per variant: conversion rate with its 95% confidence interval (Wilson)",
+                        "По вариантам: конверсия и её 95% доверительный интервал (Уилсона)"),
+    "chart_heading": ("Conversion rate per variant", "Конверсия по вариантам"),
+    "log_note": ("Rows of the Contact log with problems are listed in Input issues: {issues}.",
+                 "Строки журнала контактов с ошибками — на листе «Ошибки ввода»: {issues}."),
+    "chart.rates": ("Conversion rate per variant", "Конверсия по вариантам"),
+    "no_contacts": ("No contacts recorded yet: fill in the Contact log sheet, then run the results again.",
+                    "Контактов пока нет: заполните лист «Журнал контактов» и запустите итоги снова."),
+}
+
+
 # --------------------------------------------------------------------------- building blocks
 
 
@@ -401,7 +481,7 @@ def _landscape(ws) -> None:
 WRAP_TOP = Alignment(wrap_text=True, vertical="top")
 CENTER = Alignment(horizontal="center")
 
-# --------------------------------------------------------------------------- the four templates
+# --------------------------------------------------------------------------- the templates
 
 
 def call_list(directory: Path) -> Path:
@@ -539,6 +619,77 @@ def contact_plan(directory: Path) -> Path:
     return _save(wb, directory / "contact_plan.xlsx")
 
 
+def movement(directory: Path) -> Path:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Movement"
+    _title_block(ws, 5)
+    tiers = [("VIP", COUNT, {}), ("Good", COUNT, {}), ("Regular", COUNT, {}), ("inactive", COUNT, {})]
+    _heading(ws, "A5", "{{matrix_heading}}")
+    _table_rows(wb, ws, "matrix", 6, [("tier_before", None, {"font": Font(bold=True)})] + tiers)
+    _heading(ws, "A9", "{{flow_heading}}")
+    _table_rows(wb, ws, "flow", 10, [("tier", None, {"font": Font(bold=True)}), ("entered", COUNT, {}),
+                                     ("left", COUNT, {})])
+    _heading(ws, "A13", "{{sizes_heading}}")
+    _name(wb, "tb_chart_sizes", ws, "A14")
+    _heading(ws, "A32", "{{sizes_table_heading}}")
+    _table_rows(wb, ws, "sizes", 33, [("month", None, {"alignment": CENTER})] + tiers)
+    _heading(ws, "A36", "{{changes_heading}}")
+    _table_rows(wb, ws, "changes", 37, [("customer", None, {"font": Font(bold=True)}), ("tier", None, {}),
+                                        ("previous_tier", None, {}), ("changed_on", None, {"alignment": CENTER})])
+    _landscape(ws)
+    _texts(wb, MOVEMENT_TEXTS)
+    return _save(wb, directory / "movement.xlsx")
+
+
+def reactivation(directory: Path) -> Path:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Reactivation"
+    _title_block(ws, 10)
+    ws["A4"] = "{{seed_line}}"
+    ws["A4"].font = Font(size=9, color=GREY)
+    ws["A5"] = "{{how}}"
+    ws["A5"].alignment = WRAP_TOP
+    ws["A5"].fill = TEXT_FILL
+    ws.merge_cells("A5:J5")
+    _heading(ws, "A7", "{{variants_heading}}")
+    _table_rows(wb, ws, "variants", 8, [("variant", None, {"font": Font(bold=True), "alignment": CENTER}),
+                                        ("customers", COUNT, {}), ("message", None, {"alignment": WRAP_TOP})])
+    _heading(ws, "A11", "{{plan_heading}}")
+    _table_rows(wb, ws, "rows", 12, [
+        ("customer", None, {"font": Font(bold=True)}), ("variant", None, {"alignment": CENTER}),
+        ("planned_on", DATE, {}), ("manager", None, {}), ("channel", None, {}), ("contact_time", None, {}),
+        ("phone", "@", {}), ("email", None, {}), ("stratum", None, {}), ("message", None, {})])
+    _landscape(ws)
+    _texts(wb, REACTIVATION_TEXTS)
+    return _save(wb, directory / "reactivation.xlsx")
+
+
+def reactivation_results(directory: Path) -> Path:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Reactivation results"
+    _title_block(ws, 7)
+    ws["A5"] = "{{verdict}}"
+    ws["A5"].font = Font(bold=True, color="833C0B")
+    ws["A5"].fill = ALERT_FILL
+    ws["A5"].alignment = WRAP_TOP
+    ws.merge_cells("A5:G5")
+    _heading(ws, "A7", "{{results_heading}}")
+    _table_rows(wb, ws, "rows", 8, [
+        ("variant", None, {"font": Font(bold=True), "alignment": CENTER}), ("contacted", COUNT, {}),
+        ("converted", COUNT, {}), ("rate", SHARE, {}), ("rate_low", SHARE, {}), ("rate_high", SHARE, {}),
+        ("revenue_after", MONEY, {})])
+    _heading(ws, "A11", "{{chart_heading}}")
+    _name(wb, "tb_chart_rates", ws, "A12")
+    ws["A30"] = "{{log_note}}"
+    ws["A30"].font = Font(italic=True, color=GREY)
+    _landscape(ws)
+    _texts(wb, REACTIVATION_RESULTS_TEXTS)
+    return _save(wb, directory / "reactivation_results.xlsx")
+
+
 def _save(wb: Workbook, path: Path) -> Path:
     import datetime as dt
 
@@ -552,7 +703,8 @@ def _save(wb: Workbook, path: Path) -> Path:
 def make_all(directory: str | Path = HERE) -> list[Path]:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    return [call_list(directory), vip_ledger(directory), summary(directory), contact_plan(directory)]
+    return [call_list(directory), vip_ledger(directory), summary(directory), contact_plan(directory),
+            movement(directory), reactivation(directory), reactivation_results(directory)]
 
 
 if __name__ == "__main__":

@@ -79,6 +79,21 @@ def _send(args: argparse.Namespace, progress) -> int:
     return 0 if report.ok else 1
 
 
+def _reactivation_plan(args: argparse.Namespace, progress) -> int:
+    run = jobs.reactivation_plan(args.workbook, args.variants, args.seed, progress=progress)
+    print(run.summary())
+    return 0
+
+
+def _reactivation_results(args: argparse.Namespace, progress) -> int:
+    run = jobs.reactivation_results(args.workbook, progress=progress)
+    for issue in run.issues.itertuples(index=False):
+        progress(f'Sheet "{issue.sheet}", row {issue.row}, column "{issue.column}": {issue.problem} '
+                 f"(got {issue.value!r})")
+    print(run.summary())
+    return 0
+
+
 def _serve(args: argparse.Namespace, progress) -> int:
     from .server import ServeError, serve
 
@@ -148,6 +163,30 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--max-mb", type=float, default=10.0, help="refuse larger messages (default 10 MB)")
     send.add_argument("--log", type=Path, help="the send log (default tierbook-sent.jsonl beside WORKBOOK)")
     send.add_argument("--lang", choices=["en", "ru"], help="language of workbooks and messages (default: WORKBOOK's)")
+
+    react = commands.add_parser("reactivation", help="A/B test of messages to one-time buyers: plan, then results",
+                                description="A reactivation test of one-time buyers (up to five message variants) "
+                                            "in a workbook written by tierbook segment or demo.")
+    react_commands = react.add_subparsers(dest="reactivation_command", required=True)
+    plan = react_commands.add_parser(
+        "plan", help="assign each one-time buyer with consent a message variant",
+        description="Write the sheet Reactivation into WORKBOOK: every one-time buyer with consent gets a variant, "
+                    "reproducibly (a stored seed) and balanced by manager and order size, with the message, channel "
+                    "and planned contact date. Planning again keeps the assignments and adds only new customers. "
+                    "Adds an empty Contact log sheet to record the contacts in.")
+    plan.set_defaults(handler=_reactivation_plan)
+    plan.add_argument("workbook", type=Path, help="a workbook written by tierbook segment or demo")
+    plan.add_argument("--variants", type=int, help="number of message variants, 1 to 5 (default 5)")
+    plan.add_argument("--seed", type=int, help="seed of the assignment (default: drawn at random and stored)")
+    plan.add_argument("--quiet", action="store_true", help="do not show progress")
+    results = react_commands.add_parser(
+        "results", help="conversion per variant from the Contact log, and a verdict",
+        description="Read the Contact log sheet of WORKBOOK and write the sheet Reactivation results: per variant "
+                    "contacted, converted (a purchase within response_days after the contact), the rate with a 95% "
+                    "Wilson interval, the revenue after contact, and a verdict in plain words.")
+    results.set_defaults(handler=_reactivation_results)
+    results.add_argument("workbook", type=Path, help="a workbook with a reactivation plan")
+    results.add_argument("--quiet", action="store_true", help="do not show progress")
 
     serve = command("serve", _serve, "run the Excel add-in (xlwings Server) on 127.0.0.1",
                     "Serve tierbook's Excel add-in (manifest, =TIERBOOK.SEGMENT functions, ribbon scripts) with "

@@ -14,6 +14,7 @@ setting/value pairs such as the settings sheet):
     SEGMENT(customer, [transactions], [settings])       the segment: VIP / Good / Regular / new ...
     LIFECYCLE, QUADRANT, NEXT_CONTACT, VIP_MONTHS, SIZE_TIER   same arguments
     SEGMENTS(transactions, [settings])                  the whole Customers table, spilled
+    MOVEMENT(customer, [transactions], [settings])      previous tier and the month it changed (2 cells)
 
 With `transactions` (a range or table with the usual headers) a function is stateless:
 the classification is computed once per distinct table content and settings, and
@@ -25,6 +26,8 @@ Scripts (ribbon buttons; BUTTONS lists them for the manifest and the xlam ribbon
     segment_customers   classify the open workbook in place
     segment_workbooks   one workbook per segment and per manager, like `tierbook split`
     edit_settings       show the settings sheet (created with the defaults if missing)
+    plan_reactivation   the Reactivation sheet, like `tierbook reactivation plan`
+    reactivation_results   the Reactivation results sheet, like `tierbook reactivation results`
 """
 
 from __future__ import annotations
@@ -297,6 +300,20 @@ class SegmentationCache:
                 table.results[settings_key(settings)] = lookup
             return lookup
 
+    def changes(self, rows: list, settings: Settings) -> dict[str, tuple[str, str]]:
+        """customer → (previous tier, month the tier last changed), from the tier history
+        of the table (movement.tier_history), computed once per table and settings."""
+        lookup = self.get(rows, settings)
+        key = self._fingerprint(rows)
+        with self.lock:
+            table = next(t for t in self.tables.get(key, ()) if t.rows == rows)
+            found = table.results.get(("changes", settings_key(settings)))
+        if found is None:
+            found = _changes(table.tx, lookup.result.settings)
+            with self.lock:
+                table.results[("changes", settings_key(settings))] = found
+        return found
+
     def clear(self) -> None:
         with self.lock:
             self.tables.clear()
@@ -304,6 +321,13 @@ class SegmentationCache:
 
 
 CACHE = SegmentationCache()
+
+
+def _changes(tx: pd.DataFrame, settings: Settings) -> dict[str, tuple[str, str]]:
+    from .movement import tier_changes, tier_history
+
+    changes = tier_changes(tier_history(tx, settings))
+    return dict(zip(changes["customer"], zip(changes["previous_tier"], changes["changed_on"])))
 
 
 @dataclass
@@ -536,8 +560,51 @@ def segments(transactions, settings=None):
     return customers_table(transactions, settings)
 
 
+def movement_values(customer: object, transactions: object = None, settings: object = None,
+                    caller_address: str | None = None) -> list[list]:
+    """[previous tier, month the tier last changed] of each customer cell (one row each),
+    from TRANSACTIONS or from the calling workbook's current segmentation."""
+    try:
+        if transactions is not None:
+            changes = CACHE.changes(_cells(transactions), parse_settings(settings))
+        else:
+            book = _book_of(caller_address)
+            current = CURRENT.get(book or "")
+            if current is None and book is None and len(CURRENT) == 1:
+                current = next(iter(CURRENT.values()))
+            if current is None:
+                return [[NO_SEGMENTATION, ""]]
+            pairs = setting_pairs(settings)
+            chosen = settings_from(pairs, current.settings) if pairs else current.settings
+            key = ("changes", settings_key(chosen))
+            if key not in current.lookups:
+                current.lookups[key] = _changes(current.tx, chosen)
+            changes = current.lookups[key]
+        out = []
+        for row in _cells(customer):
+            for c in row:
+                name = customer_key(c)
+                if not name:
+                    out.append(["", ""])
+                elif name not in changes:
+                    out.append(["unknown customer", ""])
+                else:
+                    out.append(list(changes[name]))
+        return out
+    except (InputError, ValueError, xw.XlwingsError) as error:
+        return [[_message(error), ""]]
+    except Exception as error:  # noqa: BLE001 - a cell shows a message, never a traceback
+        return [[f"tierbook: unexpected {type(error).__name__}: {error}", ""]]
+
+
+@_excel_function(customer=CUSTOMER_DOC, transactions=TRANSACTIONS_DOC, settings=SETTINGS_DOC)
+def movement(customer, transactions=None, settings=None):
+    """The customer's previous tier and the month their tier last changed (two cells, spilled)."""
+    return movement_values(customer, transactions, settings, _CALLER_ADDRESS.get())
+
+
 #: The names tierbook.server re-exports as custom functions.
-FUNCTIONS = ("segment", "lifecycle", "quadrant", "next_contact", "vip_months", "size_tier", "segments")
+FUNCTIONS = ("segment", "lifecycle", "quadrant", "next_contact", "vip_months", "size_tier", "segments", "movement")
 
 
 # --------------------------------------------------------------------------- the open workbook
@@ -642,11 +709,13 @@ def _read_data(book: xw.Book, values: BookSettings, titles: set[str]):
     return sheet, tx, issues, header_row, seg_col, seg_header, len(cells)
 
 
-def segment_book(book: xw.Book) -> BookRun:
+def segment_book(book: xw.Book, extra: Callable | None = None) -> BookRun:
     """Classify the transactions of the open workbook in place: a Segment column beside
     the user's rows, and the generated sheets of `tierbook segment` (replaced, never
     duplicated). The user's cells are left as they are. Raises TierbookExcelError or
-    InputError with a message for the user."""
+    InputError with a message for the user. EXTRA(result, tx) → (more sheet contents,
+    more input issues): the reactivation sheets."""
+    from .movement import tier_history
     from .sheets import row_segments
     from .workbook import write_workbook
 
@@ -655,9 +724,16 @@ def segment_book(book: xw.Book) -> BookRun:
     titles = set(labels.SHEETS[lang].values())
     sheet, tx, issues, header_row, seg_col, seg_header, n_rows = _read_data(book, values, titles)
     result = classify(tx, values.settings, issues)
+    contents, more = extra(result, tx) if extra is not None else ([], None)
+    written = result
+    if more is not None and len(more):
+        from dataclasses import replace
+
+        written = replace(result, issues=pd.concat([result.issues, more], ignore_index=True))
 
     with tempfile.TemporaryDirectory(prefix="tierbook-") as folder:
-        path = write_workbook(result, Path(folder) / "tierbook.xlsx", lang=lang)
+        path = write_workbook(written, Path(folder) / "tierbook.xlsx", lang=lang,
+                              history=tier_history(tx, result.settings), extra=contents)
         generated = _replace_sheets(book, path, values.generated, protected={sheet.name, SETTINGS_SHEET})
 
     # The Segment column: the header, then one value per row of the used range.
@@ -725,6 +801,84 @@ def _replace_sheets(book: xw.Book, path: Path, previous: Sequence[str], protecte
     return tuple(titles)
 
 
+def _book_plan(book: xw.Book, lang: str):
+    """The reactivation plan of the open workbook's Reactivation sheet (None without one)."""
+    from .jobs import _read_plan
+
+    sheet = _find(book, labels.sheet_title("reactivation", lang))
+    if sheet is None:
+        return None
+    rows = sheet.used_range.options(ndim=2).value
+    top = sheet.used_range.row
+    return _read_plan([()] * (top - 1) + [tuple(r) for r in rows], lang, {})
+
+
+def _ensure_contact_log(book: xw.Book, lang: str) -> None:
+    from .sheets import contact_log_headers
+
+    title = labels.sheet_title("contact_log", lang)
+    if _find(book, title) is None:
+        sheet = book.sheets.add(name=title, after=book.sheets[len(book.sheets) - 1])
+        sheet.range((1, 1)).value = [contact_log_headers(lang)]
+
+
+def plan_book(book: xw.Book) -> BookRun:
+    """Ribbon "Plan reactivation": what `tierbook reactivation plan` does, in the open
+    workbook: the Reactivation sheet (assignments of an earlier plan kept) and an empty
+    Contact log sheet if there is none."""
+    from .jobs import new_plan
+    from .sheets import load_texts, reactivation_sheet
+
+    lang = read_book_settings(book).lang
+    previous = _book_plan(book, lang)
+
+    def extra(result, tx):
+        plan = new_plan(result, previous)
+        return [reactivation_sheet(plan.assignments, plan.seed, plan.variants, lang, load_texts(lang))], None
+
+    run = segment_book(book, extra)
+    _ensure_contact_log(book, lang)
+    sheet = _find(book, labels.sheet_title("reactivation", lang))
+    if sheet is not None:
+        sheet.activate()
+    return run
+
+
+def results_book(book: xw.Book) -> BookRun:
+    """Ribbon "Reactivation results": what `tierbook reactivation results` does, in the
+    open workbook, from its Contact log sheet; rows with problems go to Input issues."""
+    from .jobs import measure
+    from .read import clean_contact_log
+    from .reactivation import VARIANTS
+    from .sheets import load_texts, reactivation_results_sheet, reactivation_sheet
+
+    lang = read_book_settings(book).lang
+    plan = _book_plan(book, lang)
+    if plan is None:
+        raise TierbookExcelError('tierbook: this workbook has no reactivation plan yet: click "Plan reactivation" '
+                                 "first")
+    log_sheet = _find(book, labels.sheet_title("contact_log", lang))
+    if log_sheet is None:
+        raise TierbookExcelError(f'tierbook: this workbook has no sheet "{labels.sheet_title("contact_log", lang)}"')
+    used = log_sheet.used_range
+    cells = used.options(ndim=2).value
+    log, log_issues = clean_contact_log(raw_frame(cells), log_sheet.name, first_row=used.row + 1,
+                                        variants=VARIANTS[:plan.variants])
+
+    def extra(result, tx):
+        texts = load_texts(lang)
+        results, decided, contacts = measure(log, tx, result.settings, plan)
+        return [reactivation_sheet(plan.assignments, plan.seed, plan.variants, lang, texts),
+                reactivation_results_sheet(results, decided.text, contacts, len(log_issues), result.settings,
+                                           result.as_of, lang, texts)], log_issues
+
+    run = segment_book(book, extra)
+    sheet = _find(book, labels.sheet_title("reactivation_results", lang))
+    if sheet is not None:
+        sheet.activate()
+    return run
+
+
 def split_book(book: xw.Book, folder: str | Path | None = None) -> list[Path]:
     """One workbook per segment and one per manager, like `tierbook split`, from the
     open workbook's transactions and settings; into FOLDER, else the settings' folder,
@@ -789,8 +943,20 @@ def edit_settings(book: xw.Book):
     _run(show_settings, book)
 
 
+@xw.script(name="Plan reactivation")
+def plan_reactivation(book: xw.Book):
+    """Assign each one-time buyer with consent a message variant (the Reactivation sheet)."""
+    _run(plan_book, book)
+
+
+@xw.script(name="Reactivation results")
+def reactivation_results(book: xw.Book):
+    """Conversion per variant from the Contact log sheet, and a verdict."""
+    _run(results_book, book)
+
+
 #: The names tierbook.server re-exports as custom scripts.
-SCRIPTS = ("segment_customers", "segment_workbooks", "edit_settings")
+SCRIPTS = ("segment_customers", "segment_workbooks", "edit_settings", "plan_reactivation", "reactivation_results")
 
 
 @dataclass(frozen=True)
@@ -812,10 +978,15 @@ BUTTONS: tuple[Button, ...] = (
            "segment_workbooks", "FileSaveAsExcelXlsx"),
     Button("tbSettings", "Settings", "Criterion, shares, window, month and language, kept in the workbook",
            "edit_settings", "ControlProperties", taskpane=True),
+    Button("tbPlanReactivation", "Plan reactivation", "A/B test for one-time buyers: give each a message variant, "
+           "balanced by manager and order size", "plan_reactivation", "HappyFace"),
+    Button("tbReactivationResults", "Reactivation results", "Conversion per message variant from the Contact log, "
+           "with a verdict", "reactivation_results", "ChartInsert"),
 )
 
 _ACTIONS: dict[str, Callable[[xw.Book], object]] = {
-    "segment_customers": segment_book, "segment_workbooks": split_book, "edit_settings": show_settings}
+    "segment_customers": segment_book, "segment_workbooks": split_book, "edit_settings": show_settings,
+    "plan_reactivation": plan_book, "reactivation_results": results_book}
 
 
 def ribbon(control_id: str) -> None:

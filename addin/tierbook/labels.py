@@ -24,12 +24,16 @@ SHEETS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "customers": "Customers", "issues": "Input issues",
         "segment:VIP": "VIP", "segment:Good": "Good", "segment:Regular": "Regular", "segment:new": "New",
         "segment:one-time": "One-time", "segment:potential": "Potential", "segment:lost VIP": "Lost VIP",
+        "movement": "Movement", "reactivation": "Reactivation", "reactivation_results": "Reactivation results",
+        "contact_log": "Contact log",
     }),
     "ru": MappingProxyType({
         "summary": "Сводка", "contact_plan": "План контактов", "ledger": "Реестр VIP", "monthly_vip": "VIP по месяцам",
         "customers": "Клиенты", "issues": "Ошибки ввода",
         "segment:VIP": "VIP", "segment:Good": "Хорошие", "segment:Regular": "Обычные", "segment:new": "Новые",
         "segment:one-time": "Разовые", "segment:potential": "Потенциальные", "segment:lost VIP": "Потерянные VIP",
+        "movement": "Движение", "reactivation": "Возврат клиентов", "reactivation_results": "Итоги возврата",
+        "contact_log": "Журнал контактов",
     }),
 })
 
@@ -40,6 +44,9 @@ TABLE_NAMES: Mapping[str, str] = MappingProxyType({
     "contact_plan": "tbContactPlan", "plan_classes": "tbPlanClasses", "transactions": "tbTransactions",
     "tiers": "tbTiers", "lifecycles": "tbLifecycles", "figures": "tbFigures", "concentration": "tbConcentration",
     "pareto": "tbPareto", "flow": "tbLedgerFlow",
+    "movement_matrix": "tbMovementMatrix", "movement_flow": "tbTierFlow", "tier_sizes": "tbTierSizes",
+    "tier_changes": "tbTierChanges", "reactivation": "tbReactivation", "variant_texts": "tbVariantTexts",
+    "reactivation_results": "tbReactivationResults",
     "segment:VIP": "tbVIP", "segment:Good": "tbGood", "segment:Regular": "tbRegular", "segment:new": "tbNew",
     "segment:one-time": "tbOneTime", "segment:potential": "tbPotential", "segment:lost VIP": "tbLostVIP",
 })
@@ -100,6 +107,14 @@ HEADERS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "basis": "Basis", "period": "Period", "top1_share": "Top 1 customer", "top3_share": "Top 3 customers",
         "top5_share": "Top 5 customers", "customers_for_80pct": "Customers giving 80%",
         "herfindahl": "Herfindahl index",
+        # movement between tiers
+        "tier_before": "Tier last month", "VIP": "VIP", "Good": "Good", "Regular": "Regular",
+        "inactive": "Inactive", "previous_tier": "Previous tier", "changed_on": "Changed in",
+        # reactivation
+        "variant": "Variant", "message": "Message", "stratum": "Stratum (manager / order size)",
+        "planned_on": "Planned for", "contacted": "Contacted", "converted": "Converted", "rate": "Conversion rate",
+        "rate_low": "95% low", "rate_high": "95% high", "revenue_after": "Revenue after contact",
+        "note": "Note",
     }),
     "ru": MappingProxyType({
         "segment": "Сегмент", "last_purchase": "Последняя покупка", "first_purchase": "Первая покупка",
@@ -118,6 +133,12 @@ HEADERS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "basis": "База", "period": "Период", "top1_share": "Доля крупнейшего", "top3_share": "Доля топ-3",
         "top5_share": "Доля топ-5", "customers_for_80pct": "Клиентов на 80%", "herfindahl": "Индекс Херфиндаля",
         "rank": "Место", "sheet": "Лист", "row": "Строка", "column": "Столбец", "problem": "Проблема",
+        "tier_before": "Уровень в прошлом месяце", "VIP": "VIP", "Good": "Хороший", "Regular": "Обычный",
+        "inactive": "Неактивный", "previous_tier": "Прежний уровень", "changed_on": "Изменился в",
+        "variant": "Вариант", "message": "Сообщение", "stratum": "Группа (менеджер / размер заказа)",
+        "planned_on": "Дата контакта", "contacted": "Контактов", "converted": "Купили", "rate": "Конверсия",
+        "rate_low": "95%: от", "rate_high": "95%: до", "revenue_after": "Выручка после контакта",
+        "note": "Примечание",
     }),
 })
 
@@ -156,6 +177,7 @@ WORDS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "row.all": "All customers",
         "no_manager": "no manager",
         "month_marker_exit": "×",
+        "tier.inactive": "inactive",
     }),
     "ru": MappingProxyType({
         "task.follow_up": "звонок после первой покупки",
@@ -168,6 +190,7 @@ WORDS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "row.all": "Все клиенты",
         "no_manager": "без менеджера",
         "month_marker_exit": "×",
+        "tier.inactive": "неактивный",
     }),
 })
 

@@ -47,11 +47,13 @@ def plan(customers: pd.DataFrame, variants: int, seed: int, planned_on: pd.Times
     strata = _strata(targets, settings)
     existing = existing if existing is not None else pd.DataFrame(columns=PLAN_COLUMNS)
     kept = existing[PLAN_COLUMNS].copy()
-    new = targets[~targets["customer"].isin(kept["customer"])].assign(stratum=strata)
+    # assign before filtering: pandas 3 turns an empty frame assigned a Series into that Series' rows
+    new = targets.assign(stratum=strata)
+    new = new[~new["customer"].isin(kept["customer"])]
     new = new.assign(_order=_seeded_order(new["customer"], seed)).sort_values(["stratum", "_order"])
     already = kept.groupby("stratum").size()
     start = new["stratum"].map(already).fillna(0).astype("int64")
-    offset = new["stratum"].map(_stratum_offset(seed, variants))
+    offset = new["stratum"].map(_stratum_offset(seed, variants)).astype("int64")
     turn = start + new.groupby("stratum").cumcount() + offset
     added = new.assign(variant=[VARIANTS[i] for i in (turn % variants)], planned_on=pd.Timestamp(planned_on))
     out = pd.concat([kept, added[PLAN_COLUMNS]], ignore_index=True) if len(kept) else added[PLAN_COLUMNS]

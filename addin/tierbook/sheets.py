@@ -531,3 +531,138 @@ def _table(key: str, frame: pd.DataFrame, lang: str) -> SheetTable:
 
 def _day(stamp: pd.Timestamp) -> str:
     return pd.Timestamp(stamp).strftime("%Y-%m-%d")
+
+
+# --------------------------------------------------------------------------- movement between tiers
+
+
+MOVEMENT_TIERS = ("VIP", "Good", "Regular", "inactive")
+
+
+def tier_label(code_: str, lang: str) -> str:
+    """A tier of the movement history (VIP / Good / Regular / inactive) in LANG."""
+    if code_ == "inactive":
+        return labels.word("tier.inactive", lang)
+    return labels.value("tier", code_, lang)
+
+
+def previous_month(month: str) -> str:
+    return (pd.Period(month, "M") - 1).strftime("%Y-%m")
+
+
+def movement_sheet(history: pd.DataFrame, result: Segmentation, lang: str, texts: Texts) -> SheetContent:
+    """How customers moved between tiers: the transition matrix of the analysis month
+    (tier last month × tier now), entries and exits per tier that month, the tier sizes
+    of every month (with a line chart) and each customer's previous tier and the month
+    their tier last changed."""
+    from .movement import entries_and_exits, tier_changes, tier_sizes, transition_matrix
+
+    month = result.analysis_month
+    before = previous_month(month)
+    matrix = transition_matrix(history, month)
+    matrix_rows = pd.DataFrame({"tier_before": [tier_label(t, lang) for t in matrix.index]})
+    for tier in MOVEMENT_TIERS:
+        matrix_rows[tier] = matrix[tier].to_numpy()
+    flow = entries_and_exits(history)
+    flow = flow[flow["month"] == month]
+    flow_rows = pd.DataFrame({"tier": [tier_label(t, lang) for t in MOVEMENT_TIERS]})
+    by_tier = flow.set_index("tier")
+    flow_rows["entered"] = [int(by_tier["entered"].get(t, 0)) for t in MOVEMENT_TIERS]
+    flow_rows["left"] = [int(by_tier["left"].get(t, 0)) for t in MOVEMENT_TIERS]
+    sizes = tier_sizes(history)[["month", *MOVEMENT_TIERS]]
+    changes = tier_changes(history)
+    changes = changes.sort_values(["changed_on", "customer"], ascending=[False, True], ignore_index=True)
+    change_rows = pd.DataFrame({
+        "customer": changes["customer"],
+        "tier": [tier_label(t, lang) for t in changes["tier"]],
+        "previous_tier": [tier_label(t, lang) if t else "" for t in changes["previous_tier"]],
+        "changed_on": changes["changed_on"],
+    })
+    changed = int(np.diag(matrix.to_numpy()).sum())
+    changed = int(matrix.to_numpy().sum()) - changed
+    text_values = {
+        "title": texts.get("movement", "title"),
+        "subtitle": texts.get("movement", "subtitle", month=month, previous=before,
+                              customers=history["customer"].nunique(), changed=changed),
+        "matrix_heading": texts.get("movement", "matrix_heading", month=month, previous=before),
+        "flow_heading": texts.get("movement", "flow_heading", month=month),
+    }
+    tables = {
+        "matrix": _table("movement_matrix", matrix_rows, lang),
+        "flow": _table("movement_flow", flow_rows, lang),
+        "sizes": _table("tier_sizes", sizes, lang),
+        "changes": _table("tier_changes", change_rows, lang),
+    }
+    charts = (Chart("lines", texts.get("movement", "chart.sizes"), "sizes", "month", ("VIP", "Good", "Regular"),
+                    "sizes"),)
+    return SheetContent(key="movement", title=labels.sheet_title("movement", lang), template="movement",
+                        texts=text_values, tables=tables, charts=charts, freeze=None)
+
+
+# --------------------------------------------------------------------------- reactivation tests
+
+
+def variant_message(variant: str, texts: Texts) -> str:
+    return texts.get("reactivation", f"message.{variant}")
+
+
+def reactivation_sheet(planned: pd.DataFrame, seed: int, variants: int, lang: str, texts: Texts) -> SheetContent:
+    """The reactivation plan: each one-time buyer's variant, message, channel, contact
+    time and planned date; the seed that makes the assignment reproducible."""
+    from .reactivation import VARIANTS
+
+    codes = list(VARIANTS[:variants])
+    counts = planned["variant"].value_counts()
+    variant_rows = pd.DataFrame({"variant": codes, "customers": [int(counts.get(v, 0)) for v in codes],
+                                 "message": [variant_message(v, texts) for v in codes]})
+    rows = pd.DataFrame({
+        "customer": planned["customer"].astype(str),
+        "variant": planned["variant"].astype(str),
+        "planned_on": pd.to_datetime(planned["planned_on"]).astype("datetime64[ns]"),
+        "manager": planned["manager"].astype(object),
+        "channel": planned["channel"].astype(object),
+        "contact_time": planned["contact_time"].astype(object),
+        "phone": planned["phone"].astype(object),
+        "email": planned["email"].astype(object),
+        "stratum": planned["stratum"].astype(object),
+        "message": [variant_message(v, texts) for v in planned["variant"]],
+    })
+    dates = rows["planned_on"].dropna()
+    text_values = {
+        "title": texts.get("reactivation", "title"),
+        "subtitle": texts.get("reactivation", "subtitle", customers=len(rows), variants=variants,
+                              planned_on=_day(dates.max()) if len(dates) else ""),
+        "seed_line": texts.get("reactivation", "seed_line", seed=seed),
+    }
+    return SheetContent(key="reactivation", title=labels.sheet_title("reactivation", lang), template="reactivation",
+                        texts=text_values,
+                        tables={"variants": _table("variant_texts", variant_rows, lang),
+                                "rows": _table("reactivation", rows, lang)}, freeze_columns=1)
+
+
+def reactivation_results_sheet(results: pd.DataFrame, verdict_text: str, contacts: int, issues: int,
+                               settings, as_of: pd.Timestamp, lang: str, texts: Texts) -> SheetContent:
+    """Per variant: contacted, converted, rate with its 95% Wilson interval, revenue
+    after contact; the verdict in plain words and a bar chart of the rates."""
+    rows = results[["variant", "contacted", "converted", "rate", "rate_low", "rate_high", "revenue_after"]]
+    rows = rows.reset_index(drop=True)
+    text_values = {
+        "title": texts.get("reactivation_results", "title"),
+        "subtitle": texts.get("reactivation_results", "subtitle", contacts=contacts,
+                              response_days=settings.response_days, as_of=_day(as_of)),
+        "verdict": verdict_text if contacts else texts.get("reactivation_results", "no_contacts"),
+        "log_note": texts.get("reactivation_results", "log_note", issues=issues),
+    }
+    charts = (Chart("bar", texts.get("reactivation_results", "chart.rates"), "rows", "variant", ("rate",), "rates",
+                    percent=True),)
+    return SheetContent(key="reactivation_results", title=labels.sheet_title("reactivation_results", lang),
+                        template="reactivation_results", texts=text_values,
+                        tables={"rows": _table("reactivation_results", rows, lang)}, charts=charts, freeze=None)
+
+
+CONTACT_LOG_KEYS = ("customer", "date", "variant", "channel", "note")
+
+
+def contact_log_headers(lang: str) -> list[str]:
+    """The header row of an empty Contact log sheet (the reader knows both languages)."""
+    return [labels.header(k, lang) for k in CONTACT_LOG_KEYS]

@@ -20,7 +20,8 @@ from openpyxl.worksheet.table import TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
 FILES = {"call_list": "call_list.xlsx", "ledger": "vip_ledger.xlsx", "summary": "summary.xlsx",
-         "contact_plan": "contact_plan.xlsx"}
+         "contact_plan": "contact_plan.xlsx", "movement": "movement.xlsx", "reactivation": "reactivation.xlsx",
+         "reactivation_results": "reactivation_results.xlsx"}
 ENV = "TIERBOOK_TEMPLATES"
 
 
@@ -36,6 +37,14 @@ def templates_dir(directory: str | Path | None = None) -> Path:
         if (folder / FILES["summary"]).is_file():
             return folder
     raise FileNotFoundError(f"no workbook templates in {', '.join(str(c) for c in candidates)}")
+
+
+def _bundled(name: str) -> Path:
+    here = Path(__file__).resolve().parent
+    for folder in (here.parent.parent / "workbook_templates", here / "workbook_templates"):
+        if (folder / name).is_file():
+            return folder / name
+    return here.parent.parent / "workbook_templates" / name
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,8 @@ class Template:
 
 def load_template(kind: str, directory: str | Path | None = None) -> Template:
     path = templates_dir(directory) / FILES[kind]
+    if not path.is_file():  # a restyled folder made before this template existed: use the bundled one
+        path = _bundled(FILES[kind])
     return _load(kind, str(path), path.stat().st_mtime_ns)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import os
 import re
@@ -30,7 +31,7 @@ import pandas as pd
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.chart import BarChart, Reference, ScatterChart, Series
+from openpyxl.chart import BarChart, LineChart, Reference, ScatterChart, Series
 from openpyxl.drawing.spreadsheet_drawing import AnchorMarker, TwoCellAnchor
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.packaging.custom import StringProperty
@@ -45,7 +46,8 @@ from .labels import SEGMENTS
 from .schema import InputError
 from .segment import CUSTOMER_COLUMNS, TEXT_COLUMNS, Segmentation
 from .sheets import (TRANSLATED_COLUMNS, Formula, SheetContent, SheetTable, Texts, call_list, contact_plan,
-                     customers_sheet, load_texts, row_segments, segment_members, workbook_content)
+                     customers_sheet, load_texts, movement_sheet, row_segments, segment_members,
+                     workbook_content)
 from .templates import Slot, Template, load_template
 
 #: Kept for compatibility: the names of the engine issue's sheets.
@@ -59,6 +61,8 @@ OVERDUE_FONT = "9C0006"
 OVERDUE_FILL = "FFC7CE"
 MIN_WIDTH, MAX_WIDTH = 8, 60
 PROPERTY_PREFIX = "tierbook."
+#: Properties kept only to write the workbook again from itself (see workbook_properties).
+REGENERATION = ("settings", "source_sheet")
 
 
 def safe_text(value: str) -> str:
@@ -109,26 +113,61 @@ def python_values(col: pd.Series) -> list:
 
 def write_workbook(result: Segmentation, out: str | Path, lang: str = "en", *, tx: pd.DataFrame | None = None,
                    source: tuple[str | Path, str | None] | None = None,
-                   templates: str | Path | None = None) -> Path:
+                   templates: str | Path | None = None, history: pd.DataFrame | None = None,
+                   extra: Sequence[SheetContent] = (), kept: Sequence[tuple[str, list[list]]] = (),
+                   source_has_segment: bool = False) -> Path:
     """Write the classification as a workbook (replacing OUT atomically).
 
-    Sheets: Summary, Contact plan, one call list per segment, VIP ledger, Monthly VIP,
-    Customers, a copy of the user's transaction sheet with a Segment column (when
-    SOURCE = (input file, sheet name or None for the first) and the clean transactions
-    TX are given; TX's index is the row number in that sheet), Input issues.
+    Sheets: Summary, Contact plan, one call list per segment, VIP ledger, Movement (when
+    the tier HISTORY of movement.tier_history is given), the EXTRA sheets (reactivation
+    plan and results), Monthly VIP, Customers, a copy of the user's transaction sheet
+    with a Segment column (when SOURCE = (input file, sheet name or None for the first)
+    and the clean transactions TX are given; TX's index is the row number in that
+    sheet), Input issues, then the KEPT sheets: (title, rows of values) the user filled
+    in (Mailing, Contact log), written back as values.
+    SOURCE_HAS_SEGMENT: the source sheet is the copy in a tierbook workbook, whose last
+    column is the Segment column of an earlier run (left out of the new copy).
     TEMPLATES: a folder with restyled templates (default: workbook_templates/).
+    The workbook's properties keep the settings (as JSON) and the copy's sheet title, so
+    that the workbook can be written again from itself (see jobs.reactivation_plan).
     """
     lang = labels.check_lang(lang)
     texts = load_texts(lang, templates)
     contents = workbook_content(result, lang, texts)
+    after_ledger = [movement_sheet(history, result, lang, texts)] if history is not None else []
+    after_ledger += list(extra)
+    if after_ledger:
+        at = next(i for i, c in enumerate(contents) if c.key == "ledger") + 1
+        contents[at:at] = after_ledger
     segments = row_segments(result, tx, lang) if tx is not None and source is not None else None
-    book = _new_book(_properties(result, lang))
+    properties = _properties(result, lang)
+    book = _new_book(properties)
     writer = SheetWriter(book, texts, templates)
+    copy_title = None
     for content in contents:
         writer.write(content)
         if content.key == "customers" and segments is not None:
-            writer.copy_source(Path(source[0]), source[1], segments, lang)
+            copy_title = writer.copy_source(Path(source[0]), source[1], segments, lang,
+                                            drop_last=source_has_segment)
+    for title, rows in kept:
+        writer.values_sheet(title, rows)
+    extra_properties = {"settings": json.dumps(result.settings.as_dict(), ensure_ascii=False)}
+    if copy_title is not None:
+        extra_properties["source_sheet"] = copy_title
+    for name, value in extra_properties.items():
+        book.custom_doc_props.append(StringProperty(name=PROPERTY_PREFIX + name, value=value))
     return save_atomically(book, out)
+
+
+def workbook_properties(path: str | Path) -> dict[str, str]:
+    """The tierbook properties of the workbook PATH (lang, as_of, month, criterion,
+    settings, source_sheet, ...), without the "tierbook." prefix."""
+    book = load_workbook(path, read_only=True)
+    try:
+        return {p.name[len(PROPERTY_PREFIX):]: str(p.value) for p in book.custom_doc_props
+                if p.name.startswith(PROPERTY_PREFIX)}
+    finally:
+        book.close()
 
 
 def write_sheets(contents: Sequence[SheetContent], out: str | Path, texts: Texts,
@@ -184,7 +223,7 @@ def read_customers(path: str | Path) -> tuple[pd.DataFrame, dict[str, str]]:
         raise InputError(f"Cannot read {path.name} as a workbook: {e}") from None
     try:
         meta = {p.name[len(PROPERTY_PREFIX):]: str(p.value) for p in book.custom_doc_props
-                if p.name.startswith(PROPERTY_PREFIX)}
+                if p.name.startswith(PROPERTY_PREFIX) and p.name[len(PROPERTY_PREFIX):] not in REGENERATION}
         lang = meta.get("lang")
         if lang not in labels.LANGS:
             lang = next((l for l in labels.LANGS if labels.sheet_title("customers", l) in book.sheetnames), None)
@@ -522,6 +561,15 @@ class SheetWriter:
             obj.y_axis.scaling.min = 0
             obj.y_axis.scaling.max = 1
             obj.x_axis.majorGridlines = None
+        elif chart.kind == "lines":
+            obj = LineChart()
+            obj.style = 12
+            for y in chart.ys:
+                obj.add_data(Reference(ws, min_col=by_key[y], min_row=p.header, max_row=last), titles_from_data=True)
+            obj.set_categories(Reference(ws, min_col=by_key[chart.x], min_row=first, max_row=last))
+            for series in obj.series:
+                series.marker.symbol = "none"
+                series.smooth = False
         else:
             obj = BarChart()
             obj.type = "col"
@@ -547,9 +595,12 @@ class SheetWriter:
 
     # ------------------------------------------------------------------ the user's sheet, with a Segment column
 
-    def copy_source(self, path: Path, sheet: str | None, segments: pd.Series, lang: str) -> None:
+    def copy_source(self, path: Path, sheet: str | None, segments: pd.Series, lang: str,
+                    drop_last: bool = False) -> str | None:
         """Copy the user's transaction sheet unchanged (values and number formats), with
-        a Segment column after its last column: the segment of the row's customer."""
+        a Segment column after its last column: the segment of the row's customer.
+        DROP_LAST: leave out the source's last column (an earlier run's Segment column).
+        Returns the copy's title."""
         suffix = path.suffix.lower()
         if suffix in (".xlsx", ".xlsm"):
             book = load_workbook(path, read_only=True, data_only=True)
@@ -560,8 +611,13 @@ class SheetWriter:
                     src.reset_dimensions()
                     src.calculate_dimension(force=True)
                 width = src.max_column or 1
-                rows = ([(c.value, getattr(c, "number_format", None)) for c in row] for row in src.iter_rows())
-                self._source_rows(title, rows, width, segments, lang)
+                if drop_last and width > 1:
+                    width -= 1
+                    rows = ([(c.value, getattr(c, "number_format", None)) for c in row][:width]
+                            for row in src.iter_rows(max_col=width))
+                else:
+                    rows = ([(c.value, getattr(c, "number_format", None)) for c in row] for row in src.iter_rows())
+                return self._source_rows(title, rows, width, segments, lang)
             finally:
                 book.close()
         elif suffix in (".csv", ".txt"):
@@ -576,17 +632,18 @@ class SheetWriter:
                 dialect = csv.excel
             data = [[(_csv_value(v), None) for v in row] for row in csv.reader(io.StringIO(text, newline=""), dialect)]
             width = max((len(r) for r in data), default=1)
-            self._source_rows(path.stem, iter(data), width, segments, lang)
+            return self._source_rows(path.stem, iter(data), width, segments, lang)
         elif suffix == ".parquet":
             frame = pd.read_parquet(path)
             columns = [python_values(frame[c]) for c in frame.columns]
             fmt = [DATE_FORMAT if pd.api.types.is_datetime64_any_dtype(frame[c]) else None for c in frame.columns]
             data = [[(str(c), None) for c in frame.columns]]
             data += [list(zip(row, fmt)) for row in zip(*columns)]
-            self._source_rows(path.stem, iter(data), len(frame.columns), segments, lang)
+            return self._source_rows(path.stem, iter(data), len(frame.columns), segments, lang)
+        return None
 
     def _source_rows(self, title: str, rows: Iterator[list[tuple[object, str | None]]], width: int,
-                     segments: pd.Series, lang: str) -> None:
+                     segments: pd.Series, lang: str) -> str:
         title = self._free_title(title, lang)
         ws = self._sheet(title)
         styles = _Styles(ws)
@@ -631,6 +688,36 @@ class SheetWriter:
             last = r
         if header_row and last > header_row:
             ws.auto_filter.ref = f"A{header_row}:{get_column_letter(seg_col)}{last}"
+        return title
+
+    # ------------------------------------------------------------------ a sheet of the user's values
+
+    def values_sheet(self, title: str, rows: list[list]) -> None:
+        """A sheet the user filled in (Mailing, Contact log), written back as values: the
+        first row bold, dates as dates, text never read as a formula."""
+        ws = self._sheet(title)
+        styles = _Styles(ws)
+        bold = styles.of(font=Font(bold=True))
+        width = max((len(r) for r in rows), default=0)
+        lengths = [0] * width
+        for row in rows[:500]:
+            for c, v in enumerate(row):
+                if v is not None:
+                    lengths[c] = max(lengths[c], 10 if isinstance(v, datetime) else len(str(v)))
+        for c, n in enumerate(lengths, 1):
+            ws.column_dimensions[get_column_letter(c)].width = min(max(n + 2, MIN_WIDTH + 4), MAX_WIDTH)
+        if rows:
+            ws.freeze_panes = "A2"
+        for r, row in enumerate(rows):
+            cells = []
+            for v in row:
+                if r == 0 and v is not None:
+                    cell = _text_cell(ws, str(v))
+                    cell._style = styles.quoted(bold) if str(v).startswith(FORMULA_STARTS) else bold
+                    cells.append(cell)
+                else:
+                    cells.append(_source_cell(ws, v, DATE_FORMAT if isinstance(v, datetime) else None, styles))
+            ws.append(cells)
 
     def _free_title(self, title: str, lang: str) -> str:
         title = re.sub(r"[\[\]:*?/\\]", "_", title).strip("'")[:31] or "Data"

@@ -19,3 +19,5 @@ function tierbookButton(scriptName) {
 }
 Office.actions.associate("tbSegment", tierbookButton("segment_customers"));
 Office.actions.associate("tbSplit", tierbookButton("segment_workbooks"));
+Office.actions.associate("tbPlanReactivation", tierbookButton("plan_reactivation"));
+Office.actions.associate("tbReactivationResults", tierbookButton("reactivation_results"));
