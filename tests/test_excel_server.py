@@ -82,6 +82,13 @@ def test_the_ribbon_script_binds_each_button_to_its_script(server):
             assert f'Office.actions.associate("{button.id}", tierbookButton("{button.script}"));' in js
 
 
+def test_the_server_exports_exactly_the_functions_and_scripts_of_tierbook_excel():
+    from tierbook import excel
+
+    assert tierbook.server.EXPORTED_FUNCTIONS == excel.FUNCTIONS
+    assert tierbook.server.EXPORTED_SCRIPTS == excel.SCRIPTS
+
+
 def test_the_metadata_serves_tierbooks_functions_not_the_examples(server):
     meta = httpx.get(server + "/xlwings/custom-functions-meta.json").json()
     assert sorted(f["id"] for f in meta["functions"]) == sorted(n.upper() for n in tierbook.server.EXPORTED_FUNCTIONS)

@@ -474,3 +474,17 @@ def test_a_csv_export_is_copied_as_typed_with_its_segments(tmp_path):
                     ["Acme", "2024-02-05", 100, None, "VIP"]]
     assert ws["A4"].data_type == "s" and ws["A4"].quotePrefix
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:E6"
+
+
+def test_a_written_workbook_is_readable_like_any_new_file(tmp_path):
+    import os
+
+    from tierbook.files import replace_atomically
+
+    umask = os.umask(0o022)
+    try:
+        target = replace_atomically(tmp_path / "book.xlsx", lambda tmp: tmp.write_bytes(b"x"))
+    finally:
+        os.umask(umask)
+    assert (target.stat().st_mode & 0o777, target.read_bytes()) == (0o644, b"x")
+    assert [p.name for p in tmp_path.iterdir()] == ["book.xlsx"]

@@ -55,6 +55,7 @@ import pandas as pd
 
 from . import labels
 from .labels import SEGMENTS
+from .files import replace_atomically
 from .schema import InputIssue
 
 # --------------------------------------------------------------------------- constants
@@ -379,19 +380,15 @@ def init_mailing(path: str | Path, lang: str | None = None) -> str:
                            f'officedocument.spreadsheetml.worksheet+xml"/>', "[Content_Types].xml")
     replaced = {"xl/workbook.xml": workbook_xml, "xl/_rels/workbook.xml.rels": rels, "[Content_Types].xml": types}
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tmp.xlsx", dir=path.parent)
-    os.close(fd)
-    try:
+    def write(tmp: Path) -> None:
         with zipfile.ZipFile(path) as source, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as target:
             for info in source.infolist():
                 data = replaced[info.filename].encode("utf-8") if info.filename in replaced \
                     else source.read(info.filename)
                 target.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
             target.writestr(part, _sheet_xml(rows, lang))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+
+    replace_atomically(path, write)
     return title
 
 
@@ -787,15 +784,7 @@ class Outbox:
         return self.directory / windows_filename(f"{out.group.by} - {out.group.label}", suffix=".eml")
 
     def deliver(self, out: Outgoing) -> tuple[dict, Path]:
-        target = self.path_for(out)
-        fd, tmp = tempfile.mkstemp(prefix=".tierbook-", suffix=".eml.tmp", dir=self.directory)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(out.raw)
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        target = replace_atomically(self.path_for(out), lambda tmp: tmp.write_bytes(out.raw))
         return {}, target
 
 

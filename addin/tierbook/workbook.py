@@ -17,9 +17,7 @@ import csv
 import io
 import json
 import math
-import os
 import re
-import tempfile
 import warnings
 from copy import copy
 from datetime import datetime
@@ -44,6 +42,7 @@ from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 from . import labels
 from .labels import SEGMENTS
 from .schema import InputError
+from .files import replace_atomically
 from .segment import CUSTOMER_COLUMNS, TEXT_COLUMNS, Segmentation
 from .sheets import (TRANSLATED_COLUMNS, Formula, SheetContent, SheetTable, Texts, call_list, contact_plan,
                      customers_sheet, load_texts, movement_sheet, row_segments, segment_members,
@@ -194,17 +193,7 @@ def _properties(result: Segmentation, lang: str) -> dict[str, str]:
 
 def save_atomically(book: Workbook, out: str | Path) -> Path:
     """Save to a temporary file beside OUT, then rename it over OUT."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}-", suffix=".tmp.xlsx", dir=out.parent)
-    os.close(fd)
-    try:
-        book.save(tmp)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return out
+    return replace_atomically(out, book.save)
 
 
 # --------------------------------------------------------------------------- reading back
