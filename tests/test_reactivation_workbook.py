@@ -309,3 +309,11 @@ def test_ribbon_plan_reactivation_writes_the_plan_and_keeps_it_on_a_second_click
     replanned = jobs._read_plan(sheet_rows(tmp_path / "twice.xlsx", "Reactivation"), "en", {})
     assert replanned.seed == plan.seed and wb.sheetnames == first
     pd.testing.assert_frame_equal(replanned.assignments, plan.assignments)
+
+    # classifying again from the ribbon keeps the plan, as `tierbook segment` into the same file does
+    segmented_again = run_script("segment_customers", book_payload(tmp_path / "twice.xlsx", "sales.xlsx"))
+    apply_actions(wb, segmented_again)
+    wb.save(tmp_path / "resegmented.xlsx")
+    kept = jobs._read_plan(sheet_rows(tmp_path / "resegmented.xlsx", "Reactivation"), "en", {})
+    assert kept is not None and kept.seed == plan.seed
+    pd.testing.assert_frame_equal(kept.assignments, plan.assignments)

@@ -724,7 +724,7 @@ def segment_book(book: xw.Book, extra: Callable | None = None) -> BookRun:
     titles = set(labels.SHEETS[lang].values())
     sheet, tx, issues, header_row, seg_col, seg_header, n_rows = _read_data(book, values, titles)
     result = classify(tx, values.settings, issues)
-    contents, more = extra(result, tx) if extra is not None else ([], None)
+    contents, more = extra(result, tx) if extra is not None else (_kept_plan(book, lang), None)
     written = result
     if more is not None and len(more):
         from dataclasses import replace
@@ -811,6 +811,15 @@ def _book_plan(book: xw.Book, lang: str):
     rows = sheet.used_range.options(ndim=2).value
     top = sheet.used_range.row
     return _read_plan([()] * (top - 1) + [tuple(r) for r in rows], lang, {})
+
+
+def _kept_plan(book: xw.Book, lang: str) -> list:
+    """The Reactivation sheet of an earlier plan, written again as it is, so that
+    classifying again never loses the test (as jobs._carried_over does for files)."""
+    from .sheets import load_texts, reactivation_sheet
+
+    plan = _book_plan(book, lang)
+    return [reactivation_sheet(plan.assignments, plan.seed, plan.variants, lang, load_texts(lang))] if plan else []
 
 
 def _ensure_contact_log(book: xw.Book, lang: str) -> None:
