@@ -121,8 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tierbook", description="Classify customers from their transaction history.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def command(name: str, handler, help: str, description: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help, description=description)
+    def command(name: str, handler, help: str, description: str, group=commands) -> argparse.ArgumentParser:
+        sub = group.add_parser(name, help=help, description=description)
         sub.set_defaults(handler=handler)
         sub.add_argument("--quiet", action="store_true", help="do not show progress")
         return sub
@@ -168,25 +168,21 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="A reactivation test of one-time buyers (up to five message variants) "
                                             "in a workbook written by tierbook segment or demo.")
     react_commands = react.add_subparsers(dest="reactivation_command", required=True)
-    plan = react_commands.add_parser(
-        "plan", help="assign each one-time buyer with consent a message variant",
-        description="Write the sheet Reactivation into WORKBOOK: every one-time buyer with consent gets a variant, "
+    plan = command(
+        "plan", _reactivation_plan, "assign each one-time buyer with consent a message variant",
+        "Write the sheet Reactivation into WORKBOOK: every one-time buyer with consent gets a variant, "
                     "reproducibly (a stored seed) and balanced by manager and order size, with the message, channel "
                     "and planned contact date. Planning again keeps the assignments and adds only new customers. "
-                    "Adds an empty Contact log sheet to record the contacts in.")
-    plan.set_defaults(handler=_reactivation_plan)
+                    "Adds an empty Contact log sheet to record the contacts in.", react_commands)
     plan.add_argument("workbook", type=Path, help="a workbook written by tierbook segment or demo")
     plan.add_argument("--variants", type=int, help="number of message variants, 1 to 5 (default 5)")
     plan.add_argument("--seed", type=int, help="seed of the assignment (default: drawn at random and stored)")
-    plan.add_argument("--quiet", action="store_true", help="do not show progress")
-    results = react_commands.add_parser(
-        "results", help="conversion per variant from the Contact log, and a verdict",
-        description="Read the Contact log sheet of WORKBOOK and write the sheet Reactivation results: per variant "
+    results = command(
+        "results", _reactivation_results, "conversion per variant from the Contact log, and a verdict",
+        "Read the Contact log sheet of WORKBOOK and write the sheet Reactivation results: per variant "
                     "contacted, converted (a purchase within response_days after the contact), the rate with a 95% "
-                    "Wilson interval, the revenue after contact, and a verdict in plain words.")
-    results.set_defaults(handler=_reactivation_results)
+                    "Wilson interval, the revenue after contact, and a verdict in plain words.", react_commands)
     results.add_argument("workbook", type=Path, help="a workbook with a reactivation plan")
-    results.add_argument("--quiet", action="store_true", help="do not show progress")
 
     serve = command("serve", _serve, "run the Excel add-in (xlwings Server) on 127.0.0.1",
                     "Serve tierbook's Excel add-in (manifest, =TIERBOOK.SEGMENT functions, ribbon scripts) with "
@@ -197,13 +193,11 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="The desktop Excel add-in tierbook.xlam (Windows, macOS; needs this "
                                             "Python with tierbook and xlwings).")
     addin_commands = addin.add_subparsers(dest="addin_command", required=True)
-    install = addin_commands.add_parser(
-        "install", help="copy tierbook.xlam where Excel opens it at start",
-        description="Copy tierbook.xlam into Excel's startup folder (XLSTART), as xlwings addin install does, and "
-                    "write the add-in's user config naming this Python if there is none yet.")
-    install.set_defaults(handler=_addin_install)
+    install = command(
+        "install", _addin_install, "copy tierbook.xlam where Excel opens it at start",
+        "Copy tierbook.xlam into Excel's startup folder (XLSTART), as xlwings addin install does, and write the "
+        "add-in's user config naming this Python if there is none yet.", addin_commands)
     install.add_argument("--dir", type=Path, help="copy into DIR instead (required where there is no desktop Excel)")
-    install.add_argument("--quiet", action="store_true", help="do not show progress")
     return parser
 
 
