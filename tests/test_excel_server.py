@@ -131,3 +131,35 @@ def test_serve_refuses_to_start_when_xlwings_was_imported_in_desktop_mode():
                           capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode != 0
     assert "xlwings was imported before XLWINGS_ON_SERVER was set: start the server in a new process" in done.stderr
+
+
+def test_the_manifest_version_follows_the_package_version():
+    # Office caches a manifest by its version: it must change with every tierbook release
+    from importlib.metadata import version
+
+    assert tierbook.server.manifest_version("0.1.0") == "0.1.0.0"
+    assert tierbook.server.manifest_version("1.2.3rc1+g1a2b") == "1.2.3.1"
+    assert tierbook.server.manifest_version("2") == "2.0.0.0"
+    assert tierbook.server.package_version() == version("tierbook")
+
+
+def test_the_manifest_lists_tierbooks_own_icons_and_the_server_serves_them(server):
+    import struct
+
+    from importlib.metadata import version
+
+    text = httpx.get(server + "/manifest.xml").text
+    root = ET.fromstring(text.encode())
+    office = "{http://schemas.microsoft.com/office/appforoffice/1.1}"
+    assert root.find(office + "Version").text == tierbook.server.manifest_version(version("tierbook"))
+    assert "xlwings-16.png" not in text and "xlwings-32.png" not in text and "xlwings-80.png" not in text
+    images = {i.get("id"): i.get("DefaultValue") for i in root.iter("{%s}Image" % NS["bt"]) if i.get("id")}
+    urls = {16: images["Icon.16x16"], 32: images["Icon.32x32"], 80: images["Icon.80x80"],
+            64: root.find(office + "HighResolutionIconUrl").get("DefaultValue")}
+    assert root.find(office + "IconUrl").get("DefaultValue") == urls[32]
+    for size, url in urls.items():
+        assert url.startswith(server) and url.endswith(f"/tierbook-{size}.png")
+        reply = httpx.get(url)
+        assert reply.status_code == 200 and reply.content[:8] == b"\x89PNG\r\n\x1a\n"
+        width, height = struct.unpack(">II", reply.content[16:24])
+        assert (width, height) == (size, size)

@@ -8,13 +8,42 @@ from __future__ import annotations
 
 import argparse
 import sys
+from importlib import import_module
 from pathlib import Path
+from types import ModuleType
 
-from . import jobs
 from .schema import InputError
 from .settings import Criterion, Settings
 
 EXIT_BAD_INPUT = 2
+
+
+class _OnFirstUse(ModuleType):
+    """A module imported when a command first uses it: `--help`, a bad argument and the
+    start of `tierbook serve` never load pandas, pyarrow or openpyxl (jobs imports them)."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+
+    def __getattr__(self, attr: str) -> object:
+        return getattr(import_module(self.__name__), attr)
+
+
+jobs = _OnFirstUse("tierbook.jobs")
+
+#: The optional dependencies and the extra that installs each.
+EXTRAS = {"xlwings": "excel", "xlwings_server": "excel", "uvicorn": "excel", "duckdb": "scale", "pyspark": "scale",
+          "xlsxwriter": "bench"}
+
+
+def missing_extra(error: ModuleNotFoundError) -> str | None:
+    """The one line for a missing optional dependency, or None if it is not one of ours."""
+    top = (error.name or "").split(".")[0]
+    extra = EXTRAS.get(top)
+    if extra is None:
+        return None
+    return (f"this command needs the {extra} extra ({top} is not installed): "
+            f"pip install 'tierbook[{extra}]' (or, from a source tree, pip install -e '.[{extra}]')")
 
 
 def _progress(message: str) -> None:
@@ -186,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = command("serve", _serve, "run the Excel add-in (xlwings Server) on 127.0.0.1",
                     "Serve tierbook's Excel add-in (manifest, =TIERBOOK.SEGMENT functions, ribbon scripts) with "
-                    "xlwings Server on 127.0.0.1. Needs the excel extra: pip install -e '.[excel]'.")
+                    "xlwings Server on 127.0.0.1. Needs the excel extra: pip install 'tierbook[excel]'.")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
 
     addin = commands.add_parser("addin", help="install the desktop Excel add-in (tierbook.xlam)",
@@ -206,6 +235,12 @@ def main(argv: list[str] | None = None) -> int:
     progress = (lambda message: None) if args.quiet else _progress
     try:
         return args.handler(args, progress)
+    except ModuleNotFoundError as error:
+        line = missing_extra(error)
+        if line is None:
+            raise
+        print(f"tierbook: error: {line}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except (InputError, ValueError, OSError) as error:  # mail.MailError is a ValueError
         print(f"tierbook: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -31,8 +31,11 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
+try:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+except ImportError:  # xlwings Lite (Pyodide) has no pyarrow: the same calls in plain Python
+    from tierbook.arrowless import pa, pc
 
 from tierbook.schema import COLUMNS, ISSUE_COLUMNS, REQUIRED, InputError, issues_frame
 
@@ -707,7 +710,7 @@ def load_sheet(path: str | Path, sheet: str | None = None) -> tuple[pd.DataFrame
     """One sheet of a workbook as a raw frame (header = its first non-empty row), with
     the sheet's name, the row number of its first data row, and the cells fastexcel
     could not read ({header: {position: text}})."""
-    import fastexcel
+    fastexcel = _fastexcel()
 
     path = Path(path)
     if not path.is_file():
@@ -733,6 +736,19 @@ def load_sheet(path: str | Path, sheet: str | None = None) -> tuple[pd.DataFrame
         batch, errors = reader.load_sheet(sheet, header_row=0, dtypes="string").to_arrow_with_errors()
     raw = batch.to_pandas()
     return raw, sheet, _first_used_row(path, sheet) + 1, _unreadable_cells(errors, list(raw.columns))
+
+
+FASTEXCEL_MISSING = ("Reading .xlsx files needs fastexcel, which is not installed (xlwings Lite has none): "
+                     "pip install fastexcel, or in Excel use the workbook's own sheets")
+
+
+def _fastexcel():
+    """fastexcel, imported when a workbook file is read (xlwings Lite reads the open book instead)."""
+    try:
+        import fastexcel
+    except ImportError:
+        raise InputError(FASTEXCEL_MISSING) from None
+    return fastexcel
 
 
 def _unreadable_cells(errors: object, headers: list[object]) -> dict[object, dict[int, str]]:

@@ -23,8 +23,10 @@ Optional columns are absent when the input has no such column.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where a frame is made, so `tierbook --help` stays fast
+    import pandas as pd
 
 REQUIRED = ("customer", "date", "amount")
 NUMERIC = ("amount", "units", "margin")
@@ -55,6 +57,8 @@ class InputError(ValueError):
 
 def issues_frame(issues: list[InputIssue] | None = None) -> pd.DataFrame:
     """The input report as a frame with the columns of ISSUE_COLUMNS."""
+    import pandas as pd
+
     rows = [(i.sheet, i.row, i.column, "" if i.value is None else str(i.value), i.problem) for i in issues or []]
     frame = pd.DataFrame(rows, columns=ISSUE_COLUMNS)
     return frame.astype({"row": "int64"})

@@ -24,6 +24,27 @@ EXPORTED_SCRIPTS = ("segment_customers", "segment_workbooks", "edit_settings", "
                     "reactivation_results")
 
 
+def manifest_version(version: str) -> str:
+    """The package version as the four numbers an Office manifest needs ("0.1.0" → "0.1.0.0").
+
+    Office caches an add-in's manifest by its version, so the manifest must change its
+    version whenever tierbook does; pre-release and local parts ("0.2.0rc1+g1a2b") keep
+    only their leading numbers."""
+    import re
+
+    numbers = [int(part) for part in re.findall(r"\d+", version.split("+")[0])[:4]]
+    return ".".join(str(n) for n in (numbers + [0, 0, 0, 0])[:4])
+
+
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tierbook")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0.0.0"
+
+
 class ServeError(RuntimeError):
     """The server cannot start as tierbook's add-in."""
 
@@ -58,6 +79,9 @@ def app():
             raise ServeError(f"{module.__name__} is {module.__file__}, not tierbook's ({PROJECT_DIR})")
     from xlwings_server import main
     from xlwings_server.routers import xlwings as routes
+    from xlwings_server.templates import env
+
+    env.globals["tierbook_manifest_version"] = manifest_version(package_version())
 
     if routes.custom_functions is not custom_functions or routes.custom_scripts is not custom_scripts:
         raise ServeError("xlwings Server did not load tierbook's custom functions and scripts")
