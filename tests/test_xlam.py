@@ -172,7 +172,7 @@ def test_the_dispatcher_reaches_the_python_entry():
 
 def test_olevba_reads_back_the_dispatcher(parts):
     code = macros(parts["xl/vbaProject.bin"])
-    assert set(code) == {"ThisWorkbook", "Sheet2", "Dictionary", "xlwings", "RibbonTierbook"}
+    assert set(code) == {"ThisWorkbook", "Sheet2", "Dictionary", "xlwings", "RibbonTierbook", "xlwings_udfs"}
     dispatcher = code["RibbonTierbook"]
     assert "Sub TierbookButton(control As IRibbonControl)" in dispatcher
     assert DISPATCH_CALL in dispatcher
@@ -185,13 +185,13 @@ def test_the_vba_project_comes_from_the_build(parts):
     template = template_parts()["xl/vbaProject.bin"]
     built = parts["xl/vbaProject.bin"]
     assert built != template
-    assert built == build_xlam.vba_project(template, build_xlam.dispatcher_source())
+    assert built == build_xlam.vba_project(template, build_xlam.dispatcher_source(), build_xlam.udf_wrappers())
 
     new, old = streams(built), streams(template)
-    assert set(new) == set(old) - {"VBA/RibbonMyAddin"} | {"VBA/RibbonTierbook"}
+    assert set(new) == set(old) - {"VBA/RibbonMyAddin"} | {"VBA/RibbonTierbook", "VBA/xlwings_udfs"}
     for name in ("VBA/ThisWorkbook", "VBA/Sheet2", "VBA/Dictionary", "VBA/_VBA_PROJECT"):
         assert new[name] == old[name], f"{name} must be the template's"
-    assert b'Name="Tierbook"' in new["PROJECT"] and b"Module=RibbonTierbook\r\n" in new["PROJECT"]
+    assert b'Name="Tierbook"' in new["PROJECT"] and b"Module=RibbonTierbook\r\nModule=xlwings_udfs\r\n" in new["PROJECT"]
     assert b"RibbonMyAddin" not in new["PROJECT"] + new["PROJECTwm"]
 
     # the xlwings module is the template's but for its PROJECT_NAME line
@@ -200,6 +200,18 @@ def test_the_vba_project_comes_from_the_build(parts):
     assert changed == [('Public Const PROJECT_NAME As String = "myaddin"',
                         'Public Const PROJECT_NAME As String = "tierbook"')]
     assert len(xlwings_new.splitlines()) == len(xlwings_old.splitlines())
+
+
+def test_the_addin_ships_every_excel_function_ready_made(parts):
+    # the wrappers xlwings' ImportPythonUDFsToAddin would write, generated at build time:
+    # a manager never runs the import nor trusts the VBA project object model
+    code = macros(parts["xl/vbaProject.bin"])["xlwings_udfs"]
+    for name in excel.FUNCTIONS:
+        assert re.search(rf"^Function {name}\(", code, flags=re.M), f"no wrapper for {name}"
+        assert (f'{name} = XLPy.CallUDF("tierbook.excel", "{name}", Array(') in code
+    assert re.search(r"^Function segment\(customer, Optional transactions, Optional settings\)$", code, flags=re.M)
+    assert code.count("\nFunction ") + code.startswith("Function ") == len(excel.FUNCTIONS)
+    assert "Sub " not in code  # scripts are ribbon buttons, not wrappers
 
 
 def assert_red_black(entries, top) -> None:
