@@ -250,3 +250,17 @@ def test_the_metadata_lists_exactly_the_intended_functions_with_optional_argumen
 
 def test_a_row_of_customers_spills_a_row(tx_matrix):
     assert call("segment", [["Redwood Supplies Inc", "nobody"]], tx_matrix) == [["VIP", "unknown customer"]]
+
+
+@pytest.mark.parametrize("func", ["segments", "segment", "movement"])
+def test_an_unexpected_failure_shows_a_short_reason_in_the_cell(func, tx_matrix, engine, monkeypatch):
+    # a fault injected into the engine, as a bug would be: the cell says what went wrong
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("division by zero\nin a long\n  multi-line text " + "x" * 500)
+
+    monkeypatch.setattr(excel, "classify", broken)
+    args = [tx_matrix] if func == "segments" else [customer_cells(engine)[:3], tx_matrix]
+    got = call(func, *args)
+    text = got[0][0] if isinstance(got, list) else got
+    assert text.startswith("tierbook: unexpected ZeroDivisionError: division by zero in a long multi-line text x")
+    assert len(text) == excel.REASON_CHARS and "\n" not in text

@@ -33,6 +33,7 @@ Scripts (ribbon buttons; BUTTONS lists them for the manifest and the xlam ribbon
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import re
 import tempfile
@@ -431,17 +432,15 @@ def customer_values(field: str, customer: object, transactions: object = None, s
             return [["" if not (k := customer_key(c)) else by_name.get(k, "unknown customer") for c in row]
                     for row in _cells(customer)]
         return [[_value(lookup, field, c) for c in row] for row in _cells(customer)]
-    except (InputError, ValueError, xw.XlwingsError) as error:
-        return [[_message(error)]]
     except Exception as error:  # noqa: BLE001 - a cell shows a message, never a traceback
-        return [[f"tierbook: unexpected {type(error).__name__}: {error}"]]
+        return [[reason(error)]]
 
 
 def customers_table(transactions: object, settings: object = None) -> list[list] | pd.DataFrame:
     try:
         lookup = CACHE.get(_cells(transactions), parse_settings(settings))
-    except (InputError, ValueError, xw.XlwingsError) as error:
-        return [[_message(error)]]
+    except Exception as error:  # noqa: BLE001 - a cell shows a message, never a traceback
+        return [[reason(error)]]
     return _excel_frame(lookup.result.customers[CUSTOMER_COLUMNS])
 
 
@@ -475,7 +474,7 @@ def _excel_function(**docs: str) -> Callable[[Callable], Callable]:
     """@xw.func with every argument a 2-D range (ndim=2) described by DOCS."""
 
     def decorate(f: Callable) -> Callable:
-        g = xw.func(_with_caller(f))
+        g = xw.func(_with_caller(_short_reason(f)))
         for name, doc in docs.items():
             # "raw": the cells as Excel sends them. xlwings' value converter costs about
             # 0.1 ms a cell outside Pyodide, which a 50,000-cell table pays on every call.
@@ -483,6 +482,34 @@ def _excel_function(**docs: str) -> Callable[[Callable], Callable]:
         return g
 
     return decorate
+
+
+#: The longest reason a cell shows (Excel's function results are best kept short).
+REASON_CHARS = 200
+
+
+def _short_reason(f: Callable) -> Callable:
+    """F, whose every failure becomes a short reason in the cell ("tierbook: ..."):
+    xlwings would show "An error occurred" (Server) or a traceback (desktop)."""
+
+    @functools.wraps(f)
+    def guarded(*args, **kwargs):
+        try:
+            return f(*args, **kwargs)
+        except Exception as error:  # noqa: BLE001 - a cell shows a message, never a traceback
+            return [[reason(error)]]
+
+    return guarded
+
+
+def reason(error: Exception) -> str:
+    """What a cell shows for ERROR: our own messages as they are, anything else named as
+    unexpected; one line, at most REASON_CHARS characters."""
+    if isinstance(error, (InputError, ValueError, xw.XlwingsError)):
+        text = _message(error)
+    else:
+        text = f"tierbook: unexpected {type(error).__name__}: {error}"
+    return " ".join(text.split())[:REASON_CHARS]
 
 
 def _with_caller(f: Callable) -> Callable:
@@ -591,10 +618,8 @@ def movement_values(customer: object, transactions: object = None, settings: obj
                 else:
                     out.append(list(changes[name]))
         return out
-    except (InputError, ValueError, xw.XlwingsError) as error:
-        return [[_message(error), ""]]
     except Exception as error:  # noqa: BLE001 - a cell shows a message, never a traceback
-        return [[f"tierbook: unexpected {type(error).__name__}: {error}", ""]]
+        return [[reason(error), ""]]
 
 
 @_excel_function(customer=CUSTOMER_DOC, transactions=TRANSACTIONS_DOC, settings=SETTINGS_DOC)
