@@ -9,11 +9,12 @@ cd "$(dirname "$0")/.."
 # lifetimes is only the CDNOW anchor check's reference; its pinned dependencies are stale,
 # so it goes in without them (what its import needs is in the test extra).
 .venv/bin/python -m pip install -q --no-deps lifetimes==0.11.3
-# The workbook tests open every generated file in a real spreadsheet application.
-if ! command -v soffice >/dev/null || ! command -v pdftoppm >/dev/null; then
+# The workbook tests open every generated file in a real spreadsheet application; the
+# object-handle tests run xlwings Server's object cache in a real Redis (started by them).
+if ! command -v soffice >/dev/null || ! command -v pdftoppm >/dev/null || ! command -v redis-server >/dev/null; then
     sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-        libreoffice-calc-nogui poppler-utils fonts-dejavu-core >/dev/null
+        libreoffice-calc-nogui poppler-utils fonts-dejavu-core redis-server >/dev/null
 fi
 exec .venv/bin/python -m pytest "$@"

@@ -36,6 +36,7 @@ import datetime as dt
 import functools
 import os
 import re
+import sys
 import tempfile
 import inspect
 import threading
@@ -49,6 +50,13 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 import xlwings as xw
+
+if sys.platform != "emscripten":
+    # xlwings looks for Pyodide's JsNull (`from pyodide.ffi import JsNull`) on every
+    # argument of every function call; outside Pyodide each failed import searches
+    # sys.path again (0.35 ms, most of a warm call's cost). Pyodide exists only on
+    # emscripten, so there it is marked absent once.
+    sys.modules.setdefault("pyodide", None)
 
 from . import labels
 from .read import clean_transactions
@@ -421,6 +429,9 @@ def customer_values(field: str, customer: object, transactions: object = None, s
     """FIELD of each customer cell (one result per cell, same shape), from TRANSACTIONS
     or from the calling workbook's current segmentation; a message on any problem."""
     try:
+        answers = handle_answers(transactions)
+        if answers is not None:
+            return [[_answer(answers, field, c) for c in row] for row in _cells(customer)]
         if transactions is not None:
             lookup = CACHE.get(_cells(transactions), parse_settings(settings))
         else:
@@ -432,8 +443,77 @@ def customer_values(field: str, customer: object, transactions: object = None, s
             return [["" if not (k := customer_key(c)) else by_name.get(k, "unknown customer") for c in row]
                     for row in _cells(customer)]
         return [[_value(lookup, field, c) for c in row] for row in _cells(customer)]
+    except xw.ObjectCacheMissError:
+        raise
     except Exception as error:  # noqa: BLE001 - a cell shows a message, never a traceback
         return [[reason(error)]]
+
+
+# --------------------------------------------------------------------------- object handles
+
+#: What a CLASSIFY handle answers for each customer: the functions that take a customer.
+HANDLE_FIELDS = ("segment", "lifecycle", "quadrant", "next_contact", "vip_months", "size_tier")
+_HANDLE_KEY = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def answers_table(lookup: _Lookup) -> pd.DataFrame:
+    """One classification as the table an object handle holds: a row per customer (index:
+    the customer as the functions match it), a column per function. A plain frame of
+    text, numbers and dates, so that Redis (xlwings Server's object cache with more
+    than one worker) can hold it as well as memory can."""
+    customers = lookup.result.customers
+    segments = lookup.segments()
+    keys = [customer_key(c) for c in customers["customer"]]
+    table = pd.DataFrame({
+        "segment": [segments[c] for c in customers["customer"]],
+        "lifecycle": customers["lifecycle"].to_numpy(dtype=object),
+        "quadrant": customers["quadrant"].to_numpy(dtype=object),
+        "next_contact": lookup.next_contacts()["date"].to_numpy(),
+        "vip_months": customers["vip_months"].to_numpy(),
+        "size_tier": customers["size_tier"].to_numpy(dtype=object),
+    }, index=pd.Index(keys, name="customer"))
+    return table
+
+
+def handle_answers(value: object) -> pd.DataFrame | None:
+    """The answers table behind an object handle argument, or None if VALUE is no handle.
+
+    xlwings Server's Office.js client sends an object handle cell as its cache key (a
+    UUID). An expired key raises xlwings' ObjectCacheMissError: the cell then shows
+    xlwings' "Expired object: recalculate" card, and recalculating makes a new handle."""
+    if value is None:
+        return None
+    cells = _cells(value)
+    if len(cells) != 1 or len(cells[0]) != 1 or not isinstance(cells[0][0], str):
+        return None
+    key = cells[0][0]
+    if not _HANDLE_KEY.match(key):
+        return None
+    from xlwings.pro import object_handles
+
+    table = object_handles.cache.get(key)
+    if table is None:
+        raise xw.ObjectCacheMissError(key)
+    if not isinstance(table, pd.DataFrame) or not set(HANDLE_FIELDS) <= set(table.columns):
+        raise TierbookExcelError("tierbook: this object is not a tierbook classification (make one with CLASSIFY)")
+    return table
+
+
+def _answer(table: pd.DataFrame, field: str, customer: object) -> object:
+    name = customer_key(customer)
+    if not name:
+        return ""
+    if field not in HANDLE_FIELDS:
+        raise TierbookExcelError(f"tierbook: a classification handle does not answer {field}")
+    try:
+        value = table.at[name, field]
+    except KeyError:
+        return "unknown customer"
+    if field == "next_contact":
+        return "" if pd.isna(value) else pd.Timestamp(value).to_pydatetime()
+    if isinstance(value, np.integer):
+        return int(value)
+    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else value
 
 
 def customers_table(transactions: object, settings: object = None) -> list[list] | pd.DataFrame:
@@ -496,6 +576,8 @@ def _short_reason(f: Callable) -> Callable:
     def guarded(*args, **kwargs):
         try:
             return f(*args, **kwargs)
+        except xw.ObjectCacheMissError:
+            raise  # an expired object handle: xlwings shows its "recalculate" card
         except Exception as error:  # noqa: BLE001 - a cell shows a message, never a traceback
             return [[reason(error)]]
 
@@ -628,8 +710,31 @@ def movement(customer, transactions=None, settings=None):
     return movement_values(customer, transactions, settings, _CALLER_ADDRESS.get())
 
 
+@xw.func(name="CLASSIFY")
+@xw.arg("transactions", "raw", doc="the transactions range or table, with its header row")
+@xw.arg("settings", "raw", doc=SETTINGS_DOC)
+def classify_handle(transactions, settings=None) -> xw.ObjectHandle:
+    """=CLASSIFY(Sales!A1:L5000): classify the transactions once, as an object handle; give
+    its cell to SEGMENT, LIFECYCLE, QUADRANT, NEXT_CONTACT, VIP_MONTHS and SIZE_TIER
+    instead of the range, so thousands of cells look up in one classification without
+    sending the table. (Python name classify_handle: `classify` is the engine's.)"""
+    try:
+        lookup = CACHE.get(_cells(transactions), parse_settings(settings))
+    except Exception as error:  # noqa: BLE001 - the cell shows why, never a traceback
+        raise TierbookExcelError(reason(error)) from None
+    result = lookup.result
+    tiers = result.customers["tier"].value_counts()
+    card = {"Customers": len(result.customers), "As of": result.analysis_month,
+            **{tier: int(tiers.get(tier, 0)) for tier in ("VIP", "Good", "Regular")}}
+    properties = {name: {"type": "Double", "basicValue": value} if isinstance(value, int) else
+                  {"type": "String", "basicValue": str(value)} for name, value in card.items()}
+    return xw.ObjectHandle(answers_table(lookup), properties=properties,
+                           text=f"{len(result.customers):,} customers as of {result.analysis_month}")
+
+
 #: The names tierbook.server re-exports as custom functions.
-FUNCTIONS = ("segment", "lifecycle", "quadrant", "next_contact", "vip_months", "size_tier", "segments", "movement")
+FUNCTIONS = ("segment", "lifecycle", "quadrant", "next_contact", "vip_months", "size_tier", "segments", "movement",
+             "classify_handle")
 
 
 # --------------------------------------------------------------------------- the open workbook

@@ -19,7 +19,7 @@ PROJECT_DIR = Path(__file__).resolve().parent
 #: The add-in's id in Excel (one per add-in; xlwings Server's default is shared by every project).
 MANIFEST_ID = "6d0c5f43-2b1e-4a8e-9c67-1f3b7d2a9e54"
 EXPORTED_FUNCTIONS = ("segment", "lifecycle", "quadrant", "next_contact", "vip_months", "size_tier", "segments",
-                      "movement")
+                      "movement", "classify_handle")
 EXPORTED_SCRIPTS = ("segment_customers", "segment_workbooks", "edit_settings", "plan_reactivation",
                     "reactivation_results")
 
