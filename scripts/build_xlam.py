@@ -377,6 +377,10 @@ import xlwings.udfs as udfs
 xw.func, xw.arg, xw.ret, xw.sub = udfs.xlfunc, udfs.xlarg, udfs.xlret, udfs.xlsub
 module_name = sys.argv[1]
 module = __import__(module_name, fromlist=["_"])
+for name in dir(module):  # object handles (CLASSIFY) are Office.js only: desktop xlwings has none
+    f = getattr(module, name)
+    if hasattr(f, "__xlfunc__") and "ObjectHandle" in str(getattr(f, "__annotations__", {}).get("return", "")):
+        del f.__xlfunc__
 out = io.StringIO()
 vba = udfs.VBAWriter(out)
 vba.writeln('Attribute VB_Name = "%s"' % sys.argv[2])
