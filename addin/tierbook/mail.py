@@ -55,7 +55,7 @@ import pandas as pd
 
 from . import labels
 from .labels import SEGMENTS
-from .files import replace_atomically
+from .files import exclusive_lock, refuse_overwrite, replace_atomically, safe_filename
 from .schema import InputIssue
 
 # --------------------------------------------------------------------------- constants
@@ -93,9 +93,6 @@ _ADDRESS = re.compile(
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}")
 _NAMED = re.compile(r'\s*(?:"((?:[^"\\]|\\.)*)"|([^<>"]*?))\s*<([^<>]*)>\s*')
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
-_WINDOWS_BAD = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
-_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
-                     *(f"COM{i}" for i in "123456789¹²³"), *(f"LPT{i}" for i in "123456789¹²³")}
 
 Progress = Callable[[str], None]
 
@@ -119,14 +116,11 @@ def one_line(text: object) -> str:
 
 
 def windows_filename(name: str, suffix: str = ".xlsx", limit: int = 100) -> str:
-    """NAME as a file name every system accepts, Windows included: no <>:"/\\|?* or
-    control characters, no trailing dot or space, not a reserved device name (CON, PRN,
-    AUX, NUL, COM1…, LPT1…), at most LIMIT characters with SUFFIX."""
-    stem = _WINDOWS_BAD.sub("_", one_line(name)).strip(" .") or "workbook"
-    if stem.split(".")[0].strip().upper() in _WINDOWS_RESERVED:
-        stem = "_" + stem
-    stem = stem[:max(1, limit - len(suffix))].rstrip(" .") or "workbook"
-    return stem + suffix
+    """NAME as a file name every system accepts (tierbook.files.safe_filename): no
+    <>:"/\\|?* or control characters, no trailing dot or space, not a reserved device
+    name (CON, PRN, AUX, NUL, COM1…, LPT1…), at most LIMIT characters and 180 bytes of
+    UTF-8 with SUFFIX."""
+    return safe_filename(name, suffix, max_chars=limit)
 
 
 def _key(text: object) -> str:
@@ -770,8 +764,9 @@ class Outbox:
 
     channel = "outbox"
 
-    def __init__(self, directory: str | Path):
+    def __init__(self, directory: str | Path, protect: Sequence[str | Path | None] = ()):
         self.directory = Path(directory)
+        self.protect = tuple(protect)  # the input files, never written over
 
     def __enter__(self) -> "Outbox":
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -784,6 +779,7 @@ class Outbox:
         return self.directory / windows_filename(f"{out.group.by} - {out.group.label}", suffix=".eml")
 
     def deliver(self, out: Outgoing) -> tuple[dict, Path]:
+        refuse_overwrite(self.path_for(out), *self.protect, what="the draft")
         target = replace_atomically(self.path_for(out), lambda tmp: tmp.write_bytes(out.raw))
         return {}, target
 
@@ -1028,11 +1024,13 @@ def send_workbooks(workbook: str | Path, by: str | None = None, *, outbox: str |
         raise MailError(f"the size limit must be positive, got {max_bytes}")
     if not isinstance(mailing, Mailing):
         mailing = read_mailing(mailing or workbook)
+    log_path = Path(log_path) if log_path else workbook.parent / SEND_LOG
+    inputs = (workbook, mailing.source if mailing.source and Path(mailing.source).is_file() else None)
+    refuse_overwrite(log_path, *inputs, what="the send log")
     kinds = [by] if by else [b for b in BY if any(r.by == b for r in mailing.routes)]
     if not kinds:
         raise MailError(f'the {mailing.sheet} sheet of {mailing.source or workbook} has no row with an address: '
                         f'fill in the "To" column')
-    log_path = Path(log_path) if log_path else workbook.parent / SEND_LOG
     channel = "smtp" if smtp is not None else "outbox"
     outbox_dir = None if smtp is not None else Path(outbox or "outbox")
     from_address = None
@@ -1051,7 +1049,7 @@ def send_workbooks(workbook: str | Path, by: str | None = None, *, outbox: str |
     results: list[Result] = []
 
     deliverer = None if dry_run else (SmtpSender(smtp, retries, retry_delay) if smtp is not None
-                                      else Outbox(outbox_dir))
+                                      else Outbox(outbox_dir, protect=inputs))
     with (deliverer if deliverer is not None else _Nothing()), \
             tempfile.TemporaryDirectory(prefix="tierbook-mail-") as scratch:
         outgoing: list[Outgoing | Result] = []
