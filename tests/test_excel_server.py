@@ -173,7 +173,8 @@ def files_under(root: Path) -> list[str]:
     ({"Content-Type": "application/json", "Origin": "http://localhost:1"}, 403),  # another local port
     ({"Content-Type": "application/json", "Host": "evil.example"}, 400),  # DNS rebinding
     ({"Content-Type": "application/json", "Host": "127.0.0.1.evil.example"}, 400),
-    ({"Content-Type": "application/json", "Host": "localhost:1"}, 400),
+    ({"Content-Type": "application/json", "Host": "localhost@evil.example"}, 400),
+    ({"Content-Type": "application/json", "Origin": "https://localhost:8444"}, 403),  # not the proxy of the README
     ({"Content-Type": "application/json", "Host": ""}, 400),
 ])
 def test_a_request_a_web_page_could_make_runs_nothing(server, output_root, headers, status):
@@ -186,10 +187,10 @@ def test_a_request_a_web_page_could_make_runs_nothing(server, output_root, heade
 
 def test_the_add_ins_own_origin_and_loopback_names_are_accepted(server, output_root):
     port = server.rsplit(":", 1)[1]
-    for origin in (server, f"http://localhost:{port}", f"https://localhost:{port}"):
+    for origin in (server, f"http://localhost:{port}", f"https://localhost:{port}", "https://localhost:8443"):
         response = httpx.get(server + "/xlwings/custom-functions-meta.json", headers={"Origin": origin})
         assert response.status_code == 200, (origin, response.text)
-    for host in (f"localhost:{port}", f"[::1]:{port}", f"LOCALHOST:{port}"):
+    for host in (f"localhost:{port}", f"[::1]:{port}", f"LOCALHOST:{port}", "localhost:8443", "127.0.0.1"):
         assert httpx.get(server + "/manifest.xml", headers={"Host": host}).status_code == 200, host
     response = split_call(server, "own", headers={"Origin": server, "Content-Type": "application/json; charset=utf-8"})
     assert response.status_code == 200, response.text

@@ -181,7 +181,21 @@ def test_a_failed_save_keeps_the_earlier_workbook(sales_book, tmp_path):
     folder = tmp_path / "not-a-folder"
     folder.write_text("x")
     line = only_error_line(run("segment", str(sales_book), "--out", str(folder / "t.xlsx"), "--quiet"))
-    assert folder.read_text() == "x"
+    assert line == f"tierbook: error: cannot write {folder / 't.xlsx'}: File exists" and folder.read_text() == "x"
+    (tmp_path / "a-folder.xlsx").mkdir()
+    line = only_error_line(run("segment", str(sales_book), "--out", str(tmp_path / "a-folder.xlsx"), "--quiet"))
+    assert line == f"tierbook: error: cannot write {tmp_path / 'a-folder.xlsx'}: Is a directory"
+    (tmp_path / "a-folder.xlsx").rmdir()
     only_error_line(run("segment", str(sales_book), "--out", str(out), "--quiet", max_file_bytes=20_000))
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-folder", "tierbook.xlsx"]
+
+
+def test_reactivation_writes_only_into_a_workbook_tierbook_wrote(sales_book, tmp_path):
+    sales = tmp_path / "sales.xlsx"
+    shutil.copyfile(sales_book, sales)
+    before = sales.read_bytes()
+    for command in (["reactivation", "plan"], ["reactivation", "results"]):
+        line = only_error_line(run(*command, str(sales), "--quiet"))
+        assert "was not written by tierbook segment" in line
+        assert sales.read_bytes() == before

@@ -49,17 +49,26 @@ def replace_atomically(target: str | Path, write: Callable[[Path], None]) -> Pat
     owner-only), so a replaced workbook stays readable by whoever could read it before.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # a short prefix: TARGET's name may already be near the system's limit of 255 bytes
-    fd, name = tempfile.mkstemp(prefix=f".{_cut_bytes(target.stem, 60)}-", suffix=".tmp", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # a short prefix: TARGET's name may already be near the system's limit of 255 bytes
+        fd, name = tempfile.mkstemp(prefix=f".{_cut_bytes(target.stem, 60)}-", suffix=".tmp", dir=target.parent)
+    except OSError as error:  # permission denied, a read-only disk: one line naming TARGET, not the temporary file
+        raise OSError(f"cannot write {target}: {error.strerror or error}") from None
     os.close(fd)
     tmp = Path(name)
     try:
-        write(tmp)
+        try:
+            write(tmp)
+        except OSError as error:
+            raise write_failure(error, target) or error
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError as error:  # TARGET is a folder, or open and locked (Windows)
+            raise OSError(f"cannot write {target}: {error.strerror or error}") from None
     finally:
         tmp.unlink(missing_ok=True)
     return target

@@ -43,6 +43,9 @@ def _environment() -> None:
 
 #: Names of this machine that a request may give as its Host (anything else is DNS rebinding).
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+ORIGINS_ENV = "TIERBOOK_SERVER_ORIGINS"
+#: Origins besides the server's own that may call it: the local TLS proxy of the README.
+DEFAULT_ORIGINS = "https://localhost:8443"
 MAX_BODY_ENV = "TIERBOOK_SERVER_MAX_BODY_MB"
 #: Largest request body, in MB (a ribbon script sends the open workbook's values).
 DEFAULT_MAX_BODY_MB = 64.0
@@ -53,10 +56,13 @@ class RequestGuard:
     """ASGI middleware in front of xlwings Server: only requests a page of the add-in
     itself can make get through.
 
-    - Host must be a loopback name (127.0.0.1, localhost, [::1]) with the server's port:
-      a page on evil.example that rebinds its DNS name to 127.0.0.1 is refused (400);
+    - Host must be a loopback name (127.0.0.1, localhost, [::1]; any port, for a local
+      TLS proxy): a page on evil.example that rebinds its DNS name to 127.0.0.1 is
+      refused (400);
     - an Origin header, when sent, must be the add-in's own origin (http or https on one
-      of those names and the port): a cross-site request is refused (403);
+      of those names and the server's port) or one of $TIERBOOK_SERVER_ORIGINS (comma-
+      separated; default https://localhost:8443, the proxy): a cross-site request is
+      refused (403);
     - a POST (script or function call) must have Content-Type application/json, which a
       cross-site "simple" request (text/plain, form-encoded: no preflight) cannot (415);
     - the body may have at most MAX_BODY bytes (413), whether it announces its length
@@ -72,20 +78,27 @@ class RequestGuard:
                 raise ServeError(f"{MAX_BODY_ENV} must be a number of megabytes, got "
                                  f"{os.environ.get(MAX_BODY_ENV)!r}") from None
         self.max_body = max_body
+        self.origins = {o.strip().lower().rstrip("/") for o in
+                        (os.environ.get(ORIGINS_ENV, DEFAULT_ORIGINS) or "").split(",") if o.strip()}
 
-    def _host_ok(self, host: str) -> bool:
+    @staticmethod
+    def _host_ok(host: str, port: int | None = None) -> bool:
+        """HOST (a Host header, or an origin's host[:port]) is a loopback name, with PORT if given."""
         host = host.strip().lower()
         for name in LOOPBACK_HOSTS:
-            if host == name and self.port in (None, 80):
-                return True
+            if host == name:
+                return port in (None, 80, 443)
             if host.startswith(name + ":"):
-                port = host[len(name) + 1:]
-                return port.isdigit() and (self.port is None or int(port) == self.port)
+                given = host[len(name) + 1:]
+                return given.isdigit() and (port is None or int(given) == port)
         return False
 
     def _origin_ok(self, origin: str) -> bool:
-        scheme, _, rest = origin.strip().lower().partition("://")
-        return scheme in ("http", "https") and "/" not in rest and self._host_ok(rest)
+        origin = origin.strip().lower()
+        if origin in self.origins:
+            return True
+        scheme, _, rest = origin.partition("://")
+        return scheme in ("http", "https") and "/" not in rest and self._host_ok(rest, self.port)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] not in ("http", "websocket"):
