@@ -62,81 +62,6 @@ def server(output_root):
         process.terminate()
         process.wait(timeout=10)
 
-
-def test_the_manifest_has_the_tierbook_tab_with_every_button(server):
-    from tierbook.excel import BUTTONS
-
-    text = httpx.get(server + "/manifest.xml").text
-    root = ET.fromstring(text.encode())
-    tab = root.find(".//o:CustomTab", NS)
-    assert tab.get("id") == "tierbookTab"
-    controls = tab.findall(".//o:Control", NS)
-    assert [c.get("id") for c in controls] == [b.id for b in BUTTONS]
-    strings = {s.get("id"): s.get("DefaultValue") for s in root.iter("{%s}String" % NS["bt"])}
-    for button, control in zip(BUTTONS, controls):
-        assert strings[f"{button.id}.Label"] == button.label
-        action = control.find("o:Action", NS)
-        if button.taskpane:
-            assert action.find("o:TaskpaneId", NS) is not None
-        else:
-            assert action.find("o:FunctionName", NS).text == button.id
-    assert strings["Functions.Namespace"] == "TIERBOOK"
-    assert root.find("{http://schemas.microsoft.com/office/appforoffice/1.1}Id").text == tierbook.server.MANIFEST_ID
-    assert f"{server}/taskpane.html" in text
-
-
-def test_the_ribbon_script_binds_each_button_to_its_script(server):
-    from tierbook.excel import BUTTONS
-
-    js = httpx.get(server + "/static/js/ribbon.js").text
-    for button in BUTTONS:
-        if not button.taskpane:
-            assert f'Office.actions.associate("{button.id}", tierbookButton("{button.script}"));' in js
-
-
-def test_the_server_exports_exactly_the_functions_and_scripts_of_tierbook_excel():
-    from tierbook import excel
-
-    assert tierbook.server.EXPORTED_FUNCTIONS == excel.FUNCTIONS
-    assert tierbook.server.EXPORTED_SCRIPTS == excel.SCRIPTS
-
-
-def test_the_metadata_serves_tierbooks_functions_not_the_examples(server):
-    meta = httpx.get(server + "/xlwings/custom-functions-meta.json").json()
-    assert sorted(f["id"] for f in meta["functions"]) == sorted(n.upper() for n in tierbook.server.EXPORTED_FUNCTIONS)
-    scripts = httpx.get(server + "/xlwings/custom-scripts-meta.json").json()
-    assert sorted(s["function_name"] for s in scripts) == sorted(tierbook.server.EXPORTED_SCRIPTS)
-
-
-def test_a_function_call_over_http(server):
-    body = {"func_name": "segment", "args": [[["Redwood Supplies Inc"]], sheet_matrix(demo_path(), "Sales"), None],
-            "caller_address": f"[{BOOK}]Sheet1!B2", "culture_info_name": "en-US", "date_format": "yyyy-mm-dd",
-            "runtime": "1.4", "version": "0", "client": "Office.js"}
-    response = httpx.post(server + "/xlwings/custom-functions-call", json=body, timeout=60)
-    assert response.status_code == 200, response.text
-    assert response.json() == {"result": [["VIP"]]}
-
-
-def test_a_script_call_over_http_then_the_function_uses_its_segmentation(server):
-    response = httpx.post(server + "/xlwings/custom-scripts-call/segment_customers",
-                          content=json.dumps(book_payload(demo_path()), default=str), timeout=120,
-                          headers={"Content-Type": "application/json"})
-    assert response.status_code == 200, response.text
-    actions = response.json()["actions"]
-    assert "Customers" in [a["args"][1] for a in actions if a["func"] == "addSheet"]
-    body = {"func_name": "segment", "args": [[["Redwood Supplies Inc"]]], "caller_address": f"[{BOOK}]Sales!N2",
-            "culture_info_name": "en-US", "date_format": "yyyy-mm-dd", "runtime": "1.4", "version": "0",
-            "client": "Office.js"}
-    assert httpx.post(server + "/xlwings/custom-functions-call", json=body).json() == {"result": [["VIP"]]}
-
-
-def test_a_name_that_is_not_a_script_is_not_run(server):
-    response = httpx.post(server + "/xlwings/custom-scripts-call/segment_book",
-                          content=json.dumps(book_payload(demo_path()), default=str), timeout=60,
-                          headers={"Content-Type": "application/json"})
-    assert response.status_code >= 400
-
-
 # --------------------------------------------------------------------------- what a web page cannot do
 
 
@@ -229,6 +154,81 @@ def test_a_request_body_over_the_limit_is_refused(server):
                     f"Content-Type: application/json\r\nContent-Length: 999999999999\r\n\r\n".encode())
         assert raw.recv(100).startswith(b"HTTP/1.1 413 ")
     assert httpx.get(server + "/manifest.xml").status_code == 200  # the server is still up
+
+
+def test_the_manifest_has_the_tierbook_tab_with_every_button(server):
+    from tierbook.excel import BUTTONS
+
+    text = httpx.get(server + "/manifest.xml").text
+    root = ET.fromstring(text.encode())
+    tab = root.find(".//o:CustomTab", NS)
+    assert tab.get("id") == "tierbookTab"
+    controls = tab.findall(".//o:Control", NS)
+    assert [c.get("id") for c in controls] == [b.id for b in BUTTONS]
+    strings = {s.get("id"): s.get("DefaultValue") for s in root.iter("{%s}String" % NS["bt"])}
+    for button, control in zip(BUTTONS, controls):
+        assert strings[f"{button.id}.Label"] == button.label
+        action = control.find("o:Action", NS)
+        if button.taskpane:
+            assert action.find("o:TaskpaneId", NS) is not None
+        else:
+            assert action.find("o:FunctionName", NS).text == button.id
+    assert strings["Functions.Namespace"] == "TIERBOOK"
+    assert root.find("{http://schemas.microsoft.com/office/appforoffice/1.1}Id").text == tierbook.server.MANIFEST_ID
+    assert f"{server}/taskpane.html" in text
+
+
+def test_the_ribbon_script_binds_each_button_to_its_script(server):
+    from tierbook.excel import BUTTONS
+
+    js = httpx.get(server + "/static/js/ribbon.js").text
+    for button in BUTTONS:
+        if not button.taskpane:
+            assert f'Office.actions.associate("{button.id}", tierbookButton("{button.script}"));' in js
+
+
+def test_the_server_exports_exactly_the_functions_and_scripts_of_tierbook_excel():
+    from tierbook import excel
+
+    assert tierbook.server.EXPORTED_FUNCTIONS == excel.FUNCTIONS
+    assert tierbook.server.EXPORTED_SCRIPTS == excel.SCRIPTS
+
+
+def test_the_metadata_serves_tierbooks_functions_not_the_examples(server):
+    meta = httpx.get(server + "/xlwings/custom-functions-meta.json").json()
+    assert sorted(f["id"] for f in meta["functions"]) == sorted(n.upper() for n in tierbook.server.EXPORTED_FUNCTIONS)
+    scripts = httpx.get(server + "/xlwings/custom-scripts-meta.json").json()
+    assert sorted(s["function_name"] for s in scripts) == sorted(tierbook.server.EXPORTED_SCRIPTS)
+
+
+def test_a_function_call_over_http(server):
+    body = {"func_name": "segment", "args": [[["Redwood Supplies Inc"]], sheet_matrix(demo_path(), "Sales"), None],
+            "caller_address": f"[{BOOK}]Sheet1!B2", "culture_info_name": "en-US", "date_format": "yyyy-mm-dd",
+            "runtime": "1.4", "version": "0", "client": "Office.js"}
+    response = httpx.post(server + "/xlwings/custom-functions-call", json=body, timeout=60)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"result": [["VIP"]]}
+
+
+def test_a_script_call_over_http_then_the_function_uses_its_segmentation(server):
+    response = httpx.post(server + "/xlwings/custom-scripts-call/segment_customers",
+                          content=json.dumps(book_payload(demo_path()), default=str), timeout=120,
+                          headers={"Content-Type": "application/json"})
+    assert response.status_code == 200, response.text
+    actions = response.json()["actions"]
+    assert "Customers" in [a["args"][1] for a in actions if a["func"] == "addSheet"]
+    body = {"func_name": "segment", "args": [[["Redwood Supplies Inc"]]], "caller_address": f"[{BOOK}]Sales!N2",
+            "culture_info_name": "en-US", "date_format": "yyyy-mm-dd", "runtime": "1.4", "version": "0",
+            "client": "Office.js"}
+    assert httpx.post(server + "/xlwings/custom-functions-call", json=body).json() == {"result": [["VIP"]]}
+
+
+def test_a_name_that_is_not_a_script_is_not_run(server):
+    response = httpx.post(server + "/xlwings/custom-scripts-call/segment_book",
+                          content=json.dumps(book_payload(demo_path()), default=str), timeout=60,
+                          headers={"Content-Type": "application/json"})
+    assert response.status_code >= 400
+
 
 
 def test_serve_refuses_to_start_when_xlwings_was_imported_in_desktop_mode():
