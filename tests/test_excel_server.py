@@ -230,11 +230,9 @@ def test_a_name_that_is_not_a_script_is_not_run(server):
     assert response.status_code >= 400
 
 
-
 def test_serve_refuses_to_start_when_xlwings_was_imported_in_desktop_mode():
     env = {k: v for k, v in __import__("os").environ.items() if k != "XLWINGS_ON_SERVER"}
     done = subprocess.run([sys.executable, "-c", "import xlwings, tierbook.server as s; s.serve(1)"],
                           capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode != 0
     assert "xlwings was imported before XLWINGS_ON_SERVER was set: start the server in a new process" in done.stderr
-
