@@ -228,10 +228,11 @@ def test_a_sheet_without_transactions_stops_the_run_with_the_readers_message(tmp
                                 '"name", "when")')
 
 
-def test_segment_workbooks_writes_the_files_of_tierbook_split(tmp_path, cli_file):
+def test_segment_workbooks_writes_the_files_of_tierbook_split(tmp_path, cli_file, monkeypatch):
     from tierbook.sheets import segment_members
     from tierbook.workbook import read_customers
 
+    monkeypatch.setenv("TIERBOOK_OUTPUT_ROOT", str(tmp_path))
     folder = tmp_path / "out"
     actions = run_script("segment_workbooks", payload_with_settings(folder=str(folder)))
     customers, _ = read_customers(cli_file)

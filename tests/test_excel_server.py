@@ -5,11 +5,13 @@ over HTTP."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import httpx
 import pytest
@@ -28,11 +30,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+MAX_BODY_MB = 4  # the server's request limit in these tests (a script call of the demo sends 0.9 MB)
+
+
 @pytest.fixture(scope="module")
-def server():
+def output_root(tmp_path_factory) -> Path:
+    """The server's output root (TIERBOOK_OUTPUT_ROOT): the only folder it may write into."""
+    return tmp_path_factory.mktemp("root")
+
+
+@pytest.fixture(scope="module")
+def server(output_root):
     port = free_port()
+    env = {**os.environ, "TIERBOOK_OUTPUT_ROOT": str(output_root), "TIERBOOK_SERVER_MAX_BODY_MB": str(MAX_BODY_MB)}
     process = subprocess.Popen([sys.executable, "-m", "tierbook.server", "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
@@ -49,6 +61,99 @@ def server():
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+# --------------------------------------------------------------------------- what a web page cannot do
+
+
+def split_call(server: str, folder: str, **request) -> httpx.Response:
+    """The ribbon's Segment workbooks, with FOLDER in the workbook's settings sheet."""
+    from test_excel_scripts import payload_with_settings
+
+    body = json.dumps(payload_with_settings(folder=folder), default=str)
+    request.setdefault("headers", {}).setdefault("Content-Type", "application/json")
+    return httpx.post(server + "/xlwings/custom-scripts-call/segment_workbooks", content=body, timeout=120,
+                      **request)
+
+
+def files_under(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("headers, status", [
+    ({"Content-Type": "text/plain"}, 415),  # a cross-site "simple" POST needs no preflight
+    ({"Content-Type": "text/plain;charset=UTF-8", "Origin": "http://evil.example"}, 403),
+    ({"Content-Type": "application/x-www-form-urlencoded"}, 415),
+    ({"Content-Type": "multipart/form-data; boundary=x"}, 415),
+    ({"Content-Type": "application/json", "Origin": "http://evil.example"}, 403),
+    ({"Content-Type": "application/json", "Origin": "null"}, 403),  # a sandboxed iframe, a file:// page
+    ({"Content-Type": "application/json", "Origin": "http://127.0.0.1.evil.example"}, 403),
+    ({"Content-Type": "application/json", "Origin": "http://localhost:1"}, 403),  # another local port
+    ({"Content-Type": "application/json", "Host": "evil.example"}, 400),  # DNS rebinding
+    ({"Content-Type": "application/json", "Host": "127.0.0.1.evil.example"}, 400),
+    ({"Content-Type": "application/json", "Host": "localhost@evil.example"}, 400),
+    ({"Content-Type": "application/json", "Origin": "https://localhost:8444"}, 403),  # not the proxy of the README
+    ({"Content-Type": "application/json", "Host": ""}, 400),
+])
+def test_a_request_a_web_page_could_make_runs_nothing(server, output_root, headers, status):
+    before = files_under(output_root)
+    response = split_call(server, "calls", headers=headers)
+    assert response.status_code == status, response.text
+    assert response.text.startswith("tierbook: ")
+    assert files_under(output_root) == before
+
+
+def test_the_add_ins_own_origin_and_loopback_names_are_accepted(server, output_root):
+    port = server.rsplit(":", 1)[1]
+    for origin in (server, f"http://localhost:{port}", f"https://localhost:{port}", "https://localhost:8443"):
+        response = httpx.get(server + "/xlwings/custom-functions-meta.json", headers={"Origin": origin})
+        assert response.status_code == 200, (origin, response.text)
+    for host in (f"localhost:{port}", f"[::1]:{port}", f"LOCALHOST:{port}", "localhost:8443", "127.0.0.1"):
+        assert httpx.get(server + "/manifest.xml", headers={"Host": host}).status_code == 200, host
+    response = split_call(server, "own", headers={"Origin": server, "Content-Type": "application/json; charset=utf-8"})
+    assert response.status_code == 200, response.text
+    assert any(name.startswith("own/segment/") for name in files_under(output_root))
+
+
+@pytest.mark.parametrize("folder", ["/tmp/tierbook-evil", "../escaped", "~/escaped", "calls/../../escaped",
+                                    "link-out"])
+def test_the_settings_of_a_request_never_name_a_folder_outside_the_output_root(server, output_root, folder):
+    outside = output_root.parent / "outside"
+    outside.mkdir(exist_ok=True)
+    if not (output_root / "link-out").exists():
+        (output_root / "link-out").symlink_to(outside, target_is_directory=True)
+    before = files_under(output_root)
+    response = split_call(server, folder)
+    assert response.status_code >= 400
+    assert "is outside the output folder" in response.text and "TIERBOOK_OUTPUT_ROOT" in response.text
+    assert files_under(output_root) == before and list(outside.iterdir()) == []
+    assert not Path("/tmp/tierbook-evil").exists() and not (output_root.parent / "escaped").exists()
+
+
+def test_a_folder_inside_the_output_root_is_written(server, output_root):
+    response = split_call(server, "team/calls")
+    assert response.status_code == 200, response.text
+    written = [n for n in files_under(output_root) if n.startswith("team/calls/")]
+    assert "team/calls/segment/VIP.xlsx" in written and any(n.startswith("team/calls/manager/") for n in written)
+
+
+def test_a_request_body_over_the_limit_is_refused(server):
+    big = b'{"x": "' + b"a" * (MAX_BODY_MB * 2**20) + b'"}'
+    url = server + "/xlwings/custom-scripts-call/segment_customers"
+    response = httpx.post(url, content=big, headers={"Content-Type": "application/json"}, timeout=60)
+    assert response.status_code == 413 and f"limit of {MAX_BODY_MB} MB" in response.text
+
+    def chunks():  # no Content-Length: the size shows only while reading
+        for _ in range(MAX_BODY_MB * 4 + 1):
+            yield b"a" * 2**18
+
+    response = httpx.post(url, content=chunks(), headers={"Content-Type": "application/json"}, timeout=60)
+    assert response.status_code == 413
+    host, port = server.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as raw:  # announces 1 TB, sends none of it
+        raw.sendall(f"POST /xlwings/custom-scripts-call/segment_customers HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                    f"Content-Type: application/json\r\nContent-Length: 999999999999\r\n\r\n".encode())
+        assert raw.recv(100).startswith(b"HTTP/1.1 413 ")
+    assert httpx.get(server + "/manifest.xml").status_code == 200  # the server is still up
 
 
 def test_the_manifest_has_the_tierbook_tab_with_every_button(server):

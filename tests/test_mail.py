@@ -580,3 +580,174 @@ def test_the_ribbon_sends_the_mailing_rows_of_the_open_workbook(small, tmp_path,
     with pytest.raises(MailError) as error:
         send_from_excel(small, rows, folder=tmp_path / "tb")
     assert str(error.value).startswith("no SMTP server: set TIERBOOK_SMTP_HOST")
+
+
+# --------------------------------------------------------------------------- secrets, re-runs, two runs at once
+
+import base64  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+TIERBOOK = str(Path(sys.executable).with_name("tierbook"))
+#: Every form the password can take on the wire: as typed, AUTH LOGIN's and AUTH PLAIN's base64.
+SECRET_FORMS = (PASSWORD, base64.b64encode(PASSWORD.encode()).decode(),
+                base64.b64encode(b"\0tb-user\0" + PASSWORD.encode()).decode())
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([TIERBOOK, *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **(env or {})})
+
+
+def assert_no_secret(*texts: str) -> None:
+    for text in texts:
+        for form in SECRET_FORMS:
+            assert form not in text, text
+
+
+@pytest.mark.parametrize("config", [
+    f"password = {PASSWORD}\n[smtp]\nhost = 127.0.0.1\n",  # before any section
+    f"[smtp]\nhost = 127.0.0.1\npassword {PASSWORD}\n",  # no "="
+    f"[smtp]\nhost = 127.0.0.1\n  password = {PASSWORD}\n[smtp]\n",  # an indented line continues the host; twice
+    f"[smtp]\npassword = {PASSWORD}\npassword = {PASSWORD}x\n",  # set twice
+    f"[smtp\npassword = {PASSWORD}\n",  # an unclosed header
+])
+def test_a_config_file_with_a_syntax_error_never_shows_the_password(small, tmp_path, config):
+    path = tmp_path / "tierbook.ini"
+    path.write_text(config, encoding="utf-8")
+    done = cli("send", str(small), "--smtp", env={"TIERBOOK_CONFIG": str(path)})
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith(f"tierbook: error: cannot read {path}: ")
+    assert "line " in done.stderr
+    assert_no_secret(done.stdout, done.stderr)
+
+
+def test_a_config_file_that_is_not_utf8_is_named_without_its_content(small, tmp_path):
+    path = tmp_path / "tierbook.ini"
+    path.write_bytes(b"[smtp]\npassword = \xff" + PASSWORD.encode() + b"\n")
+    done = cli("send", str(small), "--smtp", env={"TIERBOOK_CONFIG": str(path)})
+    assert done.stderr.strip().splitlines()[-1] == (f"tierbook: error: cannot read {path}: it is not UTF-8 text: "
+                                                    f"save it as UTF-8")
+    assert_no_secret(done.stderr)
+
+
+def test_drafts_do_not_read_the_smtp_settings(small, tmp_path):
+    path = tmp_path / "tierbook.ini"
+    path.write_text(f"password = {PASSWORD}\n", encoding="utf-8")  # broken: --smtp would stop on it
+    outbox = tmp_path / "outbox"
+    done = cli("send", str(small), "--by", "manager", "--outbox", str(outbox),
+               env={"TIERBOOK_CONFIG": str(path), "TIERBOOK_SMTP_FROM": "Sales <sales@example.com>"})
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in outbox.iterdir()) == ["manager - Anna.eml", "manager - Bob.eml"]
+    draft = email.message_from_bytes((outbox / "manager - Anna.eml").read_bytes(), policy=policy.default)
+    assert draft["From"] == "Sales <sales@example.com>"
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_a_535_reply_that_echoes_the_auth_line_is_shown_without_the_password(small, tmp_path):
+    def authenticator(server, session, envelope, mechanism, data):
+        line = base64.b64encode(b"\0" + data.login + b"\0" + data.password).decode()
+        return AuthResult(success=False, handled=False,
+                          message=f"535 5.7.8 Bad credentials for AUTH {mechanism} {line} "
+                                  f"({data.password.decode()})")
+
+    port = free_port()
+    controller = Controller(Recorder(), hostname="127.0.0.1", port=port, authenticator=authenticator,
+                            auth_required=True, auth_require_tls=False)
+    controller.start()
+    try:
+        env = {"TIERBOOK_SMTP_HOST": "127.0.0.1", "TIERBOOK_SMTP_PORT": str(port), "TIERBOOK_SMTP_USER": "tb-user",
+               "TIERBOOK_SMTP_PASSWORD": PASSWORD, "TIERBOOK_SMTP_SECURITY": "none",
+               "TIERBOOK_SMTP_FROM": "tierbook@example.com", "TIERBOOK_CONFIG": str(tmp_path / "none.ini")}
+        done = cli("send", str(small), "--smtp", env=env)
+    finally:
+        controller.stop()
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"tierbook: error: the SMTP server 127.0.0.1:{port} (none) refused the login of 'tb-user': 535 5.7.8 Bad "
+        f"credentials for AUTH PLAIN *** (***)")
+    assert_no_secret(done.stdout, done.stderr)
+
+
+class Deferring(Recorder):
+    """Answers 450 (mailbox busy: try later) to some recipients, a number of times each."""
+
+    def __init__(self, defer: dict[str, int], slow: float = 0.0):
+        super().__init__()
+        self.defer, self.slow, self.started = dict(defer), slow, False
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.defer.get(address, 0) > 0:
+            self.defer[address] -= 1
+            return f"450 4.2.1 <{address}>: mailbox busy, try again later"
+        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
+
+    async def handle_DATA(self, server, session, envelope):
+        self.started = True
+        if self.slow:
+            import asyncio
+
+            await asyncio.sleep(self.slow)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_temporary_refusal_is_retried_in_the_run(small, smtp_server):
+    recorder = Deferring({"head@example.org": 1})
+    report = send_workbooks(small, "segment", smtp=smtp_server(recorder), week=WEEK, retries=2, retry_delay=0)
+    vip = next(r for r in report.results if r.name == "VIP")
+    assert (vip.status, vip.detail) == ("sent", "")
+    assert [rcpt for rcpt, m in recorder.received if m["Subject"].startswith("VIP")] == [
+        ["vip@example.com", "boss@example.com"], ["head@example.org"]]
+
+
+def test_a_temporary_refusal_is_sent_on_the_next_run_to_that_recipient_only(small, smtp_server):
+    recorder = Deferring({"head@example.org": 2})
+    settings = smtp_server(recorder)
+    first = send_workbooks(small, "segment", smtp=settings, week=WEEK, retries=1, retry_delay=0)
+    vip = next(r for r in first.results if r.name == "VIP")
+    assert vip.status == "partial"
+    assert vip.detail == ("refused: head@example.org: 450 4.2.1 <head@example.org>: mailbox busy, try again later "
+                          "(refused for now: a re-run sends it to head@example.org)")
+    assert [e.get("pending") for e in log_lines(first.log_path) if e["name"] == "VIP"] == [["head@example.org"]]
+
+    received = len(recorder.received)
+    again = send_workbooks(small, "segment", smtp=settings, week=WEEK, retries=1, retry_delay=0)
+    assert {r.name: r.status for r in again.results} == {"VIP": "sent", "Good": "skipped", "Regular": "skipped",
+                                                        "New": "skipped", "One-time": "skipped",
+                                                        "Lost VIP": "skipped"}
+    vip = next(r for r in again.results if r.name == "VIP")
+    assert vip.detail.startswith("sent now to head@example.org (held back on ")
+    assert [rcpt for rcpt, _ in recorder.received[received:]] == [["head@example.org"]]
+    third = send_workbooks(small, "segment", smtp=settings, week=WEEK, retries=1, retry_delay=0)
+    assert [r.status for r in third.results] == ["skipped"] * 6 and len(recorder.received) == received + 1
+
+
+def test_two_sends_at_once_on_one_send_log_deliver_each_message_once(small, smtp_server):
+    recorder = Deferring({}, slow=1.5)
+    settings = smtp_server(recorder)
+    env = {"TIERBOOK_SMTP_HOST": settings.host, "TIERBOOK_SMTP_PORT": str(settings.port),
+           "TIERBOOK_SMTP_SECURITY": "none", "TIERBOOK_SMTP_FROM": "tierbook@example.com",
+           "TIERBOOK_CONFIG": str(small.parent / "none.ini")}
+    args = [TIERBOOK, "send", str(small), "--by", "manager", "--smtp"]
+    first = subprocess.Popen(args, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    try:
+        for _ in range(1200):  # until the first run is sending its first message
+            if recorder.started or first.poll() is not None:
+                break
+            time.sleep(0.05)
+        second = cli("send", str(small), "--by", "manager", "--smtp", env=env)
+    finally:
+        out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    assert second.returncode == 2
+    assert second.stderr.strip().splitlines()[-1] == (
+        f"tierbook: error: another tierbook send is using the send log {small.parent / 'tierbook-sent.jsonl'}: "
+        f"wait until it has finished, then run again (nothing was sent by this run)")
+    assert sorted(rcpt[0] for rcpt, _ in recorder.received) == ["anna@example.com", "bob@example.com"]
+    third = cli("send", str(small), "--by", "manager", "--smtp", env=env)
+    assert third.returncode == 0 and third.stdout.strip().splitlines()[-1] == (
+        "0 messages sent, 2 already sent, 0 without an address, 0 failed")
+    assert len(recorder.received) == 2

@@ -75,6 +75,9 @@ def _summary_line(out: Path, result) -> str:
 
 
 def _segment(args: argparse.Namespace, progress) -> int:
+    from .files import refuse_overwrite
+
+    refuse_overwrite(args.out, args.input, what="--out")
     result = jobs.segment_file(args.input, args.out, _settings(args), sheet=args.sheet, lang=args.lang,
                                progress=progress)
     print(_summary_line(args.out, result))

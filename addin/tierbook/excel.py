@@ -1021,14 +1021,17 @@ def results_book(book: xw.Book) -> BookRun:
 def split_book(book: xw.Book, folder: str | Path | None = None) -> list[Path]:
     """One workbook per segment and one per manager, like `tierbook split`, from the
     open workbook's transactions and settings; into FOLDER, else the settings' folder,
-    else ~/tierbook/<workbook name>/. Returns the files written."""
+    else ~/tierbook/<workbook name>/; a folder outside the output root (~/tierbook, or
+    $TIERBOOK_OUTPUT_ROOT) is refused. Returns the files written."""
     from .workbook import split_workbook, write_workbook
 
     values = read_book_settings(book)
     _, tx, issues, *_ = _read_data(book, values, set(labels.SHEETS[values.lang].values()))
     result = classify(tx, values.settings, issues)
     stem = re.sub(r'[\\/:*?"<>|]+', "_", Path(book.name).stem) or "workbook"
-    target = Path(folder or values.folder or Path.home() / "tierbook" / stem).expanduser()
+    from .files import output_folder
+
+    target = output_folder(folder or values.folder, stem)  # never outside the output root (TIERBOOK_OUTPUT_ROOT)
     written: list[Path] = []
     with tempfile.TemporaryDirectory(prefix="tierbook-") as tmp:
         path = write_workbook(result, Path(tmp) / "tierbook.xlsx", lang=values.lang)

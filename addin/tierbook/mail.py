@@ -29,6 +29,7 @@ bytes are not reproducible (openpyxl stamps the time into the file), its content
 
 from __future__ import annotations
 
+import base64
 import configparser
 import hashlib
 import html
@@ -55,7 +56,7 @@ import pandas as pd
 
 from . import labels
 from .labels import SEGMENTS
-from .files import replace_atomically
+from .files import exclusive_lock, refuse_overwrite, replace_atomically, safe_filename
 from .schema import InputIssue
 
 # --------------------------------------------------------------------------- constants
@@ -93,9 +94,6 @@ _ADDRESS = re.compile(
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}")
 _NAMED = re.compile(r'\s*(?:"((?:[^"\\]|\\.)*)"|([^<>"]*?))\s*<([^<>]*)>\s*')
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
-_WINDOWS_BAD = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
-_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
-                     *(f"COM{i}" for i in "123456789¹²³"), *(f"LPT{i}" for i in "123456789¹²³")}
 
 Progress = Callable[[str], None]
 
@@ -119,14 +117,11 @@ def one_line(text: object) -> str:
 
 
 def windows_filename(name: str, suffix: str = ".xlsx", limit: int = 100) -> str:
-    """NAME as a file name every system accepts, Windows included: no <>:"/\\|?* or
-    control characters, no trailing dot or space, not a reserved device name (CON, PRN,
-    AUX, NUL, COM1…, LPT1…), at most LIMIT characters with SUFFIX."""
-    stem = _WINDOWS_BAD.sub("_", one_line(name)).strip(" .") or "workbook"
-    if stem.split(".")[0].strip().upper() in _WINDOWS_RESERVED:
-        stem = "_" + stem
-    stem = stem[:max(1, limit - len(suffix))].rstrip(" .") or "workbook"
-    return stem + suffix
+    """NAME as a file name every system accepts (tierbook.files.safe_filename): no
+    <>:"/\\|?* or control characters, no trailing dot or space, not a reserved device
+    name (CON, PRN, AUX, NUL, COM1…, LPT1…), at most LIMIT characters and 180 bytes of
+    UTF-8 with SUFFIX."""
+    return safe_filename(name, suffix, max_chars=limit)
 
 
 def _key(text: object) -> str:
@@ -709,9 +704,26 @@ def read_config(path: str | Path | None = None) -> configparser.ConfigParser:
     if path.is_file():
         try:
             parser.read(path, encoding="utf-8")
-        except configparser.Error as error:
-            raise MailError(f"cannot read {path}: {one_line(error)}") from None
+        except (configparser.Error, UnicodeDecodeError) as error:
+            raise MailError(f"cannot read {path}: {_config_error(error)}") from None
     return parser
+
+
+def _config_error(error: Exception) -> str:
+    """What is wrong with the config file, by line number: configparser's own message
+    quotes the line, and the line may hold the password."""
+    if isinstance(error, UnicodeDecodeError):
+        return "it is not UTF-8 text: save it as UTF-8"
+    if isinstance(error, configparser.MissingSectionHeaderError):
+        return f"line {error.lineno} comes before any [section] header: start the file with [smtp]"
+    if isinstance(error, configparser.DuplicateSectionError):
+        return f"the section [{error.section}] appears twice (line {error.lineno})"
+    if isinstance(error, configparser.DuplicateOptionError):
+        return f"{error.option} is set twice in [{error.section}] (line {error.lineno})"
+    if isinstance(error, configparser.ParsingError):
+        lines = ", ".join(str(lineno) for lineno, _ in error.errors)
+        return f"line {lines} is not a setting (write name = value); the line is not shown here, it may hold a secret"
+    return f"a syntax error ({type(error).__name__}); the line is not shown here, it may hold a secret"
 
 
 def smtp_settings(environ: Mapping[str, str] | None = None, config: str | Path | None = None,
@@ -751,10 +763,11 @@ class Outgoing:
     message: EmailMessage
     raw: bytes
     checksum: str
+    only: tuple[str, ...] = ()  # deliver to these recipients only (the ones a temporary refusal held back)
 
     @property
     def recipients(self) -> list[str]:
-        return [a.addr for a in (*self.route.to, *self.route.cc)]
+        return list(self.only) or [a.addr for a in (*self.route.to, *self.route.cc)]
 
 
 class DeliveryFailed(Exception):
@@ -770,8 +783,9 @@ class Outbox:
 
     channel = "outbox"
 
-    def __init__(self, directory: str | Path):
+    def __init__(self, directory: str | Path, protect: Sequence[str | Path | None] = ()):
         self.directory = Path(directory)
+        self.protect = tuple(protect)  # the input files, never written over
 
     def __enter__(self) -> "Outbox":
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -784,6 +798,7 @@ class Outbox:
         return self.directory / windows_filename(f"{out.group.by} - {out.group.label}", suffix=".eml")
 
     def deliver(self, out: Outgoing) -> tuple[dict, Path]:
+        refuse_overwrite(self.path_for(out), *self.protect, what="the draft")
         target = replace_atomically(self.path_for(out), lambda tmp: tmp.write_bytes(out.raw))
         return {}, target
 
@@ -805,10 +820,16 @@ class SmtpSender:
             self._connect()
         except smtplib.SMTPAuthenticationError as error:
             raise MailError(f"the SMTP server {self._where()} refused the login of {self.settings.user!r}: "
-                            f"{_reply(error)}") from None
+                            f"{self._safe(_reply(error))}") from None
         except (smtplib.SMTPException, OSError) as error:
-            raise MailError(f"cannot connect to the SMTP server {self._where()}: {_reason(error)}") from None
+            raise MailError(f"cannot connect to the SMTP server {self._where()}: {self._safe(_reason(error))}") \
+                from None
         return self
+
+    def _safe(self, text: str) -> str:
+        """TEXT (a server's reply) without the password: some servers repeat the AUTH line,
+        whose base64 holds it, in their 535 reply."""
+        return redact(text, self.settings.password)
 
     def __exit__(self, *exc) -> None:
         self._drop(quit=True)
@@ -846,21 +867,46 @@ class SmtpSender:
                 self.connection = None
 
     def deliver(self, out: Outgoing) -> tuple[dict, None]:
-        attempts = 0
+        """Send OUT; returns the recipients refused (address → the server's reply, which
+        starts with its code: 4xx temporary, 5xx permanent). Raises DeliveryFailed when no
+        recipient got it. Texts never hold the password."""
+        try:
+            refused = self._deliver(out)
+        except DeliveryFailed as error:
+            raise DeliveryFailed(self._safe(error.reason), error.attempts) from None
+        return {addr: self._safe(text) for addr, text in refused.items()}, None
+
+    def _deliver(self, out: Outgoing) -> dict[str, str]:
+        attempts, pending, refusals, delivered = 0, out.recipients, {}, False
         while True:
             attempts += 1
             try:
                 if self.connection is None:
                     self._connect()
-                refused = self.connection.sendmail(self.sender.addr, out.recipients, out.raw)
-                return {addr: f"{code} {_decode(msg)}" for addr, (code, msg) in refused.items()}, None
+                refused = self.connection.sendmail(self.sender.addr, pending, out.raw)
+                delivered = True
+                for addr in pending:  # those of this attempt: what it says about them is the news
+                    refusals.pop(addr, None)
+                refusals.update({addr: f"{code} {_decode(msg)}" for addr, (code, msg) in refused.items()})
+                pending = [addr for addr, (code, _) in refused.items() if 400 <= code < 500]
+                if not pending or attempts > self.retries:
+                    return refusals
+                last = "temporary refusal"  # try the held-back recipients again
             except smtplib.SMTPRecipientsRefused as error:
+                if delivered:  # a retry of the held-back recipients: the others have the message
+                    refusals.update({a: f"{c} {_decode(m)}" for a, (c, m) in error.recipients.items()})
+                    if attempts > self.retries or all(c >= 500 for c, _ in error.recipients.values()):
+                        return refusals
+                    time.sleep(self.retry_delay * attempts)
+                    continue
                 codes = [code for code, _ in error.recipients.values()]
                 reason = "; ".join(f"{addr}: {code} {_decode(msg)}" for addr, (code, msg) in error.recipients.items())
                 if all(code >= 500 for code in codes):
                     raise DeliveryFailed(f"refused: {reason}", attempts) from None
                 last = f"refused: {reason}"
             except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as error:
+                if error.smtp_code >= 500 and delivered:
+                    return {**refusals, **{a: _reply(error) for a in pending}}
                 if error.smtp_code >= 500:
                     raise DeliveryFailed(_reply(error), attempts) from None
                 last = _reply(error)
@@ -868,10 +914,14 @@ class SmtpSender:
                     self._drop()
             except smtplib.SMTPAuthenticationError as error:
                 self._drop()
+                if delivered:
+                    return {**refusals, **{a: f"4xx login refused on reconnecting: {_reply(error)}" for a in pending}}
                 raise DeliveryFailed(f"login refused: {_reply(error)}", attempts) from None
             except (smtplib.SMTPException, OSError) as error:  # a dropped connection, a timeout
                 self._drop()
                 last = _reason(error)
+            if delivered and attempts > self.retries:  # some have it: the rest stay pending for a re-run
+                return {**refusals, **{a: f"4xx {last}" for a in pending if not refusals.get(a, "").startswith("4")}}
             if attempts > self.retries:
                 raise DeliveryFailed(f"{last} (after {attempts} attempts)", attempts)
             time.sleep(self.retry_delay * attempts)
@@ -887,6 +937,25 @@ def _login(connection: smtplib.SMTP, user: str, password: str) -> None:
                                             + ("" if offered else ": many offer it only after STARTTLS"))
     connection.user, connection.password = user, password
     connection.auth(mechanism, getattr(connection, "auth_" + mechanism.lower().replace("-", "_")))
+
+
+def redact(text: str, secret: str) -> str:
+    """TEXT with SECRET, and every base64 word that decodes to something holding it (an
+    AUTH PLAIN or LOGIN argument), replaced by ***."""
+    if not secret:
+        return text
+    text = text.replace(secret, "***")
+    needle = secret.encode("utf-8")
+
+    def word(match: re.Match) -> str:
+        token = match.group(0)
+        try:
+            decoded = base64.b64decode(token + "=" * (-len(token) % 4))
+        except (ValueError, TypeError):
+            return token
+        return "***" if needle in decoded else token
+
+    return re.sub(r"[A-Za-z0-9+/]{4,}={0,2}", word, text)
 
 
 def _decode(value: object) -> str:
@@ -1028,32 +1097,34 @@ def send_workbooks(workbook: str | Path, by: str | None = None, *, outbox: str |
         raise MailError(f"the size limit must be positive, got {max_bytes}")
     if not isinstance(mailing, Mailing):
         mailing = read_mailing(mailing or workbook)
+    log_path = Path(log_path) if log_path else workbook.parent / SEND_LOG
+    inputs = (workbook, mailing.source if mailing.source and Path(mailing.source).is_file() else None)
+    refuse_overwrite(log_path, *inputs, what="the send log")
     kinds = [by] if by else [b for b in BY if any(r.by == b for r in mailing.routes)]
     if not kinds:
         raise MailError(f'the {mailing.sheet} sheet of {mailing.source or workbook} has no row with an address: '
                         f'fill in the "To" column')
-    log_path = Path(log_path) if log_path else workbook.parent / SEND_LOG
     channel = "smtp" if smtp is not None else "outbox"
     outbox_dir = None if smtp is not None else Path(outbox or "outbox")
     from_address = None
     if smtp is not None:
         from_address = smtp.from_address()
-    else:
-        configured = smtp_settings(required=False) if not sender else None
-        text = sender or (configured.sender if configured is not None else "")
+    else:  # drafts: the SMTP settings (and the password) are not read, only a From address if one is given
+        text = sender or os.environ.get(_ENV_KEYS["sender"], "")
         if text:
             found, bad = parse_addresses(text)
             if len(found) != 1 or bad:
                 raise MailError(f"the sender {text!r} is not one email address")
             from_address = found[0]
     week_range = week_of(week)
-    done = {} if resend else read_log(log_path)
     results: list[Result] = []
 
     deliverer = None if dry_run else (SmtpSender(smtp, retries, retry_delay) if smtp is not None
-                                      else Outbox(outbox_dir))
-    with (deliverer if deliverer is not None else _Nothing()), \
+                                      else Outbox(outbox_dir, protect=inputs))
+    with (_Nothing() if dry_run else lock_log(log_path)), \
+            (deliverer if deliverer is not None else _Nothing()), \
             tempfile.TemporaryDirectory(prefix="tierbook-mail-") as scratch:
+        done = {} if resend else read_log(log_path)  # read under the lock: another run may just have sent
         outgoing: list[Outgoing | Result] = []
         for kind in kinds:
             progress(f"splitting {workbook.name} by {kind}")
@@ -1087,6 +1158,14 @@ def send_workbooks(workbook: str | Path, by: str | None = None, *, outbox: str |
     return SendReport(tuple(results), channel, log_path, outbox_dir, dry_run)
 
 
+def lock_log(log_path: Path):
+    """The send log, locked for one run: a second `tierbook send` on the same log stops at
+    once instead of sending what the first is sending (the lock is the file .NAME.lock)."""
+    return exclusive_lock(log_path.with_name(f".{log_path.name}.lock"), lambda: MailError(
+        f"another tierbook send is using the send log {log_path}: wait until it has finished, then run again "
+        f"(nothing was sent by this run)"))
+
+
 class _Nothing:
     def __enter__(self):
         return self
@@ -1101,10 +1180,13 @@ def _deliver(item: Outgoing, deliverer: Outbox | SmtpSender | None, channel: str
                   tuple(a.addr for a in item.route.cc), str(item.message["Subject"]),
                   item.message.get_payload()[-1].get_filename(), len(item.raw), item.checksum)
     previous = done.get((item.checksum, channel))
-    if previous is not None:
+    pending = [a for a in previous.get("pending", ()) if isinstance(a, str)] if previous is not None else []
+    if previous is not None and not pending:
         return replace(base, status="skipped",
                        detail=f"already {'sent' if channel == 'smtp' else 'written'} on {previous.get('date', '?')} "
                               f"(--resend to send it again)")
+    if pending:  # sent on an earlier run but to these, which the server refused for the time being
+        item = replace(item, only=tuple(pending))
     if len(item.raw) > max_bytes:
         return _logged(replace(base, status="too large",
                                detail=f"the message is {_size(len(item.raw))}, over the limit of {_size(max_bytes)}: "
@@ -1119,21 +1201,29 @@ def _deliver(item: Outgoing, deliverer: Outbox | SmtpSender | None, channel: str
         return _logged(replace(base, status="failed", detail=error.reason), channel, log_path, True)
     status = "partial" if refused else ("sent" if channel == "smtp" else "written")
     detail = "refused: " + "; ".join(f"{a}: {why}" for a, why in refused.items()) if refused else ""
-    return _logged(replace(base, status=status, detail=detail, path=path), channel, log_path, True)
+    held = [a for a, why in refused.items() if why.startswith("4")]
+    if held:
+        detail += f" (refused for now: a re-run sends it to {', '.join(held)})"
+    if pending:
+        detail = (f"sent now to {', '.join(a for a in pending if a not in refused)} (held back on "
+                  f"{previous.get('date', '?')}); " + detail).rstrip("; ")
+    return _logged(replace(base, status=status, detail=detail, path=path), channel, log_path, True, held)
 
 
 def _size(n: int) -> str:
     return f"{n / 1024:,.1f} KB" if n < 1024 * 1024 else f"{n / 1024 / 1024:,.1f} MB"
 
 
-def _logged(result: Result, channel: str, log_path: Path, write: bool) -> Result:
+def _logged(result: Result, channel: str, log_path: Path, write: bool, pending: Sequence[str] = ()) -> Result:
+    """RESULT, appended to the send log when WRITE; PENDING: the recipients a temporary
+    refusal held back, whom a re-run sends the message to."""
     if write:
         status = "sent" if result.status in ("sent", "written") else result.status
         append_log(log_path, {
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "channel": channel,
             "status": status, "by": result.by, "name": result.name, "to": list(result.to), "cc": list(result.cc),
             "subject": result.subject, "attachment": result.attachment, "bytes": result.size,
-            "checksum": result.checksum, "detail": result.detail,
+            "checksum": result.checksum, "detail": result.detail, **({"pending": list(pending)} if pending else {}),
             **({"file": str(result.path)} if result.path is not None else {})})
     return result
 

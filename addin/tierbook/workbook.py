@@ -42,7 +42,7 @@ from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 from . import labels
 from .labels import SEGMENTS
 from .schema import InputError
-from .files import replace_atomically
+from .files import failed_writes_reported, replace_atomically, safe_stem, staged_folder, track_workbook, unique_stem
 from .segment import CUSTOMER_COLUMNS, TEXT_COLUMNS, Segmentation
 from .sheets import (TRANSLATED_COLUMNS, Formula, SheetContent, SheetTable, Texts, call_list, contact_plan,
                      customers_sheet, load_texts, movement_sheet, row_segments, segment_members,
@@ -110,6 +110,7 @@ def python_values(col: pd.Series) -> list:
 # --------------------------------------------------------------------------- the entry points
 
 
+@failed_writes_reported
 def write_workbook(result: Segmentation, out: str | Path, lang: str = "en", *, tx: pd.DataFrame | None = None,
                    source: tuple[str | Path, str | None] | None = None,
                    templates: str | Path | None = None, history: pd.DataFrame | None = None,
@@ -169,6 +170,7 @@ def workbook_properties(path: str | Path) -> dict[str, str]:
         book.close()
 
 
+@failed_writes_reported
 def write_sheets(contents: Sequence[SheetContent], out: str | Path, texts: Texts,
                  properties: dict[str, str] | None = None, templates: str | Path | None = None) -> Path:
     """Write prepared sheet contents into a new workbook OUT."""
@@ -180,7 +182,7 @@ def write_sheets(contents: Sequence[SheetContent], out: str | Path, texts: Texts
 
 
 def _new_book(properties: dict[str, str]) -> Workbook:
-    book = Workbook(write_only=True)
+    book = track_workbook(Workbook(write_only=True))  # closed quietly when the write fails
     for name, value in properties.items():
         book.custom_doc_props.append(StringProperty(name=PROPERTY_PREFIX + name, value=str(value)))
     return book
@@ -295,23 +297,20 @@ def split_workbook(path: str | Path, by: str, directory: str | Path, lang: str |
     directory.mkdir(parents=True, exist_ok=True)
     written, used = [], set()
     properties = {**meta, "lang": lang, "split_by": by}
-    for name, mask, segments in groups:
-        sub = customers[mask].reset_index(drop=True)
-        contents = [call_list(sub, s, as_of, lang, texts, criterion=criterion) for s in segments]
-        contents += [contact_plan(sub, as_of, lang, texts), customers_sheet(sub, lang)]
-        stem = _file_stem(name, used)
-        written.append(write_sheets(contents, directory / f"{stem}.xlsx", texts, properties, templates))
+    stems = [_file_stem(name, used) for name, _, _ in groups]  # every name is settled before any file is written
+    with staged_folder(directory, protect=[path]) as stage:  # all files appear together, or none
+        for (name, mask, segments), stem in zip(groups, stems):
+            sub = customers[mask].reset_index(drop=True)
+            contents = [call_list(sub, s, as_of, lang, texts, criterion=criterion) for s in segments]
+            contents += [contact_plan(sub, as_of, lang, texts), customers_sheet(sub, lang)]
+            write_sheets(contents, stage / f"{stem}.xlsx", texts, properties, templates)
+            written.append(directory / f"{stem}.xlsx")
     return written
 
 
 def _file_stem(name: str, used: set[str]) -> str:
-    stem = re.sub(r'[\\/:*?"<>|\x00-\x1f]+', "_", name).strip(" ._") or "_"
-    stem = stem[:100]
-    candidate, n = stem, 2
-    while candidate.casefold() in used:
-        candidate, n = f"{stem} ({n})", n + 1
-    used.add(candidate.casefold())
-    return candidate
+    """A safe file stem for NAME (tierbook.files.safe_stem), unique in USED."""
+    return unique_stem(safe_stem(name, fallback="_", suffix=".xlsx"), used)
 
 
 # --------------------------------------------------------------------------- the sheet writer

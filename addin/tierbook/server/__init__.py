@@ -62,8 +62,123 @@ def _environment() -> None:
     os.environ.setdefault("XLWINGS_MANIFEST_ID_PROD", MANIFEST_ID)
 
 
-def app():
-    """The ASGI app of xlwings Server serving tierbook's functions and scripts.
+#: Names of this machine that a request may give as its Host (anything else is DNS rebinding).
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+ORIGINS_ENV = "TIERBOOK_SERVER_ORIGINS"
+#: Origins besides the server's own that may call it: the local TLS proxy of the README.
+DEFAULT_ORIGINS = "https://localhost:8443"
+MAX_BODY_ENV = "TIERBOOK_SERVER_MAX_BODY_MB"
+#: Largest request body, in MB (a ribbon script sends the open workbook's values).
+DEFAULT_MAX_BODY_MB = 64.0
+_SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+class RequestGuard:
+    """ASGI middleware in front of xlwings Server: only requests a page of the add-in
+    itself can make get through.
+
+    - Host must be a loopback name (127.0.0.1, localhost, [::1]; any port, for a local
+      TLS proxy): a page on evil.example that rebinds its DNS name to 127.0.0.1 is
+      refused (400);
+    - an Origin header, when sent, must be the add-in's own origin (http or https on one
+      of those names and the server's port) or one of $TIERBOOK_SERVER_ORIGINS (comma-
+      separated; default https://localhost:8443, the proxy): a cross-site request is
+      refused (403);
+    - a POST (script or function call) must have Content-Type application/json, which a
+      cross-site "simple" request (text/plain, form-encoded: no preflight) cannot (415);
+    - the body may have at most MAX_BODY bytes (413), whether it announces its length
+      or not; a body is read in full (up to the limit) before the app sees it.
+    """
+
+    def __init__(self, app, port: int | None = None, max_body: int | None = None):
+        self.app, self.port = app, port
+        if max_body is None:
+            try:
+                max_body = int(float(os.environ.get(MAX_BODY_ENV) or DEFAULT_MAX_BODY_MB) * 2**20)
+            except ValueError:
+                raise ServeError(f"{MAX_BODY_ENV} must be a number of megabytes, got "
+                                 f"{os.environ.get(MAX_BODY_ENV)!r}") from None
+        self.max_body = max_body
+        self.origins = {o.strip().lower().rstrip("/") for o in
+                        (os.environ.get(ORIGINS_ENV, DEFAULT_ORIGINS) or "").split(",") if o.strip()}
+
+    @staticmethod
+    def _host_ok(host: str, port: int | None = None) -> bool:
+        """HOST (a Host header, or an origin's host[:port]) is a loopback name, with PORT if given."""
+        host = host.strip().lower()
+        for name in LOOPBACK_HOSTS:
+            if host == name:
+                return port in (None, 80, 443)
+            if host.startswith(name + ":"):
+                given = host[len(name) + 1:]
+                return given.isdigit() and (port is None or int(given) == port)
+        return False
+
+    def _origin_ok(self, origin: str) -> bool:
+        origin = origin.strip().lower()
+        if origin in self.origins:
+            return True
+        scheme, _, rest = origin.partition("://")
+        return scheme in ("http", "https") and "/" not in rest and self._host_ok(rest, self.port)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        headers: dict[str, str] = {}
+        for key, value in scope.get("headers", ()):
+            headers.setdefault(key.decode("latin-1").lower(), value.decode("latin-1"))
+        if not self._host_ok(headers.get("host", "")):
+            return await _refuse(scope, send, 400, "tierbook: the Host of the request is not this computer")
+        if "origin" in headers and not self._origin_ok(headers["origin"]):
+            return await _refuse(scope, send, 403, "tierbook: requests from other sites are not accepted")
+        if scope["type"] != "http" or scope["method"] in _SAFE_METHODS:
+            return await self.app(scope, receive, send)
+        kind = headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind != "application/json":
+            return await _refuse(scope, send, 415, "tierbook: a call must have Content-Type application/json")
+        length = headers.get("content-length", "")
+        if length and (not length.isdigit() or int(length) > self.max_body):
+            return await _refuse(scope, send, 413, f"tierbook: the request is larger than the limit of "
+                                                   f"{self.max_body / 2**20:g} MB ({MAX_BODY_ENV})")
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_body:
+                return await _refuse(scope, send, 413, f"tierbook: the request is larger than the limit of "
+                                                       f"{self.max_body / 2**20:g} MB ({MAX_BODY_ENV})")
+            if not message.get("more_body", False):
+                break
+        body, replayed = b"".join(chunks), False
+
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return await self.app(scope, replay, send)
+
+
+async def _refuse(scope, send, status: int, text: str) -> None:
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    data = text.encode("utf-8")
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(data)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": data})
+
+
+def app(port: int | None = None):
+    """The ASGI app of xlwings Server serving tierbook's functions and scripts, behind
+    RequestGuard (loopback Host and own Origin only, JSON calls, a body limit; PORT: the
+    port the server listens on, None: any).
 
     xlwings Server falls back to its built-in examples when the project's modules fail
     to import; here that is an error: the project's modules are imported first, and the
@@ -85,14 +200,14 @@ def app():
 
     if routes.custom_functions is not custom_functions or routes.custom_scripts is not custom_scripts:
         raise ServeError("xlwings Server did not load tierbook's custom functions and scripts")
-    return main.main_app
+    return RequestGuard(main.main_app, port)
 
 
 def serve(port: int = 8000, host: str = "127.0.0.1") -> None:
     """Run the add-in's server on HOST:PORT (local only by default) until stopped."""
     import uvicorn
 
-    application = app()
+    application = app(port)
     print(f"tierbook: serving the Excel add-in on http://{host}:{port} (manifest: http://{host}:{port}/manifest.xml)",
           file=sys.stderr)
     print("tierbook: xlwings Server is free for non-commercial use; commercial use needs an xlwings licence",
