@@ -79,7 +79,17 @@ def book_payload(path: Path, name: str | None = None) -> dict:
     return {"client": "Office.js", "version": xw.__version__,
             "book": {"name": name or Path(path).name, "active_sheet_index": 0, "selection": "A1",
                      "calculation": "Automatic"},
-            "sheets": sheets, "names": []}
+            "sheets": sheets, "names": [_name(wb, n, d) for n, d in wb.defined_names.items()]}
+
+
+def _name(wb: openpyxl.Workbook, name: str, defined) -> dict:
+    """A book-scoped defined name as the client sends it."""
+    sheet, _, address = defined.attr_text.rpartition("!")
+    title = sheet.strip("'").replace("''", "'")
+    index = wb.sheetnames.index(title) if title in wb.sheetnames else None
+    return {"name": name, "refers_to": "=" + defined.attr_text, "sheet_index": index,
+            "address": address.replace("$", ""), "book_scope": True, "scope_sheet_index": None,
+            "scope_sheet_name": None}
 
 
 def call(func_name: str, *args: object, caller: str | None = CALLER) -> object:

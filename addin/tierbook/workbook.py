@@ -130,6 +130,18 @@ def write_workbook(result: Segmentation, out: str | Path, lang: str = "en", *, t
     The workbook's properties keep the settings (as JSON) and the copy's sheet title, so
     that the workbook can be written again from itself (see jobs.reactivation_plan).
     """
+    book = build_workbook(result, lang, tx=tx, source=source, templates=templates, history=history, extra=extra,
+                          kept=kept, source_has_segment=source_has_segment)
+    return save_atomically(book, out)
+
+
+def build_workbook(result: Segmentation, lang: str = "en", *, tx: pd.DataFrame | None = None,
+                   source: tuple[str | Path, str | None] | None = None,
+                   templates: str | Path | None = None, history: pd.DataFrame | None = None,
+                   extra: Sequence[SheetContent] = (), kept: Sequence[tuple[str, list[list]]] = (),
+                   source_has_segment: bool = False, record: bool = False) -> Workbook:
+    """The workbook of write_workbook, laid out and not yet saved. RECORD: its sheets are
+    writers.RecordedSheet, kept in memory for the open-workbook writer (never saved)."""
     lang = labels.check_lang(lang)
     texts = load_texts(lang, templates)
     contents = workbook_content(result, lang, texts)
@@ -141,7 +153,7 @@ def write_workbook(result: Segmentation, out: str | Path, lang: str = "en", *, t
     segments = row_segments(result, tx, lang) if tx is not None and source is not None else None
     properties = _properties(result, lang)
     book = _new_book(properties)
-    writer = SheetWriter(book, texts, templates)
+    writer = SheetWriter(book, texts, templates, record=record)
     copy_title = None
     for content in contents:
         writer.write(content)
@@ -155,7 +167,7 @@ def write_workbook(result: Segmentation, out: str | Path, lang: str = "en", *, t
         extra_properties["source_sheet"] = copy_title
     for name, value in extra_properties.items():
         book.custom_doc_props.append(StringProperty(name=PROPERTY_PREFIX + name, value=value))
-    return save_atomically(book, out)
+    return book
 
 
 def workbook_properties(path: str | Path) -> dict[str, str]:
@@ -320,11 +332,12 @@ def _file_stem(name: str, used: set[str]) -> str:
 class SheetWriter:
     """Writes SheetContent into a write-only workbook, laid out with the templates."""
 
-    def __init__(self, book: Workbook, texts: Texts, templates: str | Path | None = None):
+    def __init__(self, book: Workbook, texts: Texts, templates: str | Path | None = None, record: bool = False):
         self.book = book
         self.texts = texts
         self.templates = templates
         self.titles: set[str] = set()
+        self.record = record  # keep the sheets in memory (writers.RecordedSheet), for an open workbook
 
     # ------------------------------------------------------------------ dispatch
 
@@ -335,7 +348,13 @@ class SheetWriter:
             self._templated(content, load_template(content.template, self.templates))
 
     def _sheet(self, title: str):
-        ws = self.book.create_sheet(title)
+        if self.record:
+            from .writers import RecordedSheet
+
+            ws = RecordedSheet(self.book, title)
+            self.book._sheets.append(ws)
+        else:
+            ws = self.book.create_sheet(title)
         self.titles.add(title.casefold())
         return ws
 
