@@ -59,6 +59,7 @@ DEFAULT_TABLE_STYLE = "TableStyleMedium2"
 OVERDUE_FONT = "9C0006"
 OVERDUE_FILL = "FFC7CE"
 MIN_WIDTH, MAX_WIDTH = 8, 60
+MAX_COLUMNS = 16384  # A..XFD
 PROPERTY_PREFIX = "tierbook."
 #: Properties kept only to write the workbook again from itself (see workbook_properties).
 REGENERATION = ("settings", "source_sheet")
@@ -658,6 +659,8 @@ class SheetWriter:
         first_data = int(segments.index.min()) if len(segments) else 2
         segment_of = segments.to_dict()
         seg_col = width + 1
+        if seg_col > MAX_COLUMNS:  # text far to the right (a note in XFD1): the first free column after the data
+            rows, seg_col = _free_column(list(rows))
         # Buffer the rows up to the first data row (to find the header) and a sample
         # (to fit the column widths), then stream the rest.
         head: list[list] = []
@@ -689,9 +692,12 @@ class SheetWriter:
                 if r == header_row:
                     cell = WriteOnlyCell(ws, labels.header("segment", lang))
                     cell._style = bold
-                    cells.append(cell)
                 else:
-                    cells.append(segment_of[r] or None)
+                    cell = segment_of[r] or None
+                if len(cells) >= seg_col:
+                    cells[seg_col - 1] = cell
+                else:
+                    cells.append(cell)
             ws.append(cells)
             last = r
         if header_row and last > header_row:
@@ -736,6 +742,29 @@ class SheetWriter:
         while candidate.casefold() in self.titles:
             candidate, n = f"{title[:25]} ({n})", n + 1
         return candidate
+
+
+def _free_column(rows: list[list[tuple[object, str | None]]]) -> tuple[Iterator, int]:
+    """The rows again, and the first column after the last one with data under the first
+    non-empty row that is empty in every row (the Segment column's place when the sheet's
+    last used column is Excel's last). Raises InputError when there is none."""
+    def empty(v: object) -> bool:
+        return v is None or (isinstance(v, str) and v.strip() == "")
+
+    top = next((i for i, row in enumerate(rows) if any(not empty(v) for v, _ in row)), 0)
+    width = max((len(r) for r in rows), default=0)
+    filled, below = [False] * width, -1
+    for i, row in enumerate(rows):
+        for j, (v, _) in enumerate(row):
+            if not empty(v):
+                filled[j] = True
+                if i > top:
+                    below = max(below, j)
+    for j in range(below + 1, min(width, MAX_COLUMNS)):
+        if not filled[j]:
+            return iter(rows), j + 1
+    raise InputError("the transactions sheet has no empty column left for the Segment column: clear a column to "
+                     "the right of the data")
 
 
 def _chain(head: list, rest: Iterator) -> Iterator:
