@@ -62,7 +62,7 @@ MIN_WIDTH, MAX_WIDTH = 8, 60
 MAX_COLUMNS = 16384  # A..XFD
 PROPERTY_PREFIX = "tierbook."
 #: Properties kept only to write the workbook again from itself (see workbook_properties).
-REGENERATION = ("settings", "source_sheet")
+REGENERATION = ("settings", "source_sheet", "sheets")
 
 
 def safe_text(value: str) -> str:
@@ -163,7 +163,8 @@ def build_workbook(result: Segmentation, lang: str = "en", *, tx: pd.DataFrame |
                                             drop_last=source_has_segment)
     for title, rows in kept:
         writer.values_sheet(title, rows)
-    extra_properties = {"settings": json.dumps(result.settings.as_dict(), ensure_ascii=False)}
+    extra_properties = {"settings": json.dumps(result.settings.as_dict(), ensure_ascii=False),
+                        "sheets": json.dumps([ws.title for ws in book._sheets], ensure_ascii=False)}
     if copy_title is not None:
         extra_properties["source_sheet"] = copy_title
     for name, value in extra_properties.items():
