@@ -38,6 +38,11 @@ from test_excel import BOOK, book_payload, call
 ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}( \d{2}:\d{2}:\d{2})?$")
 
 
+def excluded(name: str) -> tuple[str, ...]:
+    """The sheets the script NAME declares it does not read (xw.script(exclude=...))."""
+    return tuple(getattr(excel, name).__xlscript__.get("exclude") or ())
+
+
 def run_script(name: str, payload: dict) -> list[dict]:
     """A script call as xlwings Server's /xlwings/custom-scripts-call route makes it."""
     book = xw.Book(json=payload)
@@ -257,7 +262,8 @@ def test_the_users_rows_get_a_segment_column_and_nothing_else_changes(first_run)
 
 def test_a_rerun_replaces_the_generated_sheets_and_never_duplicates_them(first_run):
     actions, path = first_run
-    again = run_script("segment_customers", book_payload(path))
+    again = run_script("segment_customers", book_payload(path, exclude=excluded("segment_customers")))
+    assert {"Summary", "Customers", "VIP ledger"} <= set(excluded("segment_customers"))
     first_added = [a["args"][1] for a in actions if a["func"] == "addSheet" and a["args"][1] != excel.SETTINGS_SHEET]
     deleted_positions = [a["sheet_position"] for a in again if a["func"] == "sheetDelete"]
     assert len(deleted_positions) == len(first_added)
@@ -493,7 +499,8 @@ def test_a_users_column_headed_segment_is_never_written(tmp_path):
 def test_a_second_run_rewrites_only_the_marked_column(tmp_path):
     _, wb = segmented(SALES, tmp_path)
     wb.save(tmp_path / "again.xlsx")
-    again = run_script("segment_customers", book_payload(tmp_path / "again.xlsx"))
+    again = run_script("segment_customers", book_payload(tmp_path / "again.xlsx",
+                                                          exclude=excluded("segment_customers")))
     apply_actions(wb, again)
     data = wb["Data"]
     assert data.max_column == 5  # no third column: the marked one was written again

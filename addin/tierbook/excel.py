@@ -971,13 +971,25 @@ def _run(action: Callable[[xw.Book], object], book: xw.Book) -> object:
         raise TierbookExcelError(_message(error)) from None
 
 
-@xw.script(name="Segment customers")
+def _not_read(*read: str) -> list[str]:
+    """The generated sheets (both languages) a script does not read: xlwings Server's
+    client leaves their cells out of the request (their names still come)."""
+    keep = {labels.sheet_title(k, lang) for k in read for lang in labels.LANGS}
+    return sorted({t for lang in labels.LANGS for t in labels.SHEETS[lang].values()} - keep)
+
+
+#: What each script's request leaves out (xw.script(exclude=...)).
+EXCLUDE = {"segment_customers": _not_read("reactivation"), "plan_reactivation": _not_read("reactivation"),
+           "reactivation_results": _not_read("reactivation", "contact_log"), "segment_workbooks": _not_read()}
+
+
+@xw.script(name="Segment customers", exclude=EXCLUDE["segment_customers"])
 def segment_customers(book: xw.Book):
     """Classify the open workbook in place."""
     _run(segment_book, book)
 
 
-@xw.script(name="Segment workbooks")
+@xw.script(name="Segment workbooks", exclude=EXCLUDE["segment_workbooks"])
 def segment_workbooks(book: xw.Book):
     """Write one workbook per segment and per manager."""
     files = _run(split_book, book)
@@ -985,19 +997,19 @@ def segment_workbooks(book: xw.Book):
     book.app.alert(f"tierbook wrote {len(files)} workbooks into {folder}", title="tierbook")
 
 
-@xw.script(name="Settings")
+@xw.script(name="Settings", include=[SETTINGS_SHEET])
 def edit_settings(book: xw.Book):
     """Show the settings sheet (created with the defaults if missing)."""
     _run(show_settings, book)
 
 
-@xw.script(name="Plan reactivation")
+@xw.script(name="Plan reactivation", exclude=EXCLUDE["plan_reactivation"])
 def plan_reactivation(book: xw.Book):
     """Assign each one-time buyer with consent a message variant (the Reactivation sheet)."""
     _run(plan_book, book)
 
 
-@xw.script(name="Reactivation results")
+@xw.script(name="Reactivation results", exclude=EXCLUDE["reactivation_results"])
 def reactivation_results(book: xw.Book):
     """Conversion per variant from the Contact log sheet, and a verdict."""
     _run(results_book, book)
