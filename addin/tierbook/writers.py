@@ -133,8 +133,15 @@ def grid_of(ws: RecordedSheet) -> Grid:
     return Grid(values, formulas, looks)
 
 
-def _runs(cells: dict[tuple[int, int], Look]) -> Iterator[tuple[int, int, int, Look]]:
-    """Runs down each column of cells with the same look: (column, first row, last row, look)."""
+def _runs(cells: dict[tuple[int, int], Look], values: list[list] | None = None
+          ) -> Iterator[tuple[int, int, int, Look]]:
+    """Runs down each column of cells with the same look: (column, first row, last row,
+    look). A run bridges empty cells without a style (an empty date in a column of
+    dates gets the column's format too, as a typed value would need)."""
+    def bridged(c: int, after: int, before: int) -> bool:
+        if values is None:
+            return False
+        return all(c > len(values[r - 1]) or values[r - 1][c - 1] is None for r in range(after + 1, before))
     by_col: dict[int, list[tuple[int, Look]]] = {}
     for (r, c), look in cells.items():
         by_col.setdefault(c, []).append((r, look))
@@ -142,12 +149,30 @@ def _runs(cells: dict[tuple[int, int], Look]) -> Iterator[tuple[int, int, int, L
         items.sort(key=lambda x: x[0])
         start, prev, current = items[0][0], items[0][0], items[0][1]
         for r, look in items[1:]:
-            if r == prev + 1 and look == current:
+            if look == current and (r == prev + 1 or bridged(c, prev, r)):
                 prev = r
                 continue
             yield c, start, prev, current
             start, prev, current = r, r, look
         yield c, start, prev, current
+
+
+def _rectangles(cells: dict[tuple[int, int], Look], values: list[list] | None = None
+                ) -> list[tuple[int, int, int, int, Look]]:
+    """The column runs of _runs joined across adjacent columns with the same rows and
+    look: (first column, first row, last column, last row, look), one action each."""
+    out: list[list] = []
+    open_: dict[tuple[int, int, Look], list] = {}
+    for c, r0, r1, look in _runs(cells, values):
+        key = (r0, r1, look)
+        rect = open_.get(key)
+        if rect is not None and rect[2] == c - 1:
+            rect[2] = c
+        else:
+            rect = [c, r0, c, r1, look]
+            open_[key] = rect
+            out.append(rect)
+    return [tuple(r) for r in out]
 
 
 def _address(c0: int, r0: int, c1: int, r1: int) -> str:
@@ -170,8 +195,8 @@ class ExcelWriter:
         for r, dim in ws.row_dimensions.items():
             if dim.height:
                 target.range(f"{r}:{r}").row_height = float(dim.height)
-        for c, r0, r1, look in _runs(g.looks):
-            self._look(target.range(_address(c, r0, c, r1)), look)
+        for c0, r0, c1, r1, look in _rectangles(g.looks, g.values):
+            self._look(target.range(_address(c0, r0, c1, r1)), look)
         for merged in ws.merged_cells.ranges:
             target.range(merged.coord).merge()
         for table in ws.tables.values():
