@@ -51,7 +51,7 @@ def sheet_matrix(path: Path, sheet: str | None = None) -> list[list]:
     return [[serial(v) for v in row] for row in ws.iter_rows(values_only=True)]
 
 
-def book_payload(path: Path, name: str | None = None) -> dict:
+def book_payload(path: Path, name: str | None = None, exclude: tuple[str, ...] = ()) -> dict:
     """The JSON the xlwings Office.js client sends for a script (see getBookData in
     xlwings Server's custom-scripts/index.js): every sheet's used range from A1, cells
     with a date format as ISO text, defined names."""
@@ -62,6 +62,8 @@ def book_payload(path: Path, name: str | None = None) -> dict:
         width = max((len(r) for r in rows), default=0)
         values = [[(v.isoformat(timespec="milliseconds") + "Z") if isinstance(v, dt.datetime)
                    else ("" if v is None else v) for v in row] + [""] * (width - len(row)) for row in rows]
+        if ws.title in exclude:  # the client sends an excluded sheet's name, not its cells
+            values, width = [[]], 0
         empty = width == 0 or all(v == "" for row in values for v in row)
         address = None if empty else f"A1:{get_column_letter(width)}{len(rows)}"
         tables = [{"name": t.name, "range_address": t.ref, "columns": [], "show_headers": True,
@@ -69,7 +71,7 @@ def book_payload(path: Path, name: str | None = None) -> dict:
                    "total_row_range_address": None, "row_count": 0, "column_count": 0, "table_style": "",
                    "show_autofilter": True, "show_table_style_first_column": False,
                    "show_table_style_last_column": False, "show_table_style_row_stripes": True,
-                   "show_table_style_column_stripes": False} for t in ws.tables.values()]
+                   "show_table_style_column_stripes": False} for t in ws.tables.values() if ws.title not in exclude]
         sheets.append({"name": ws.title, "visibility": "Visible", "show_gridlines": True, "print_area": None,
                        "notes": [], "notes_supported": True, "used_range_address": address,
                        "used_range_row_count": 0 if empty else len(rows),
@@ -79,7 +81,17 @@ def book_payload(path: Path, name: str | None = None) -> dict:
     return {"client": "Office.js", "version": xw.__version__,
             "book": {"name": name or Path(path).name, "active_sheet_index": 0, "selection": "A1",
                      "calculation": "Automatic"},
-            "sheets": sheets, "names": []}
+            "sheets": sheets, "names": [_name(wb, n, d) for n, d in wb.defined_names.items()]}
+
+
+def _name(wb: openpyxl.Workbook, name: str, defined) -> dict:
+    """A book-scoped defined name as the client sends it."""
+    sheet, _, address = defined.attr_text.rpartition("!")
+    title = sheet.strip("'").replace("''", "'")
+    index = wb.sheetnames.index(title) if title in wb.sheetnames else None
+    return {"name": name, "refers_to": "=" + defined.attr_text, "sheet_index": index,
+            "address": address.replace("$", ""), "book_scope": True, "scope_sheet_index": None,
+            "scope_sheet_name": None}
 
 
 def call(func_name: str, *args: object, caller: str | None = CALLER) -> object:

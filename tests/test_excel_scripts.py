@@ -20,6 +20,10 @@ import openpyxl
 import pytest
 import xlwings as xw
 import xlwings.server
+from openpyxl.formatting.rule import FormulaRule
+from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import column_index_from_string, get_column_letter, range_boundaries
 from openpyxl.worksheet.table import Table
 
 import tierbook.excel as excel
@@ -32,6 +36,11 @@ from tierbook.sheets import row_segments
 from test_excel import BOOK, book_payload, call
 
 ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}( \d{2}:\d{2}:\d{2})?$")
+
+
+def excluded(name: str) -> tuple[str, ...]:
+    """The sheets the script NAME declares it does not read (xw.script(exclude=...))."""
+    return tuple(getattr(excel, name).__xlscript__.get("exclude") or ())
 
 
 def run_script(name: str, payload: dict) -> list[dict]:
@@ -80,9 +89,93 @@ def apply_actions(wb: openpyxl.Workbook, actions: list[dict]) -> list[tuple]:
             alerts.append(tuple(action["args"][:2]))
         elif func in ("setSheetAutofit", "activateSheet"):
             pass
+        elif func in FORMATS:
+            for cell in cells(ws, action):
+                FORMATS[func](cell, *action["args"])
+        elif func == "setColumnWidth":
+            for c in range(action["start_column"] + 1, action["start_column"] + action["column_count"] + 1):
+                ws.column_dimensions[get_column_letter(c)].width = (action["args"][0] - 3.75) / 0.75 / 7
+        elif func == "setRowHeight":
+            for r in range(action["start_row"] + 1, action["start_row"] + action["row_count"] + 1):
+                ws.row_dimensions[r].height = action["args"][0]
+        elif func == "rangeMerge":
+            ws.merge_cells(start_row=action["start_row"] + 1, start_column=action["start_column"] + 1,
+                           end_row=action["start_row"] + action["row_count"],
+                           end_column=action["start_column"] + action["column_count"])
+        elif func == "addConditionalFormat":
+            spec = action["args"][0]
+            assert spec["type"] == "Custom" and spec["formula"].startswith("=")
+            fill = PatternFill(fill_type="solid", fgColor=spec["fill_color"][1:].upper()) if spec["fill_color"] else None
+            font = Font(color=spec["font_color"][1:].upper()) if spec["font_color"] else None
+            ws.conditional_formatting.add(area(action), FormulaRule(formula=[spec["formula"][1:]], font=font,
+                                                                    fill=fill))
+        elif func == "freezePaneAtRange":
+            ws.freeze_panes = unfrozen_corner(action["args"][0])
+        elif func == "setShowGridlines":
+            ws.sheet_view.showGridLines = action["args"][0]
+        elif func == "addChart":
+            name, kind, sheet, source, _, _, width, height, plot_by, anchor, _ = action["args"]
+            assert plot_by == "Columns" and sheet == ws.title
+            CHARTS.setdefault(id(wb), []).append({"sheet": ws.title, "kind": kind, "source": source.replace("$", ""),
+                                                  "x": None, "anchor": anchor.replace("$", ""), "title": name})
+        elif func == "namesAdd":
+            name, refers_to = action["args"]
+            wb.defined_names[name] = DefinedName(name, attr_text=refers_to.lstrip("="))
+        elif func == "nameDelete":
+            del wb.defined_names[action["args"][2]]
+        elif func == "setChartXAxisValues":
+            index, sheet, address = action["args"]
+            charts = [c for c in CHARTS[id(wb)] if c["sheet"] == sheet]
+            charts[index]["x"] = address.replace("$", "")
         else:
             raise AssertionError(f"unexpected action {func}")
     return alerts
+
+
+#: The charts an action list added, by id of the workbook model (openpyxl cannot hold them unsaved).
+CHARTS: dict[int, list[dict]] = {}
+
+
+def cells(ws, action: dict):
+    for r in range(action["start_row"] + 1, action["start_row"] + action["row_count"] + 1):
+        for c in range(action["start_column"] + 1, action["start_column"] + action["column_count"] + 1):
+            yield ws.cell(row=r, column=c)
+
+
+def area(action: dict) -> str:
+    return (f"{get_column_letter(action['start_column'] + 1)}{action['start_row'] + 1}:"
+            f"{get_column_letter(action['start_column'] + action['column_count'])}"
+            f"{action['start_row'] + action['row_count']}")
+
+
+def unfrozen_corner(frozen: str) -> str:
+    """Office.js freezeAt's range (the frozen pane) → openpyxl's first unfrozen cell."""
+    if re.fullmatch(r"\d+:\d+", frozen):
+        return f"A{int(frozen.split(':')[1]) + 1}"
+    if re.fullmatch(r"[A-Z]+:[A-Z]+", frozen):
+        return f"{get_column_letter(column_index_from_string(frozen.split(':')[1]) + 1)}1"
+    c0, r0, c1, r1 = range_boundaries(frozen)
+    return f"{get_column_letter(c1 + 1)}{r1 + 1}"
+
+
+def _font(cell, prop: str, value: object) -> None:
+    attr = {"bold": "b", "italic": "i", "size": "sz", "color": "color", "name": "name"}[prop]
+    if prop == "color":
+        value = value[1:].upper()
+    font = copy.copy(cell.font)
+    setattr(font, attr, value)
+    cell.font = font
+
+
+FORMATS = {
+    "setFontProperty": _font,
+    "setNumberFormat": lambda cell, fmt: setattr(cell, "number_format", fmt),
+    "setRangeColor": lambda cell, color: setattr(cell, "fill", PatternFill(fill_type="solid",
+                                                                           fgColor=color[1:].upper())),
+    "setWrapText": lambda cell, wrap: setattr(cell, "alignment", Alignment(wrap_text=wrap,
+                                                                           horizontal=cell.alignment.horizontal,
+                                                                           vertical=cell.alignment.vertical)),
+}
 
 
 def grid(ws) -> list[list]:
@@ -169,12 +262,15 @@ def test_the_users_rows_get_a_segment_column_and_nothing_else_changes(first_run)
 
 def test_a_rerun_replaces_the_generated_sheets_and_never_duplicates_them(first_run):
     actions, path = first_run
-    again = run_script("segment_customers", book_payload(path))
+    again = run_script("segment_customers", book_payload(path, exclude=excluded("segment_customers")))
+    assert {"Summary", "Customers", "VIP ledger"} <= set(excluded("segment_customers"))
     first_added = [a["args"][1] for a in actions if a["func"] == "addSheet" and a["args"][1] != excel.SETTINGS_SHEET]
     deleted_positions = [a["sheet_position"] for a in again if a["func"] == "sheetDelete"]
     assert len(deleted_positions) == len(first_added)
     wb, first = openpyxl.load_workbook(path), openpyxl.load_workbook(path)
     apply_actions(wb, again)
+    wb.save(path.with_name("again.xlsx"))  # stored as a file stores numbers
+    wb = openpyxl.load_workbook(path.with_name("again.xlsx"))
     assert wb.sheetnames == first.sheetnames  # same sheets, same order
     for title in first.sheetnames:
         assert grid(wb[title]) == grid(first[title]), title  # the same content; Segment column reused
@@ -268,3 +364,156 @@ def test_the_desktop_ribbon_entry_runs_the_clicked_button_on_the_calling_book():
             excel.ribbon("tbNope")
     finally:
         del xw.Book._mock_caller
+
+
+# --------------------------------------------------------------------------- the ribbon run equals the file
+
+
+def file_charts(ws) -> list[tuple]:
+    """(type, categories, [series values]) of each chart of a sheet of a file."""
+    out = []
+    for chart in ws._charts:
+        refs = []
+        for s in chart.series:
+            x, y = s.cat or s.xVal, s.val or s.yVal
+            refs.append(((x.numRef or x.strRef).f.split("!")[-1].replace("$", ""),
+                         y.numRef.f.split("!")[-1].replace("$", "")))
+        kind = {"barChart": "ColumnClustered", "lineChart": "Line", "scatterChart": "XYScatterLinesNoMarkers"}
+        out.append((kind[chart.tagname], refs[0][0], [v for _, v in refs]))
+    return out
+
+
+def ribbon_charts(charts: list[dict], title: str) -> list[tuple]:
+    """The same for the charts an action list added: the source's first row names the
+    series; without x-axis values its first column is the categories."""
+    out = []
+    for chart in (c for c in charts if c["sheet"] == title):
+        c0, r0, c1, r1 = range_boundaries(chart["source"])
+        columns = [get_column_letter(c) for c in range(c0, c1 + 1)]
+        if chart["x"] is None:
+            x, columns = f"{columns[0]}{r0 + 1}:{columns[0]}{r1}", columns[1:]
+        else:
+            x = chart["x"]
+        out.append((chart["kind"], x, [f"{c}{r0 + 1}:{c}{r1}" for c in columns]))
+    return out
+
+
+def rules(ws) -> list[tuple]:
+    found = []
+    for cf in ws.conditional_formatting:
+        for rule in cf.rules:
+            fill = rule.dxf.fill.fgColor.rgb if rule.dxf and rule.dxf.fill is not None else None
+            found.append((str(cf.sqref), tuple(rule.formula), rule.dxf.font.color.rgb[-6:], str(fill)[-6:]))
+    return sorted(found)
+
+
+def looks(ws) -> dict:
+    """Number format, bold, font colour and fill of every cell that holds a value."""
+    out = {}
+    for row in ws.iter_rows():
+        for cell in row:
+            if cell.value is None:
+                continue
+            fill = cell.fill.fgColor.rgb[-6:] if cell.fill is not None and cell.fill.fill_type == "solid" else None
+            color = cell.font.color.rgb[-6:] if cell.font.color is not None and isinstance(cell.font.color.rgb, str) \
+                else None
+            out[cell.coordinate] = (cell.number_format, bool(cell.font.b), color if color != "000000" else None, fill)
+    return out
+
+
+#: Charts whose series are not adjacent columns: xlwings' remote API sets a chart's data
+#: as one range, so the ribbon's chart also shows the columns between them.
+APART_SERIES = {("Summary", 0)}
+
+
+def test_the_ribbon_run_has_every_feature_of_the_file(first_run, cli_file):
+    """Item 2 of issue 11: sheet by sheet, the open book after Segment customers has the
+    file's values, formulas, number formats, fonts and fills, conditional-format rules,
+    tables, freeze panes, merged cells, column widths and charts (type, series ranges)."""
+    actions, path = first_run
+    model = openpyxl.load_workbook(demo_path())
+    apply_actions(model, actions)
+    charts = CHARTS[id(model)]
+    book, expected = openpyxl.load_workbook(path), openpyxl.load_workbook(cli_file)
+    assert sum(len(ws._charts) for ws in expected.worksheets) == len(charts) == 4
+    for ws in expected.worksheets:
+        if ws.title == "Sales":
+            continue
+        got = book[ws.title]
+        assert grid(got) == grid(ws), ws.title
+        assert looks(got) == looks(ws), ws.title
+        assert rules(got) == rules(ws), ws.title
+        assert {t.name: t.ref for t in got.tables.values()} == {t.name: t.ref for t in ws.tables.values()}, ws.title
+        assert got.freeze_panes == ws.freeze_panes, ws.title
+        assert sorted(map(str, got.merged_cells.ranges)) == sorted(map(str, ws.merged_cells.ranges)), ws.title
+        widths = {k: round(d.width, 1) for k, d in ws.column_dimensions.items() if d.width}
+        assert {k: round(got.column_dimensions[k].width, 1) for k in widths} == widths, ws.title
+        made, want = ribbon_charts(charts, ws.title), file_charts(ws)
+        for i, (one, other) in enumerate(zip(made, want)):
+            if (ws.title, i) in APART_SERIES:  # the series in between is drawn too (see writers.ExcelWriter._chart)
+                assert one[:2] == other[:2] and set(other[2]) < set(one[2]), ws.title
+            else:
+                assert one == other, (ws.title, i)
+        assert len(made) == len(want), ws.title
+        assert got.sheet_view.showGridLines == ws.sheet_view.showGridLines, ws.title
+
+
+def test_no_ribbon_request_passes_excel_on_the_webs_limit(first_run):
+    """Values go in chunks: no single action of the demo run near Excel on the web's 5 MB."""
+    import json
+
+    actions, _ = first_run
+    assert max(len(json.dumps(a, default=str)) for a in actions) < 5_000_000 / 10
+
+
+# --------------------------------------------------------------------------- the user's own cells (issue 10)
+
+
+def segmented(rows: list[list], tmp_path: Path, name: str = "mine.xlsx") -> tuple[list[dict], openpyxl.Workbook]:
+    """ROWS as the workbook's first sheet, after one click on Segment customers."""
+    wb = openpyxl.Workbook()
+    wb.active.title = "Data"
+    for row in rows:
+        wb.active.append(row)
+    wb.save(tmp_path / name)
+    excel.CURRENT.clear()
+    actions = run_script("segment_customers", book_payload(tmp_path / name))
+    wb = openpyxl.load_workbook(tmp_path / name)
+    apply_actions(wb, actions)
+    return actions, wb
+
+
+SALES = [["customer", "date", "amount", "Segment"],
+         ["Acme", dt.datetime(2024, 1, 5), 100.0, "Retail"],
+         ["Bolt", dt.datetime(2024, 2, 5), 50.0, "Wholesale"],
+         ["Acme", dt.datetime(2024, 3, 5), 70.0, "Retail"]]
+
+
+def test_a_users_column_headed_segment_is_never_written(tmp_path):
+    _, wb = segmented(SALES, tmp_path)
+    data = wb["Data"]
+    assert [c.value for c in data["D"]] == ["Segment", "Retail", "Wholesale", "Retail"]  # the user's, unchanged
+    assert data["E1"].value == labels.header("segment", "en") and data["E2"].value
+    assert wb.defined_names[excel.SEGMENT_NAME].attr_text == "'Data'!$E$1"
+
+
+def test_a_second_run_rewrites_only_the_marked_column(tmp_path):
+    _, wb = segmented(SALES, tmp_path)
+    wb.save(tmp_path / "again.xlsx")
+    again = run_script("segment_customers", book_payload(tmp_path / "again.xlsx",
+                                                          exclude=excluded("segment_customers")))
+    apply_actions(wb, again)
+    data = wb["Data"]
+    assert data.max_column == 5  # no third column: the marked one was written again
+    assert [c.value for c in data["D"]] == ["Segment", "Retail", "Wholesale", "Retail"]
+    assert [a["func"] for a in again].count("namesAdd") == 0
+
+
+def test_a_note_in_the_last_column_of_the_grid_keeps_the_segment_column_inside_it(tmp_path):
+    rows = [r[:3] for r in SALES]
+    rows[0] = rows[0] + [None] * (excel.MAX_COLUMNS - 4) + ["note: checked by Ann"]
+    _, wb = segmented(rows, tmp_path)
+    data = wb["Data"]
+    assert data.cell(row=1, column=4).value == labels.header("segment", "en")
+    assert data.cell(row=2, column=4).value
+    assert data.cell(row=1, column=excel.MAX_COLUMNS).value == "note: checked by Ann"

@@ -488,3 +488,27 @@ def test_a_written_workbook_is_readable_like_any_new_file(tmp_path):
         os.umask(umask)
     assert (target.stat().st_mode & 0o777, target.read_bytes()) == (0o644, b"x")
     assert [p.name for p in tmp_path.iterdir()] == ["book.xlsx"]
+
+
+def test_a_note_in_the_last_column_keeps_the_copys_segment_column_inside_the_grid(tmp_path):
+    """Issue 10.11: text in XFD1 makes the sheet 16,384 columns wide; the Segment column
+    goes into the first empty column after the data, and the file opens."""
+    import datetime as dt
+
+    import openpyxl
+
+    from tierbook import jobs
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Sales"
+    ws.append(["customer", "date", "amount"])
+    for i in range(6):
+        ws.append([f"C{i % 3}", dt.datetime(2024, 1 + i, 3), 10.0 * (i + 1)])
+    ws["XFD1"] = "note: checked by Ann"
+    wb.save(tmp_path / "sales.xlsx")
+    jobs.segment_file(tmp_path / "sales.xlsx", tmp_path / "out.xlsx")
+    copy = openpyxl.load_workbook(tmp_path / "out.xlsx")["Sales"]
+    assert copy["D1"].value == "Segment" and all(copy.cell(row=r, column=4).value for r in range(2, 8))
+    assert copy["XFD1"].value == "note: checked by Ann"
+    assert copy.max_column == 16384

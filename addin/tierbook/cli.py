@@ -79,7 +79,7 @@ def _segment(args: argparse.Namespace, progress) -> int:
 
     refuse_overwrite(args.out, args.input, what="--out")
     result = jobs.segment_file(args.input, args.out, _settings(args), sheet=args.sheet, lang=args.lang,
-                               progress=progress)
+                               progress=progress, force=args.force)
     print(_summary_line(args.out, result))
     return 0
 
@@ -112,13 +112,13 @@ def _send(args: argparse.Namespace, progress) -> int:
 
 
 def _reactivation_plan(args: argparse.Namespace, progress) -> int:
-    run = jobs.reactivation_plan(args.workbook, args.variants, args.seed, progress=progress)
+    run = jobs.reactivation_plan(args.workbook, args.variants, args.seed, progress=progress, force=args.force)
     print(run.summary())
     return 0
 
 
 def _reactivation_results(args: argparse.Namespace, progress) -> int:
-    run = jobs.reactivation_results(args.workbook, progress=progress)
+    run = jobs.reactivation_results(args.workbook, progress=progress, force=args.force)
     for issue in run.issues.itertuples(index=False):
         progress(f'Sheet "{issue.sheet}", row {issue.row}, column "{issue.column}": {issue.problem} '
                  f"(got {issue.value!r})")
@@ -164,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("input", type=Path, help="the sales export")
     seg.add_argument("--out", type=Path, required=True, help="the workbook to write")
     seg.add_argument("--sheet", help="sheet of INPUT to read (default: the first)")
+    seg.add_argument("--force", action="store_true", help="replace OUT even if it holds sheets tierbook did not write (they are lost)")
     _settings_options(seg)
 
     demo = command("demo", _demo, "write the bundled sample sales export and classify it",
@@ -209,12 +210,14 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("workbook", type=Path, help="a workbook written by tierbook segment or demo")
     plan.add_argument("--variants", type=int, help="number of message variants, 1 to 5 (default 5)")
     plan.add_argument("--seed", type=int, help="seed of the assignment (default: drawn at random and stored)")
+    plan.add_argument("--force", action="store_true", help="replace WORKBOOK even if it holds sheets tierbook did not write (they are lost)")
     results = command(
         "results", _reactivation_results, "conversion per variant from the Contact log, and a verdict",
         "Read the Contact log sheet of WORKBOOK and write the sheet Reactivation results: per variant "
                     "contacted, converted (a purchase within response_days after the contact), the rate with a 95% "
                     "Wilson interval, the revenue after contact, and a verdict in plain words.", react_commands)
     results.add_argument("workbook", type=Path, help="a workbook with a reactivation plan")
+    results.add_argument("--force", action="store_true", help="replace WORKBOOK even if it holds sheets tierbook did not write (they are lost)")
 
     serve = command("serve", _serve, "run the Excel add-in (xlwings Server) on 127.0.0.1",
                     "Serve tierbook's Excel add-in (manifest, =TIERBOOK.SEGMENT functions, ribbon scripts) with "

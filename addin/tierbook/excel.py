@@ -820,18 +820,62 @@ class BookRun:
     values: BookSettings
 
 
+#: The workbook name that marks tierbook's Segment column (its header cell), so that a
+#: user's own column headed "Segment" is never taken for it, nor written.
+SEGMENT_NAME = "tierbook_segment"
+#: Columns in an Excel sheet (A..XFD).
+MAX_COLUMNS = 16384
+
+
+def _segment_name(book: xw.Book):
+    for name in book.names:
+        if name.name == SEGMENT_NAME:
+            return name
+    return None
+
+
+def _marked_column(book: xw.Book, sheet) -> int | None:
+    """The 1-based column of tierbook's Segment column on SHEET (from SEGMENT_NAME), or None."""
+    from openpyxl.utils import range_boundaries
+
+    name = _segment_name(book)
+    if name is None:
+        return None
+    match = re.fullmatch(r"=?(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?(\d+)", str(name.refers_to or ""))
+    if match is None or (match[1] or match[2]).replace("''", "'").casefold() != sheet.name.casefold():
+        return None
+    return range_boundaries(f"{match[3]}{match[4]}")[0]
+
+
+def _free_column(cells: list[list], first_col: int, sheet_name: str) -> int:
+    """The column for the Segment column: after the last used column; when that is past
+    Excel's last column (a note far to the right, say in XFD1), the first column after
+    the data that is empty in every row. Never a column holding a user's cell."""
+    width = len(cells[0]) if cells else 1
+    if first_col + width <= MAX_COLUMNS:
+        return first_col + width
+    filled = [any(row[j] not in (None, "") for row in cells) for j in range(width)]
+    below = [j for j in range(width) if any(row[j] not in (None, "") for row in cells[1:])]
+    for j in range(below[-1] + 1 if below else 0, width):
+        if not filled[j]:
+            return first_col + j
+    raise TierbookExcelError(f'sheet "{sheet_name}" has no empty column left for the Segment column: clear a '
+                             f"column to the right of your data")
+
+
 def _read_data(book: xw.Book, values: BookSettings, titles: set[str]):
     sheet = _data_sheet(book, values, titles)
     used = sheet.used_range
     cells = used.options(ndim=2).value
     header_row, first_col = used.row, used.column
     seg_header = labels.header("segment", values.lang)
-    last_col = first_col + max(len(cells[0]), 1) - 1
-    seg_col = last_col + 1
-    headers = [("" if h is None else str(h).strip()) for h in cells[0]]
-    if len(headers) > 1 and headers[-1] in {labels.header("segment", lang) for lang in labels.LANGS}:
-        cells = [row[:-1] for row in cells]  # the column a previous run added
-        seg_col = last_col
+    marked = _marked_column(book, sheet)
+    if marked is not None and first_col <= marked < first_col + len(cells[0]):
+        j = marked - first_col  # the column an earlier run wrote: left out, and written again
+        cells = [row[:j] + row[j + 1:] for row in cells]
+        seg_col = marked
+    else:
+        seg_col = _free_column(cells, first_col, sheet.name)
     if len(cells) < 2:
         raise InputError(f'Sheet "{sheet.name}" has no rows under its header: is it the transactions sheet?')
     raw = raw_frame(cells)
@@ -847,7 +891,8 @@ def segment_book(book: xw.Book, extra: Callable | None = None) -> BookRun:
     more input issues): the reactivation sheets."""
     from .movement import tier_history
     from .sheets import row_segments
-    from .workbook import write_workbook
+    from .workbook import build_workbook
+    from .writers import record_sheets
 
     values = read_book_settings(book)
     lang = values.lang
@@ -861,15 +906,16 @@ def segment_book(book: xw.Book, extra: Callable | None = None) -> BookRun:
 
         written = replace(result, issues=pd.concat([result.issues, more], ignore_index=True))
 
-    with tempfile.TemporaryDirectory(prefix="tierbook-") as folder:
-        path = write_workbook(written, Path(folder) / "tierbook.xlsx", lang=lang,
-                              history=tier_history(tx, result.settings), extra=contents)
-        generated = _replace_sheets(book, path, values.generated, protected={sheet.name, SETTINGS_SHEET})
+    laid_out = build_workbook(written, lang=lang, history=tier_history(tx, result.settings), extra=contents,
+                              record=True)
+    generated = _replace_sheets(book, record_sheets(laid_out), values.generated,
+                                protected={sheet.name, SETTINGS_SHEET})
 
     # The Segment column: the header, then one value per row of the used range.
     segments = row_segments(result, tx, lang).to_dict()
     column = [[seg_header]] + [[_safe(segments.get(r, ""))] for r in range(header_row + 1, header_row + n_rows)]
     sheet.range((header_row, seg_col)).value = column
+    _mark_segment_column(book, sheet, header_row, seg_col)
 
     values = BookSettings(result.settings, lang, values.sheet, values.folder, generated)
     write_settings_sheet(book, values)
@@ -880,15 +926,28 @@ def segment_book(book: xw.Book, extra: Callable | None = None) -> BookRun:
     return BookRun(result, tx, sheet.name, seg_col, generated, values)
 
 
-def _replace_sheets(book: xw.Book, path: Path, previous: Sequence[str], protected: set[str]) -> tuple[str, ...]:
-    """Copy every sheet of the workbook file PATH into BOOK: values, formulas (written
-    last, once every table exists) and tables. A sheet of the same title that an earlier
-    run wrote is deleted first; one the user made stops the run."""
-    from openpyxl import load_workbook
+def _mark_segment_column(book: xw.Book, sheet, row: int, col: int) -> None:
+    """Name the Segment column's header cell SEGMENT_NAME: the next run recognises it."""
+    from openpyxl.utils import get_column_letter
 
-    source = load_workbook(path)
+    quoted = sheet.name.replace("'", "''")
+    refers_to = f"='{quoted}'!${get_column_letter(col)}${row}"
+    existing = _segment_name(book)
+    if existing is not None:
+        if str(existing.refers_to) == refers_to:
+            return
+        existing.delete()
+    book.names.add(SEGMENT_NAME, refers_to)
+
+
+def _replace_sheets(book: xw.Book, sheets: Sequence, previous: Sequence[str], protected: set[str]) -> tuple[str, ...]:
+    """Write the laid-out SHEETS (writers.RecordedSheet) into BOOK with the open-workbook
+    writer: what the file has, no temporary file. A sheet of the same title that an
+    earlier run wrote is deleted first; one the user made stops the run."""
+    from .writers import ExcelWriter
+
     ours = {t.casefold() for t in previous}
-    titles = [ws.title for ws in source.worksheets]
+    titles = [ws.title for ws in sheets]
     for title in titles:
         existing = _find(book, title)
         if existing is None:
@@ -900,34 +959,14 @@ def _replace_sheets(book: xw.Book, path: Path, previous: Sequence[str], protecte
         existing = _find(book, title)
         if existing is not None and title.casefold() not in {p.casefold() for p in protected}:
             existing.delete()
-    formulas = []
-    for ws in source.worksheets:
+    writer = ExcelWriter(book)
+    for ws in sheets:
         anchor = _find(book, SETTINGS_SHEET)  # keep the settings sheet last
         if anchor is not None and anchor.index > 1:
             target = book.sheets.add(name=ws.title, after=book.sheets[anchor.index - 2])
         else:
             target = book.sheets.add(name=ws.title)
-        grid = []
-        for row in ws.iter_rows():
-            cells = []
-            for cell in row:
-                value = cell.value
-                if cell.data_type == "f":
-                    formulas.append((target, cell.coordinate, value))
-                    value = None
-                elif isinstance(value, str):
-                    value = _safe(value)
-                cells.append(value)
-            grid.append(cells)
-        if grid and any(v is not None for row in grid for v in row):
-            target.range((1, 1)).value = grid
-        for table in ws.tables.values():
-            style = table.tableStyleInfo.name if table.tableStyleInfo is not None else None
-            target.tables.add(source=target.range(table.ref), name=table.name, table_style_name=style,
-                              has_headers=True)
-        target.autofit("columns")
-    for target, coordinate, formula in formulas:
-        target.range(coordinate).formula = formula
+        writer.write(ws, target)
     return tuple(titles)
 
 
@@ -1065,13 +1104,25 @@ def _run(action: Callable[[xw.Book], object], book: xw.Book) -> object:
         raise TierbookExcelError(_message(error)) from None
 
 
-@xw.script(name="Segment customers")
+def _not_read(*read: str) -> list[str]:
+    """The generated sheets (both languages) a script does not read: xlwings Server's
+    client leaves their cells out of the request (their names still come)."""
+    keep = {labels.sheet_title(k, lang) for k in read for lang in labels.LANGS}
+    return sorted({t for lang in labels.LANGS for t in labels.SHEETS[lang].values()} - keep)
+
+
+#: What each script's request leaves out (xw.script(exclude=...)).
+EXCLUDE = {"segment_customers": _not_read("reactivation"), "plan_reactivation": _not_read("reactivation"),
+           "reactivation_results": _not_read("reactivation", "contact_log"), "segment_workbooks": _not_read()}
+
+
+@xw.script(name="Segment customers", exclude=EXCLUDE["segment_customers"])
 def segment_customers(book: xw.Book):
     """Classify the open workbook in place."""
     _run(segment_book, book)
 
 
-@xw.script(name="Segment workbooks")
+@xw.script(name="Segment workbooks", exclude=EXCLUDE["segment_workbooks"])
 def segment_workbooks(book: xw.Book):
     """Write one workbook per segment and per manager."""
     files = _run(split_book, book)
@@ -1079,19 +1130,19 @@ def segment_workbooks(book: xw.Book):
     book.app.alert(f"tierbook wrote {len(files)} workbooks into {folder}", title="tierbook")
 
 
-@xw.script(name="Settings")
+@xw.script(name="Settings", include=[SETTINGS_SHEET])
 def edit_settings(book: xw.Book):
     """Show the settings sheet (created with the defaults if missing)."""
     _run(show_settings, book)
 
 
-@xw.script(name="Plan reactivation")
+@xw.script(name="Plan reactivation", exclude=EXCLUDE["plan_reactivation"])
 def plan_reactivation(book: xw.Book):
     """Assign each one-time buyer with consent a message variant (the Reactivation sheet)."""
     _run(plan_book, book)
 
 
-@xw.script(name="Reactivation results")
+@xw.script(name="Reactivation results", exclude=EXCLUDE["reactivation_results"])
 def reactivation_results(book: xw.Book):
     """Conversion per variant from the Contact log sheet, and a verdict."""
     _run(results_book, book)

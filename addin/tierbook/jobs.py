@@ -28,9 +28,11 @@ def _quiet(message: str) -> None:
 
 
 def segment_file(src: str | Path, out: str | Path, settings: Settings | None = None, sheet: str | None = None,
-                 lang: str = "en", progress: Progress = _quiet) -> Segmentation:
-    """Read the transactions in SRC, classify the customers and write the workbook OUT."""
+                 lang: str = "en", progress: Progress = _quiet, force: bool = False) -> Segmentation:
+    """Read the transactions in SRC, classify the customers and write the workbook OUT.
+    An existing OUT with sheets tierbook did not write is refused unless FORCE."""
     started = time.perf_counter()
+    check_replaceable(out, force)
     progress(f"reading {src}")
     tx, issues = read_transactions(src, sheet=sheet)
     progress(f"read {len(tx):,} usable rows, {len(issues):,} input issues ({time.perf_counter() - started:.1f} s)")
@@ -42,6 +44,52 @@ def segment_file(src: str | Path, out: str | Path, settings: Settings | None = N
     write_workbook(result, out, lang=lang, tx=tx, source=(src, sheet), history=history, extra=extra, kept=kept)
     progress(f"wrote {out} ({time.perf_counter() - started:.1f} s)")
     return result
+
+
+def foreign_sheets(out: str | Path) -> list[str] | None:
+    """The sheets of the existing workbook OUT that tierbook did not write and a rewrite
+    would lose (the Mailing and Contact log sheets are carried over, so they are not
+    among them); None when OUT is not a workbook at all; [] when OUT does not exist."""
+    from openpyxl import load_workbook
+
+    from . import labels
+    from .mail import mailing_sheet_title
+    from .workbook import workbook_properties
+
+    out = Path(out)
+    if not out.exists():
+        return []
+    try:
+        meta = workbook_properties(out)
+        book = load_workbook(out, read_only=True)
+        names = list(book.sheetnames)
+        book.close()
+    except Exception:  # noqa: BLE001 - not a workbook: the user's file, whatever it is
+        return None
+    if "sheets" in meta:
+        ours = set(json.loads(meta["sheets"]))
+    elif "settings" in meta or "lang" in meta:  # written by an earlier version: its sheet titles
+        ours = {t for lang in labels.LANGS for t in labels.SHEETS[lang].values()} | {meta.get("source_sheet")}
+    else:
+        ours = set()
+    kept = {mailing_sheet_title(names)} | {labels.sheet_title("contact_log", lang) for lang in labels.LANGS}
+    return [n for n in names if n not in ours and n not in kept]
+
+
+def check_replaceable(out: str | Path, force: bool = False) -> None:
+    """Refuse to write over OUT when that would lose sheets tierbook did not write
+    (issue 10.2), naming them; FORCE replaces it anyway."""
+    if force:
+        return
+    foreign = foreign_sheets(out)
+    name = Path(out).name
+    if foreign is None:
+        raise InputError(f"{name} exists and is not a workbook tierbook can read: it would be replaced; write to "
+                         f"another file, or add --force to replace it")
+    if foreign:
+        listed = ", ".join(f'"{t}"' for t in foreign)
+        raise InputError(f"{name} has sheets tierbook did not write, which would be lost: {listed}; move them to "
+                         f"another workbook or write to another file, or add --force to replace them")
 
 
 def _carried_over(out: str | Path, lang: str) -> tuple[list, list]:
@@ -95,7 +143,7 @@ def split_file(src: str | Path, by: str, directory: str | Path, lang: str | None
 
 
 def reactivation_plan(out: str | Path, variants: int | None = None, seed: int | None = None,
-                      progress: Progress = _quiet) -> "ReactivationRun":
+                      progress: Progress = _quiet, force: bool = False) -> "ReactivationRun":
     """Plan (or extend) the reactivation test of the tierbook workbook OUT: every
     one-time buyer with consent gets a variant; the assignments and the seed of an
     earlier plan are kept and only new customers are added. OUT is written again from
@@ -103,6 +151,7 @@ def reactivation_plan(out: str | Path, variants: int | None = None, seed: int | 
     from . import reactivation
 
     book = _Regenerated.load(out)
+    check_replaceable(out, force)
     previous = book.plan
     if previous is not None:
         if variants is not None and variants != previous.variants:
@@ -154,7 +203,7 @@ def measure(log: pd.DataFrame, tx: pd.DataFrame, settings: Settings, plan: "Plan
     return results, decided, len(contacts)
 
 
-def reactivation_results(out: str | Path, progress: Progress = _quiet) -> "ReactivationRun":
+def reactivation_results(out: str | Path, progress: Progress = _quiet, force: bool = False) -> "ReactivationRun":
     """Measure the reactivation test of the tierbook workbook OUT from its Contact log
     sheet: per variant contacted, converted, rate with a 95% Wilson interval and the
     revenue after contact, and a verdict; written into OUT as the sheet Reactivation
@@ -163,6 +212,7 @@ def reactivation_results(out: str | Path, progress: Progress = _quiet) -> "React
     from . import reactivation
 
     book = _Regenerated.load(out)
+    check_replaceable(out, force)
     if book.plan is None:
         raise InputError(f"{Path(out).name} has no reactivation plan yet: run tierbook reactivation plan first")
     variants = reactivation.VARIANTS[:book.plan.variants]

@@ -59,9 +59,10 @@ DEFAULT_TABLE_STYLE = "TableStyleMedium2"
 OVERDUE_FONT = "9C0006"
 OVERDUE_FILL = "FFC7CE"
 MIN_WIDTH, MAX_WIDTH = 8, 60
+MAX_COLUMNS = 16384  # A..XFD
 PROPERTY_PREFIX = "tierbook."
 #: Properties kept only to write the workbook again from itself (see workbook_properties).
-REGENERATION = ("settings", "source_sheet")
+REGENERATION = ("settings", "source_sheet", "sheets")
 
 
 def safe_text(value: str) -> str:
@@ -131,6 +132,18 @@ def write_workbook(result: Segmentation, out: str | Path, lang: str = "en", *, t
     The workbook's properties keep the settings (as JSON) and the copy's sheet title, so
     that the workbook can be written again from itself (see jobs.reactivation_plan).
     """
+    book = build_workbook(result, lang, tx=tx, source=source, templates=templates, history=history, extra=extra,
+                          kept=kept, source_has_segment=source_has_segment)
+    return save_atomically(book, out)
+
+
+def build_workbook(result: Segmentation, lang: str = "en", *, tx: pd.DataFrame | None = None,
+                   source: tuple[str | Path, str | None] | None = None,
+                   templates: str | Path | None = None, history: pd.DataFrame | None = None,
+                   extra: Sequence[SheetContent] = (), kept: Sequence[tuple[str, list[list]]] = (),
+                   source_has_segment: bool = False, record: bool = False) -> Workbook:
+    """The workbook of write_workbook, laid out and not yet saved. RECORD: its sheets are
+    writers.RecordedSheet, kept in memory for the open-workbook writer (never saved)."""
     lang = labels.check_lang(lang)
     texts = load_texts(lang, templates)
     contents = workbook_content(result, lang, texts)
@@ -142,7 +155,7 @@ def write_workbook(result: Segmentation, out: str | Path, lang: str = "en", *, t
     segments = row_segments(result, tx, lang) if tx is not None and source is not None else None
     properties = _properties(result, lang)
     book = _new_book(properties)
-    writer = SheetWriter(book, texts, templates)
+    writer = SheetWriter(book, texts, templates, record=record)
     copy_title = None
     for content in contents:
         writer.write(content)
@@ -151,12 +164,13 @@ def write_workbook(result: Segmentation, out: str | Path, lang: str = "en", *, t
                                             drop_last=source_has_segment)
     for title, rows in kept:
         writer.values_sheet(title, rows)
-    extra_properties = {"settings": json.dumps(result.settings.as_dict(), ensure_ascii=False)}
+    extra_properties = {"settings": json.dumps(result.settings.as_dict(), ensure_ascii=False),
+                        "sheets": json.dumps([ws.title for ws in book._sheets], ensure_ascii=False)}
     if copy_title is not None:
         extra_properties["source_sheet"] = copy_title
     for name, value in extra_properties.items():
         book.custom_doc_props.append(StringProperty(name=PROPERTY_PREFIX + name, value=value))
-    return save_atomically(book, out)
+    return book
 
 
 def workbook_properties(path: str | Path) -> dict[str, str]:
@@ -319,11 +333,12 @@ def _file_stem(name: str, used: set[str]) -> str:
 class SheetWriter:
     """Writes SheetContent into a write-only workbook, laid out with the templates."""
 
-    def __init__(self, book: Workbook, texts: Texts, templates: str | Path | None = None):
+    def __init__(self, book: Workbook, texts: Texts, templates: str | Path | None = None, record: bool = False):
         self.book = book
         self.texts = texts
         self.templates = templates
         self.titles: set[str] = set()
+        self.record = record  # keep the sheets in memory (writers.RecordedSheet), for an open workbook
 
     # ------------------------------------------------------------------ dispatch
 
@@ -334,7 +349,13 @@ class SheetWriter:
             self._templated(content, load_template(content.template, self.templates))
 
     def _sheet(self, title: str):
-        ws = self.book.create_sheet(title)
+        if self.record:
+            from .writers import RecordedSheet
+
+            ws = RecordedSheet(self.book, title)
+            self.book._sheets.append(ws)
+        else:
+            ws = self.book.create_sheet(title)
         self.titles.add(title.casefold())
         return ws
 
@@ -638,6 +659,8 @@ class SheetWriter:
         first_data = int(segments.index.min()) if len(segments) else 2
         segment_of = segments.to_dict()
         seg_col = width + 1
+        if seg_col > MAX_COLUMNS:  # text far to the right (a note in XFD1): the first free column after the data
+            rows, seg_col = _free_column(list(rows))
         # Buffer the rows up to the first data row (to find the header) and a sample
         # (to fit the column widths), then stream the rest.
         head: list[list] = []
@@ -669,9 +692,12 @@ class SheetWriter:
                 if r == header_row:
                     cell = WriteOnlyCell(ws, labels.header("segment", lang))
                     cell._style = bold
-                    cells.append(cell)
                 else:
-                    cells.append(segment_of[r] or None)
+                    cell = segment_of[r] or None
+                if len(cells) >= seg_col:
+                    cells[seg_col - 1] = cell
+                else:
+                    cells.append(cell)
             ws.append(cells)
             last = r
         if header_row and last > header_row:
@@ -716,6 +742,29 @@ class SheetWriter:
         while candidate.casefold() in self.titles:
             candidate, n = f"{title[:25]} ({n})", n + 1
         return candidate
+
+
+def _free_column(rows: list[list[tuple[object, str | None]]]) -> tuple[Iterator, int]:
+    """The rows again, and the first column after the last one with data under the first
+    non-empty row that is empty in every row (the Segment column's place when the sheet's
+    last used column is Excel's last). Raises InputError when there is none."""
+    def empty(v: object) -> bool:
+        return v is None or (isinstance(v, str) and v.strip() == "")
+
+    top = next((i for i, row in enumerate(rows) if any(not empty(v) for v, _ in row)), 0)
+    width = max((len(r) for r in rows), default=0)
+    filled, below = [False] * width, -1
+    for i, row in enumerate(rows):
+        for j, (v, _) in enumerate(row):
+            if not empty(v):
+                filled[j] = True
+                if i > top:
+                    below = max(below, j)
+    for j in range(below + 1, min(width, MAX_COLUMNS)):
+        if not filled[j]:
+            return iter(rows), j + 1
+    raise InputError("the transactions sheet has no empty column left for the Segment column: clear a column to "
+                     "the right of the data")
 
 
 def _chain(head: list, rest: Iterator) -> Iterator:
