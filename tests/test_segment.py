@@ -252,3 +252,58 @@ def test_the_python_api_takes_an_export_as_it_is():
         ["Acme", 1234.56, pd.Timestamp("2025-11-19")]]
     assert result.issues[["sheet", "row", "column", "problem"]].values.tolist() == [
         ["Продажи", 3, "Сумма", "not a number"], ["Продажи", 4, "", "totals row, skipped"]]
+
+
+# --------------------------------------------------------------------------- edge cases of the reference (issue 13)
+
+
+def test_is_purchase_is_a_positive_amount_or_free_units_never_a_refund():
+    from tierbook.segment import is_purchase
+
+    amount = np.array([10.0, 0.0, 0.0, -5.0, -5.0, np.nan, 0.0])
+    units = np.array([np.nan, 3.0, 0.0, 2.0, np.nan, 4.0, np.nan])
+    assert is_purchase(amount, units).tolist() == [True, True, False, False, False, False, False]
+
+
+def test_a_refund_with_positive_units_is_not_a_purchase_day():
+    tx = transactions("customer date amount units",
+                      # one order, fully refunded a month later (the export keeps units positive)
+                      ("single", "2024-01-10", 100, 2), ("single", "2024-02-10", -100, 2),
+                      # purchases every 30 days and a refund in between
+                      ("steady", "2024-01-01", 50, 1), ("steady", "2024-01-11", -20, 1),
+                      ("steady", "2024-01-31", 50, 1), ("steady", "2024-03-01", 50, 1),
+                      ("free", "2024-03-01", 0, 5),  # goods given for free: a purchase
+                      ("x", "2024-06-01", 10, 1))
+    result = classify(tx)
+    assert by_customer(result, "purchase_days") == {"single": 1, "steady": 3, "free": 1, "x": 1}
+    assert by_customer(result, "lifecycle")["single"] == "one-time"
+    assert by_customer(result, "last_purchase")["single"] == pd.Timestamp("2024-01-10")
+    assert by_customer(result, "cycle_days")["steady"] == 30.0
+    assert by_customer(result, "revenue")["single"] == 0.0  # the refund still nets the money
+
+
+def test_blank_margins_are_not_unprofitable_only_a_known_loss_is():
+    tx = transactions("customer date amount margin",
+                      ("blank", "2024-01-10", 100, None), ("blank", "2024-02-10", 100, None),
+                      ("loss", "2024-01-10", 100, -5), ("loss", "2024-02-10", 100, None),
+                      ("zero", "2024-01-12", 100, 0), ("zero", "2024-02-12", 100, 0),
+                      ("part", "2024-01-10", 100, 10), ("part", "2024-02-10", 100, None))
+    result = classify(tx)
+    profit = by_customer(result, "profit")
+    assert np.isnan(profit["blank"]) and (profit["loss"], profit["zero"], profit["part"]) == (-5.0, 0.0, 10.0)
+    assert by_customer(result, "lifecycle") == {"blank": "permanent", "loss": "unprofitable",
+                                                "zero": "unprofitable", "part": "permanent"}
+
+
+def test_refund_only_and_zero_only_customers_are_not_active():
+    tx = transactions("customer date amount units",
+                      ("refund", "2024-03-05", -40, 1),  # a refund of a purchase before the data starts
+                      ("zero", "2024-03-06", 0, 0), ("zero", "2024-03-07", 0, None),
+                      ("free", "2024-03-08", 0, 2),
+                      *[(f"r{i}", "2024-03-10", 10 * i, 1) for i in range(1, 6)])
+    result = classify(tx)
+    tiers = by_customer(result, "tier")
+    assert (tiers["refund"], tiers["zero"], tiers["free"]) == ("", "", "Regular")
+    assert by_customer(result, "tier_whole_period")["refund"] == ""
+    assert by_customer(result, "purchase_days")["refund"] == 0
+    assert by_customer(result, "lifecycle")["refund"] == "potential"

@@ -109,6 +109,23 @@ def top_share(values: pd.Series, share: float, by: pd.Series | None = None) -> p
     return grouped.rank(method="min", ascending=False) <= cut_count(share, grouped.transform("count"))
 
 
+# --------------------------------------------------------------------------- the purchase rule
+
+
+def is_purchase(amount: np.ndarray, units: np.ndarray) -> np.ndarray:
+    """True for a row that sold something: a positive amount, or a zero amount with
+    units shipped (goods given for free). A row with a negative amount (a refund or a
+    return) is never a purchase, whatever its units say; a row with no amount is none.
+
+    The one place of this rule: purchase days, the cycle, "active in the window" and
+    lifecycle classes all count only such rows (a DuckDB or Spark aggregation of the
+    same transactions must use the same rule to agree).
+    """
+    amount = np.asarray(amount, dtype="float64")
+    units = np.asarray(units, dtype="float64")
+    return (amount > 0) | ((amount == 0) & (units > 0))
+
+
 # --------------------------------------------------------------------------- the engine
 
 
@@ -221,8 +238,7 @@ def _rows(tx: pd.DataFrame) -> tuple[pd.DataFrame, pd.Index]:
         "amount": amount[order],
         "units": units[order],
         "margin": margin[order],
-        # a purchase is a row that sold something: a positive amount, or units shipped for free
-        "purchase": ((amount > 0) | (units > 0))[order],
+        "purchase": is_purchase(amount, units)[order],
         "payment": payment[order],
         "pos": order,
     })
@@ -292,11 +308,12 @@ def _per_customer(rows: pd.DataFrame, days: pd.DataFrame, per_month: pd.DataFram
                   window: tuple[int, int], settings: Settings) -> pd.DataFrame:
     """Totals, purchase dates, window values and VIP history per customer code."""
     idx = pd.RangeIndex(n)
-    totals = rows.groupby("code").agg(revenue=("amount", "sum"), payments=("payment", "sum"),
-                                      units=("units", "sum"), profit=("margin", "sum")).reindex(idx)
-    for total, source in (("units", "units"), ("profit", "margin")):
-        if rows[source].isna().all():  # the input has no such column
-            totals[total] = np.nan
+    by_code = rows.groupby("code")
+    totals = by_code.agg(revenue=("amount", "sum"), payments=("payment", "sum")).reindex(idx)
+    # units and profit are NaN for a customer none of whose cells is filled (min_count=1):
+    # a customer with blank margins has an unknown profit, not a profit of 0
+    totals["units"] = by_code["units"].sum(min_count=1).reindex(idx)
+    totals["profit"] = by_code["margin"].sum(min_count=1).reindex(idx)
     totals[["revenue", "units", "profit"]] = totals[["revenue", "units", "profit"]].round(6)
     by_day = days.groupby("code")["day"]
     people = totals.assign(
@@ -423,7 +440,8 @@ def vip_ledger(vip: pd.DataFrame, names: pd.Index, months: np.ndarray, window: i
 
 
 def lifecycle(people: pd.DataFrame, as_of: pd.Timestamp, settings: Settings) -> pd.Series:
-    """new / one-time / permanent / occasional / potential, with unprofitable over all."""
+    """new / one-time / permanent / occasional / potential, with unprofitable over all
+    (only where the customer's profit is known: blank margins are not a loss)."""
     today = np.datetime64(as_of.date(), "D").astype("int64")
     since_first = today - people["first_day"]
     since_last = today - people["last_day"]
