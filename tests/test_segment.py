@@ -194,6 +194,7 @@ def test_concentration_metrics_and_alert():
     assert row["alert"]
     assert row["alert_reason"] == ("the top 3 customers give 90% of revenue (alert at 50%); "
                                    "one customer gives 60% of revenue (alert at 20%)")
+    assert row["top_customers"] == "a (60%), b (20%), c (10%)"
 
 
 def test_concentration_uses_profit_when_margin_is_known_and_no_alert_below_thresholds():

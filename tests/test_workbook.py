@@ -179,8 +179,14 @@ def test_summary_states_the_concentration_alert_in_plain_words(books, demo):
     _, result = demo
     ws = openpyxl.load_workbook(books["en"], read_only=True)["Summary"]
     texts = [v for row in ws.iter_rows(max_row=10, values_only=True) for v in row if isinstance(v, str)]
+    names = result.concentration["top_customers"].iloc[0]
+    top = result.customers.sort_values("profit", ascending=False)["customer"].iloc[0]
+    assert names.startswith(f"{top} (25%), ")
     assert "Alert — the disease of three clients: one customer gives 25% of profit (alert at 20%). If one of them " \
-           "leaves, it can ruin the company: attract smaller and, above all, new customers." in texts
+           f"leaves, it can ruin the company: attract smaller and, above all, new customers. Who: {names}." in texts
+    period = result.concentration["period"].iloc[0].replace("..", " – ")
+    assert f"Tiers: VIP, Good, Regular from the window {period}; customers, revenue and profit are all-time " \
+           f"totals up to {result.as_of.date()} (live formulas on the Customers table)" in texts
     ru = openpyxl.load_workbook(books["ru"], read_only=True)["Сводка"]
     texts = [v for row in ru.iter_rows(max_row=10, values_only=True) for v in row if isinstance(v, str)]
     assert any(t.startswith("Тревога — болезнь трёх клиентов: один клиент даёт 25% прибыли") for t in texts)

@@ -197,13 +197,19 @@ SUMMARY_TEXTS = {
                  "month's payers, kept for {window} months",
                  "На {as_of} (месяц анализа {month}) · критерий: {criterion} · VIP: верхние {share} плательщиков "
                  "каждого месяца, в реестре {window} мес."),
-    "tiers_heading": ("Tiers: VIP, Good, Regular (live formulas on the Customers table)",
-                      "Уровни: VIP, хорошие, обычные (живые формулы по таблице клиентов)"),
-    "lifecycles_heading": ("Lifecycle classes", "Классы жизненного цикла"),
-    "concentration_heading": ("Concentration: the disease of three clients", "Концентрация: болезнь трёх клиентов"),
+    "tiers_heading": ("Tiers: VIP, Good, Regular from the window {period}; customers, revenue and profit are all-time "
+                      "totals up to {as_of} (live formulas on the Customers table)",
+                      "Уровни: VIP, хорошие, обычные — по окну {period}; клиенты, выручка и прибыль — итоги за всё "
+                      "время по {as_of} (живые формулы по таблице клиентов)"),
+    "lifecycles_heading": ("Lifecycle classes on {as_of}; revenue and profit are all-time totals up to {as_of}",
+                           "Классы жизненного цикла на {as_of}; выручка и прибыль — итоги за всё время по {as_of}"),
+    "concentration_heading": ("Concentration in the window {period}: the disease of three clients",
+                              "Концентрация за окно {period}: болезнь трёх клиентов"),
+    "alert_names": ("Who: {names}.", "Кто: {names}."),
     "charts_heading": ("Charts", "Диаграммы"),
     "flow_heading": ("VIP ledger: entries and exits per month", "Реестр VIP: вошли и вышли по месяцам"),
-    "pareto_heading": ("Pareto curve: customers ranked by revenue", "Кривая Парето: клиенты по убыванию выручки"),
+    "pareto_heading": ("Pareto curve: customers ranked by all-time revenue up to {as_of}",
+                       "Кривая Парето: клиенты по убыванию выручки за всё время по {as_of}"),
     "alert_on": ("Alert — the disease of three clients: {reasons}. If one of them leaves, it can ruin the company: "
                  "attract smaller and, above all, new customers.",
                  "Тревога — болезнь трёх клиентов: {reasons}. Уход одного из них может обернуться крахом для "

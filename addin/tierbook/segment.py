@@ -66,7 +66,7 @@ class Segmentation:
     ledger: pd.DataFrame  # customer, first_vip, last_vip, vip_months, status, then one column per month
     ledger_flow: pd.DataFrame  # month, entered, left, size: the ledger's movement per month
     lost_vip: pd.DataFrame  # customer, last_vip, last_purchase, months_silent, revenue, manager
-    concentration: pd.DataFrame  # one row: basis, top1_share, top3_share, top5_share, ...
+    concentration: pd.DataFrame  # one row: basis, top1_share, top3_share, top5_share, ..., top_customers
     contact_plan: pd.DataFrame  # lifecycle, contacts_per_year, customers
     issues: pd.DataFrame  # the input report: sheet, row, column, value, problem
     settings: Settings
@@ -200,7 +200,7 @@ def classify(tx: pd.DataFrame, settings: Settings | None = None, issues: pd.Data
         ledger=ledger,
         ledger_flow=flow,
         lost_vip=lost,
-        concentration=concentration(people, rows, window, "margin" in tx.columns, settings),
+        concentration=concentration(people, rows, window, "margin" in tx.columns, settings, names),
         contact_plan=contact_plan(customers, settings),
         issues=issues if issues is not None else issues_frame(),
         settings=settings,
@@ -642,13 +642,15 @@ def size_tier(people: pd.DataFrame, settings: Settings) -> pd.Series:
 
 
 def concentration(people: pd.DataFrame, rows: pd.DataFrame, window: tuple[int, int], has_margin: bool,
-                  settings: Settings) -> pd.DataFrame:
+                  settings: Settings, names: pd.Index | None = None) -> pd.DataFrame:
     """"The disease of three clients": how much of the window's profit (else revenue)
-    the biggest customers give, and whether that is an alert."""
+    the biggest customers give, whether that is an alert, and who they are
+    (top_customers: the top 3 by name with their shares, biggest first)."""
     basis = "profit" if has_margin else "revenue"
     in_window = rows[rows["month"].between(*window)]
     totals = in_window.groupby("code")["margin" if has_margin else "amount"].sum()
-    positive = totals[totals > 0].sort_values(ascending=False).to_numpy()
+    ranked = totals[totals > 0].sort_values(ascending=False, kind="stable")
+    positive = ranked.to_numpy()
     total = positive.sum()
     shares = positive / total if total > 0 else positive
     cumulative = np.cumsum(shares)
@@ -670,6 +672,8 @@ def concentration(people: pd.DataFrame, rows: pd.DataFrame, window: tuple[int, i
         "herfindahl": float(np.sum(shares ** 2)),
         "alert": bool(reasons),
         "alert_reason": "; ".join(reasons),
+        "top_customers": ", ".join(f"{names[code] if names is not None else code} ({share:.0%})"
+                                   for code, share in zip(ranked.index[:3], shares[:3])),
     }])
 
 

@@ -450,7 +450,9 @@ def alert_text(result: Segmentation, texts: Texts) -> str:
     if c["top1_share"] >= s.top1_alert:
         reasons.append(texts.get("summary", "reason_top1", **values))
     if reasons:
-        return texts.get("summary", "alert_on", reasons="; ".join(reasons), **values)
+        text = texts.get("summary", "alert_on", reasons="; ".join(reasons), **values)
+        names = str(c.get("top_customers", "") or "")
+        return f"{text} {texts.get('summary', 'alert_names', names=names)}" if names else text
     return texts.get("summary", "alert_off", **values)
 
 
@@ -476,6 +478,11 @@ def summary(result: Segmentation, lang: str, texts: Texts) -> SheetContent:
                               criterion=texts.get("summary", f"criterion.{s.criterion.value}"),
                               share=_pct(s.share), window=s.window),
         "alert": alert_text(result, texts),
+        # every period named: tiers come from the window, the money beside them is all-time
+        "tiers_heading": texts.get("summary", "tiers_heading", period=_period(c), as_of=_day(result.as_of)),
+        "lifecycles_heading": texts.get("summary", "lifecycles_heading", as_of=_day(result.as_of)),
+        "concentration_heading": texts.get("summary", "concentration_heading", period=_period(c)),
+        "pareto_heading": texts.get("summary", "pareto_heading", as_of=_day(result.as_of)),
     }
     tables = {
         "tiers": _table("tiers", tiers, lang),
@@ -535,6 +542,11 @@ def issues_sheet(issues: pd.DataFrame, lang: str) -> SheetContent:
 
 def _table(key: str, frame: pd.DataFrame, lang: str) -> SheetTable:
     return SheetTable(TABLE_NAMES[key], frame, {c: labels.header(c, lang) for c in frame.columns})
+
+
+def _period(concentration: pd.DataFrame) -> str:
+    """The window as "YYYY-MM – YYYY-MM" (the engine's period "YYYY-MM..YYYY-MM")."""
+    return str(concentration["period"].iloc[0]).replace("..", " – ")
 
 
 def _day(stamp: pd.Timestamp) -> str:
