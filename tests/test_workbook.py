@@ -508,3 +508,20 @@ def test_a_written_workbook_is_readable_like_any_new_file(tmp_path):
         os.umask(umask)
     assert (target.stat().st_mode & 0o777, target.read_bytes()) == (0o644, b"x")
     assert [p.name for p in tmp_path.iterdir()] == ["book.xlsx"]
+
+
+def test_russian_input_issues_are_in_russian(tmp_path):
+    from tierbook.schema import InputIssue, issues_frame
+
+    issues = issues_frame([InputIssue("Продажи", 4, "Сумма", "abc", "not a number"),
+                           InputIssue("Продажи", 5, "Маржа", "x", "not a number, left empty"),
+                           InputIssue("Продажи", 6, "", "", "blank row, skipped"),
+                           InputIssue("Журнал", 3, "Вариант", "B", "variant B is not the planned variant A, not counted")])
+    result = classify(transactions("customer date amount", ("a", "2024-01-05", 100)), Settings(), issues)
+    out = write_workbook(result, tmp_path / "ru.xlsx", lang="ru")
+    rows = list(openpyxl.load_workbook(out, read_only=True)["Ошибки ввода"].iter_rows(values_only=True))
+    assert [r[-1] for r in rows] == ["Проблема", "не число", "не число, оставлено пустым", "пустая строка, пропущена",
+                                     "вариант B — не назначенный клиенту вариант A, не учтён"]
+    english = list(openpyxl.load_workbook(write_workbook(result, tmp_path / "en.xlsx", lang="en"),
+                                          read_only=True)["Input issues"].iter_rows(values_only=True))
+    assert english[1][-1] == "not a number"

@@ -267,3 +267,41 @@ def word(key: str, lang: str) -> str:
 def customer_header_aliases() -> dict[str, str]:
     """Translated Customers headers → column names, for a reader's header aliases."""
     return {ru.casefold(): column for column, ru in CUSTOMER_HEADERS_RU.items()}
+
+
+#: The input report's problems in Russian: (English pattern, Russian text); the first
+#: match wins, {groups} are kept. A problem no pattern knows stays in English.
+PROBLEMS_RU: tuple[tuple[str, str], ...] = (
+    (r"not a number", "не число"),
+    (r"not a date", "не дата"),
+    (r"Excel error value", "ошибка Excel в ячейке"),
+    (r"not yes or no", "не «да» и не «нет»"),
+    (r"not email, sms or phone", "не email, sms или телефон"),
+    (r"not a variant \((.*)\)", r"не вариант теста (\1)"),
+    (r"customer is empty", "клиент не указан"),
+    (r"date is empty", "дата не указана"),
+    (r"amount is empty", "сумма не указана"),
+    (r"variant is empty", "вариант не указан"),
+    (r"(\w+) is empty", r"не заполнено: \1"),
+    (r"blank row, skipped", "пустая строка, пропущена"),
+    (r"totals row, skipped", "строка итогов, пропущена"),
+    (r"repeated header row, skipped", "повтор строки заголовков, пропущена"),
+    (r"customer is not in the reactivation plan, not counted", "клиента нет в плане возврата, не учтён"),
+    (r"variant (\S+) is not the planned variant (\S+), not counted",
+     r"вариант \1 — не назначенный клиенту вариант \2, не учтён"),
+)
+
+
+def problem(text: str, lang: str) -> str:
+    """A problem of the input report (read.py's words) in LANG: ", left empty" and the
+    known problems are translated; anything else is shown as it is."""
+    if check_lang(lang) == "en" or not text:
+        return text
+    import re
+
+    head, left_empty = (text[:-len(", left empty")], True) if text.endswith(", left empty") else (text, False)
+    for pattern, russian in PROBLEMS_RU:
+        if re.fullmatch(pattern, head):
+            head = re.sub(f"^{pattern}$", russian, head)
+            break
+    return head + (", оставлено пустым" if left_empty else "")

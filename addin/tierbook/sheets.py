@@ -534,6 +534,9 @@ def monthly_vip(result: Segmentation, lang: str) -> SheetContent:
 
 
 def issues_sheet(issues: pd.DataFrame, lang: str) -> SheetContent:
+    """The input report; in Russian, its problems in Russian too (labels.problem)."""
+    if lang != "en" and "problem" in issues.columns and len(issues):
+        issues = issues.assign(problem=[labels.problem(str(p), lang) for p in issues["problem"]])
     headers = {c: (c if lang == "en" else labels.header(c, lang)) for c in issues.columns}
     table = SheetTable(TABLE_NAMES["issues"], issues, headers)
     return SheetContent(key="issues", title=labels.sheet_title("issues", lang), template=None, texts={},
