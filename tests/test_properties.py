@@ -63,7 +63,8 @@ def test_vip_good_and_regular_are_disjoint_and_cover_the_active_customers(tx, se
     assert vip == set(result.ledger.loc[result.ledger["status"] == "current VIP", "customer"])
     month = tx["date"].dt.to_period("M")
     first_in_window = pd.Period(result.analysis_month, "M") - settings.window + 1
-    bought = (tx["amount"] > 0) | (tx["units"] > 0)
+    # a refund is never a purchase, whatever its units (segment.is_purchase)
+    bought = (tx["amount"] > 0) | ((tx["amount"] == 0) & (tx["units"] > 0))
     active = set(tx.loc[bought & (month >= first_in_window), "customer"])
     assert vip | good | regular == active
 

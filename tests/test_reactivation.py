@@ -8,8 +8,8 @@ import pytest
 from scipy import stats
 
 from helpers import transactions
-from tierbook.reactivation import (chi2_sf, chi_square, conversions, plan, sample_size, two_proportion, variant_results,
-                                   verdict, wilson)
+from tierbook.reactivation import (check_log, chi2_sf, chi_square, conversions, holm, plan, sample_size, two_proportion,
+                                   variant_results, verdict, wilson)
 
 
 def one_time_buyers(n: int, managers=("Anna", "Ivan"), consent=True) -> pd.DataFrame:
@@ -118,8 +118,9 @@ def test_verdict_names_a_significant_winner():
                             "revenue_after": [0.0, 0.0, 0.0]})
     results["rate"] = results["converted"] / results["contacted"]
     v = verdict(results)
-    assert (v.best, v.significant, v.contacts_needed) == ("A", True, 0)
+    assert (v.best, v.significant, v.differ, v.contacts_needed) == ("A", True, True, 0)
     assert v.text.startswith("Variant A converts best (30% against 11% for C), and the difference is significant")
+    assert "after the Holm correction for 2 comparisons" in v.text and v.text.endswith("Use A.")
 
 
 def test_verdict_says_how_many_more_contacts_are_needed():
@@ -127,8 +128,9 @@ def test_verdict_says_how_many_more_contacts_are_needed():
     results["rate"] = results["converted"] / results["contacted"]
     v = verdict(results)
     needed = sample_size(0.2, 0.125)
-    assert (v.best, v.significant, v.contacts_needed) == ("A", False, needed)
+    assert (v.best, v.significant, v.differ, v.contacts_needed) == ("A", False, False, needed)
     assert needed > 40
+    assert "the variants do not differ significantly yet" in v.text
     assert v.text.endswith(f"About {needed} contacts per variant are needed to tell, {needed - 40} more for each.")
 
 
@@ -155,3 +157,76 @@ def test_contact_log_is_validated_like_any_input():
         [6, "Канал", "not email, sms or phone, left empty"],
         [7, "", "blank row, skipped"],
     ]
+
+
+def rates(contacted, converted) -> pd.DataFrame:
+    out = pd.DataFrame({"variant": list("ABCDE"[:len(contacted)]), "contacted": contacted, "converted": converted,
+                        "revenue_after": 0.0})
+    return out.assign(rate=out["converted"] / out["contacted"])
+
+
+def holm_reference(p: list[float], alpha: float) -> list[bool]:
+    """Holm's procedure by its definition: reject the i-th smallest while p_(i) <= alpha / (m - i + 1)."""
+    order = sorted(range(len(p)), key=lambda i: p[i])
+    reject = [False] * len(p)
+    for step, i in enumerate(order):
+        if p[i] > alpha / (len(p) - step):
+            break
+        reject[i] = True
+    return reject
+
+
+@pytest.mark.parametrize("p", [[0.01, 0.04, 0.03], [0.001, 0.2, 0.012, 0.049], [0.5], [0.02, 0.02, 0.9, 0.0001]])
+def test_holm_adjusted_p_values_reject_exactly_what_the_step_down_procedure_rejects(p):
+    adjusted = holm(np.array(p))
+    for alpha in (0.01, 0.02, 0.03, 0.05, 0.1):
+        assert (adjusted <= alpha).tolist() == holm_reference(p, alpha)
+    assert (adjusted >= np.array(p)).all() and (adjusted <= 1).all()
+
+
+def test_verdict_corrects_the_winner_for_several_comparisons_against_scipy():
+    # the variants differ (D and E are poor), and A against B alone would pass (p = 0.047),
+    # but A against B and C, with four comparisons, does not after the Holm correction
+    results = rates([200] * 5, [36, 22, 22, 10, 10])
+    v = verdict(results)
+    pairs = [stats.chi2_contingency(np.array([[36, 164], [k, 200 - k]]), correction=False).pvalue for k in (22, 22, 10, 10)]
+    assert v.p_best_vs_next == pytest.approx(pairs[0], rel=1e-9) and pairs[0] < 0.05
+    expected_holm = max(min(1.0, p * m) for p, m in zip(sorted(pairs), (4, 3, 2, 1)))
+    assert v.p_best_adjusted == pytest.approx(expected_holm, rel=1e-9)
+    overall = stats.chi2_contingency(np.column_stack([results["converted"], 200 - results["converted"]]),
+                                     correction=False).pvalue
+    assert v.p_value == pytest.approx(overall, rel=1e-9)
+    assert overall < 0.001 and expected_holm > 0.05
+    assert (v.best, v.significant, v.differ) == ("A", False, True)
+    assert v.contacts_needed == sample_size(0.18, 0.11, 0.05 / 4) > sample_size(0.18, 0.11)
+    assert v.text.startswith("The variants differ (chi-square p < 0.001), but no single variant is best yet")
+
+
+def test_verdict_when_the_variants_differ_but_the_leaders_tie():
+    v = verdict(rates([100, 100, 100], [30, 30, 5]))
+    assert (v.best, v.differ, v.significant, v.contacts_needed) == ("A", True, False, 0)
+    assert v.text.startswith("The variants differ (chi-square p < 0.001), but no single variant is best yet")
+
+
+def test_verdict_in_russian():
+    v = verdict(rates([200, 200, 200], [60, 20, 22]), lang="ru")
+    assert v.text.startswith("Лучше всех покупают после варианта A (30% против 11% у C)")
+    assert v.text.endswith("Используйте A.")
+    assert "needed" not in verdict(rates([40, 40], [8, 5]), lang="ru").text
+
+
+def test_contacts_outside_the_plan_or_with_another_variant_are_reported_not_counted():
+    assignments = pd.DataFrame({"customer": ["a", "b", "c"], "variant": ["A", "B", "A"]})
+    log = pd.DataFrame({"customer": ["a", "b", "stranger", "c", "a"],
+                        "date": pd.to_datetime(["2026-01-10"] * 5), "variant": ["A", "A", "B", "A", "A"]},
+                       index=pd.Index([2, 3, 4, 5, 6]))
+    kept, issues = check_log(log, assignments, "Contact log", "Customer", "Variant")
+    assert kept.index.tolist() == [2, 5, 6]
+    assert issues.values.tolist() == [
+        ["Contact log", 3, "Variant", "A", "variant A is not the planned variant B, not counted"],
+        ["Contact log", 4, "Customer", "stranger", "customer is not in the reactivation plan, not counted"],
+    ]
+    tx = transactions("customer date amount", ("b", "2026-01-20", 500), ("stranger", "2026-01-20", 900),
+                      ("a", "2026-01-15", 10))
+    results = variant_results(conversions(kept, tx, 60)).set_index("variant")
+    assert results[["contacted", "converted"]].to_dict("index") == {"A": {"contacted": 2, "converted": 1}}

@@ -222,6 +222,29 @@ def test_a_bad_contact_log_row_is_reported_with_sheet_row_and_column(measured):
         ("Contact log", 12, "Date"), ("Contact log", 12, "Variant"), ("Contact log", 12, "Channel")}
 
 
+def test_contacts_outside_the_plan_or_with_another_variant_are_reported_not_counted(planned, tmp_path):
+    out, first = planned
+    path = tmp_path / "strangers.xlsx"
+    path.write_bytes(out.read_bytes())
+    variant_of = dict(zip(first.plan.assignments["customer"], first.plan.assignments["variant"]))
+    other = {"A": "B", "B": "A"}
+    append_rows(path, "Contact log", [
+        ["o01", LOG_DAY, variant_of["o01"], "email", ""],  # row 2: counted, converted
+        ["r1", LOG_DAY, "A", "phone", ""],  # row 3: a repeat customer, not in the plan
+        ["o02", LOG_DAY, other[variant_of["o02"]], "email", ""],  # row 4: another variant than planned
+    ])
+    done = run("reactivation", "results", str(path))
+    assert done.returncode == 0, done.stderr
+    assert 'Sheet "Contact log", row 3, column "Customer": customer is not in the reactivation plan, not counted' \
+        in done.stderr
+    assert (f'Sheet "Contact log", row 4, column "Variant": variant {other[variant_of["o02"]]} is not the planned '
+            f'variant {variant_of["o02"]}, not counted') in done.stderr
+    table = table_after(sheet_rows(path, "Reactivation results"), "Variant")
+    assert sum(r["Contacted"] for r in table) == 1 and sum(r["Converted"] for r in table) == 1
+    issues = table_after(sheet_rows(path, "Input issues"), "sheet")
+    assert {(r["row"], r["column"]) for r in issues if r["sheet"] == "Contact log"} == {(3, "Customer"), (4, "Variant")}
+
+
 def test_libreoffice_opens_the_workbook_and_the_charts_are_present(measured, tmp_path):
     path, _, _ = measured
     book = openpyxl.load_workbook(path)

@@ -194,6 +194,7 @@ def test_concentration_metrics_and_alert():
     assert row["alert"]
     assert row["alert_reason"] == ("the top 3 customers give 90% of revenue (alert at 50%); "
                                    "one customer gives 60% of revenue (alert at 20%)")
+    assert row["top_customers"] == "a (60%), b (20%), c (10%)"
 
 
 def test_concentration_uses_profit_when_margin_is_known_and_no_alert_below_thresholds():
@@ -252,3 +253,125 @@ def test_the_python_api_takes_an_export_as_it_is():
         ["Acme", 1234.56, pd.Timestamp("2025-11-19")]]
     assert result.issues[["sheet", "row", "column", "problem"]].values.tolist() == [
         ["Продажи", 3, "Сумма", "not a number"], ["Продажи", 4, "", "totals row, skipped"]]
+
+
+# --------------------------------------------------------------------------- edge cases of the reference (issue 13)
+
+
+def test_is_purchase_is_a_positive_amount_or_free_units_never_a_refund():
+    from tierbook.segment import is_purchase
+
+    amount = np.array([10.0, 0.0, 0.0, -5.0, -5.0, np.nan, 0.0])
+    units = np.array([np.nan, 3.0, 0.0, 2.0, np.nan, 4.0, np.nan])
+    assert is_purchase(amount, units).tolist() == [True, True, False, False, False, False, False]
+
+
+def test_a_refund_with_positive_units_is_not_a_purchase_day():
+    tx = transactions("customer date amount units",
+                      # one order, fully refunded a month later (the export keeps units positive)
+                      ("single", "2024-01-10", 100, 2), ("single", "2024-02-10", -100, 2),
+                      # purchases every 30 days and a refund in between
+                      ("steady", "2024-01-01", 50, 1), ("steady", "2024-01-11", -20, 1),
+                      ("steady", "2024-01-31", 50, 1), ("steady", "2024-03-01", 50, 1),
+                      ("free", "2024-03-01", 0, 5),  # goods given for free: a purchase
+                      ("x", "2024-06-01", 10, 1))
+    result = classify(tx)
+    assert by_customer(result, "purchase_days") == {"single": 1, "steady": 3, "free": 1, "x": 1}
+    assert by_customer(result, "lifecycle")["single"] == "one-time"
+    assert by_customer(result, "last_purchase")["single"] == pd.Timestamp("2024-01-10")
+    assert by_customer(result, "cycle_days")["steady"] == 30.0
+    assert by_customer(result, "revenue")["single"] == 0.0  # the refund still nets the money
+
+
+def test_blank_margins_are_not_unprofitable_only_a_known_loss_is():
+    tx = transactions("customer date amount margin",
+                      ("blank", "2024-01-10", 100, None), ("blank", "2024-02-10", 100, None),
+                      ("loss", "2024-01-10", 100, -5), ("loss", "2024-02-10", 100, None),
+                      ("zero", "2024-01-12", 100, 0), ("zero", "2024-02-12", 100, 0),
+                      ("part", "2024-01-10", 100, 10), ("part", "2024-02-10", 100, None))
+    result = classify(tx)
+    profit = by_customer(result, "profit")
+    assert np.isnan(profit["blank"]) and (profit["loss"], profit["zero"], profit["part"]) == (-5.0, 0.0, 10.0)
+    assert by_customer(result, "lifecycle") == {"blank": "permanent", "loss": "unprofitable",
+                                                "zero": "unprofitable", "part": "permanent"}
+
+
+def test_refund_only_and_zero_only_customers_are_not_active():
+    tx = transactions("customer date amount units",
+                      ("refund", "2024-03-05", -40, 1),  # a refund of a purchase before the data starts
+                      ("zero", "2024-03-06", 0, 0), ("zero", "2024-03-07", 0, None),
+                      ("free", "2024-03-08", 0, 2),
+                      *[(f"r{i}", "2024-03-10", 10 * i, 1) for i in range(1, 6)])
+    result = classify(tx)
+    tiers = by_customer(result, "tier")
+    assert (tiers["refund"], tiers["zero"], tiers["free"]) == ("", "", "Regular")
+    assert by_customer(result, "tier_whole_period")["refund"] == ""
+    assert by_customer(result, "purchase_days")["refund"] == 0
+    assert by_customer(result, "lifecycle")["refund"] == "potential"
+
+
+# --------------------------------------------------------------------------- the next action (issue 13)
+
+
+def monday_frame() -> pd.DataFrame:
+    yes, no, unknown = True, False, None
+    rows = [
+        ("lostvip", "2024-01-10", 1000, None, yes),  # January's VIP, silent since: lost
+        ("lostunk", "2024-02-10", 900, None, unknown),  # February's VIP, lost, consent never asked
+        ("late", "2024-01-05", 10, None, yes), ("late", "2024-02-04", 10, None, yes),
+        ("late", "2024-03-05", 10, None, yes),  # cycle 30 days, expected 04-04: long past
+        ("rhythm", "2024-03-02", 40, None, yes), ("rhythm", "2024-04-01", 40, None, yes),
+        ("rhythm", "2024-05-01", 40, None, yes), ("rhythm", "2024-05-31", 40, None, yes),  # expected 06-30
+        ("lossbig", "2024-06-10", 5000, -100, yes),  # unprofitable, the biggest account
+        ("losssmall", "2024-06-11", 10, -1, yes),  # unprofitable, small
+        ("refused", "2024-06-15", 30, None, no),
+        ("newbie", "2024-06-20", 30, None, yes),
+        ("x", "2024-06-30", 20, None, yes),
+    ]
+    tx = transactions("customer date amount margin consent", *rows)
+    tx["consent"] = tx["consent"].astype("boolean")
+    return tx
+
+
+def test_one_next_action_per_customer_with_reason_and_due_date():
+    result = classify(monday_frame())  # as of 2024-06-30
+    c = result.customers.set_index("customer")
+    got = {name: (row.action, row.action_reason, None if pd.isna(row.action_due) else str(row.action_due.date()))
+           for name, row in c.iterrows()}
+    assert got == {
+        "lostvip": ("lost_vip", "lost_vip", "2024-06-30"),
+        "lostunk": ("ask_permission", "lost_vip", "2024-06-30"),
+        "lossbig": ("margin_review", "unprofitable_big", "2024-06-30"),
+        "losssmall": ("no_marketing", "unprofitable_small", None),
+        "refused": ("no_consent", "refused", None),
+        "newbie": ("follow_up", "new", "2024-06-27"),  # 7 days after the first purchase: overdue since 06-27
+        "rhythm": ("reminder", "purchase_expected", "2024-06-22"),  # lead round(0.25 × 30) = 8 days
+        # occasional (12 a year): 30.4 days apart from 03-05, the first after 06-30 is 4 × 30.42 → 122 days
+        "late": ("periodic", "contact_plan", "2024-07-05"),
+        "x": ("follow_up", "new", "2024-07-07"),
+    }
+    assert c["consent_status"].to_dict() == {n: ("unknown" if n == "lostunk" else "no" if n == "refused" else "yes")
+                                             for n in c.index}
+    assert not c.loc["lostunk", "consent"] and pd.isna(c.loc["lostunk", "remind_on"])
+
+
+def test_action_order_is_what_to_do_first():
+    from tierbook.segment import action_order
+
+    result = classify(monday_frame())
+    order = result.customers["customer"].to_numpy()[action_order(result.customers, result.as_of)]
+    # everything due by the analysis date (overdue included) by action, then the future dates, then no contact
+    assert order.tolist() == ["lostvip", "lossbig", "newbie", "rhythm", "lostunk", "late", "x", "refused", "losssmall"]
+
+
+def test_consent_has_three_states_and_consent_if_missing_decides_the_unknown():
+    tx = transactions("customer date amount consent", ("a", "2024-06-01", 10, True), ("b", "2024-06-02", 10, False),
+                      ("c", "2024-06-03", 10, None), ("d", "2024-06-04", 10, None), ("d", "2024-06-05", 10, False))
+    tx["consent"] = tx["consent"].astype("boolean")
+    assert by_customer(classify(tx), "consent_status") == {"a": "yes", "b": "no", "c": "unknown", "d": "no"}
+    assert by_customer(classify(tx), "action") == {"a": "follow_up", "b": "no_consent", "c": "ask_permission",
+                                                   "d": "no_consent"}
+    assert by_customer(classify(tx, Settings(consent_if_missing=True)), "consent_status")["c"] == "yes"
+    no_column = tx.drop(columns="consent")
+    assert set(by_customer(classify(no_column), "consent_status").values()) == {"unknown"}
+    assert set(by_customer(classify(no_column, Settings(consent_if_missing=True)), "consent").values()) == {True}

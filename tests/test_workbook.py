@@ -21,10 +21,10 @@ from libreoffice import chart_parts, convert, structure_problems
 from tierbook import labels
 from tierbook.demo import demo_path
 from tierbook.read import read_transactions
-from tierbook.segment import CUSTOMER_COLUMNS, classify
+from tierbook.segment import CONTACT_ACTIONS, CUSTOMER_COLUMNS, classify
 from tierbook.settings import Settings
-from tierbook.sheets import (LIFECYCLE_ROWS, TIER_ROWS, contact_tasks, row_segments, segment_members,
-                             share_figures, sheet_tables)
+from tierbook.sheets import (LIFECYCLE_ROWS, TIER_ROWS, contact_plan, contact_tasks, load_texts, row_segments,
+                             segment_members, share_figures, sheet_tables)
 from tierbook.templates import load_template, templates_dir
 from tierbook.workbook import read_customers, write_workbook
 
@@ -179,8 +179,14 @@ def test_summary_states_the_concentration_alert_in_plain_words(books, demo):
     _, result = demo
     ws = openpyxl.load_workbook(books["en"], read_only=True)["Summary"]
     texts = [v for row in ws.iter_rows(max_row=10, values_only=True) for v in row if isinstance(v, str)]
+    names = result.concentration["top_customers"].iloc[0]
+    top = result.customers.sort_values("profit", ascending=False)["customer"].iloc[0]
+    assert names.startswith(f"{top} (25%), ")
     assert "Alert — the disease of three clients: one customer gives 25% of profit (alert at 20%). If one of them " \
-           "leaves, it can ruin the company: attract smaller and, above all, new customers." in texts
+           f"leaves, it can ruin the company: attract smaller and, above all, new customers. Who: {names}." in texts
+    period = result.concentration["period"].iloc[0].replace("..", " – ")
+    assert f"Tiers: VIP, Good, Regular from the window {period}; customers, revenue and profit are all-time " \
+           f"totals up to {result.as_of.date()} (live formulas on the Customers table)" in texts
     ru = openpyxl.load_workbook(books["ru"], read_only=True)["Сводка"]
     texts = [v for row in ru.iter_rows(max_row=10, values_only=True) for v in row if isinstance(v, str)]
     assert any(t.startswith("Тревога — болезнь трёх клиентов: один клиент даёт 25% прибыли") for t in texts)
@@ -246,51 +252,65 @@ def test_call_list_columns_follow_the_template_marker_row(opened, books):
     ws = opened["en"]["VIP"]
     min_col, min_row, max_col, _ = table_box(ws, "tbVIP")
     header = [ws.cell(row=min_row, column=c).value for c in range(min_col, max_col + 1)]
-    assert header == ["Customer", "Manager", "Next contact", "Task", "Channel", "Contact time", "Phone", "Email",
-                      "Last purchase", "Revenue", "Payments", "Profit", "Tier", "Lifecycle"]
+    assert header == ["Customer", "Manager", "Next contact", "Overdue since", "Task", "Why", "Consent", "Channel",
+                      "Contact time", "Phone", "Email", "Last purchase", "Revenue", "Payments", "Profit", "Tier",
+                      "Lifecycle"]
 
 
 # --------------------------------------------------------------------------- contact plan
 
 
-def test_contact_plan_excludes_customers_without_consent_and_says_how_many(opened, books, demo):
+def test_contact_plan_has_one_next_action_per_customer_and_says_who_is_left_out(opened, books, demo):
     _, result = demo
+    c = result.customers
     ws = opened["en"]["Contact plan"]
     rows = table_values(ws, "tbContactPlan")
-    consenting = set(result.customers.loc[result.customers["consent"], "customer"])
-    planned = {r[2] for r in rows}
-    assert planned <= consenting
-    no_consent = int((~result.customers["consent"]).sum())
-    assert no_consent > 0
+    planned = [r[4] for r in rows]
+    assert len(planned) == len(set(planned))  # one row per customer
+    assert set(planned) == set(c.loc[c["action"].isin(CONTACT_ACTIONS), "customer"])
+    assert not set(planned) & set(c.loc[c["consent_status"] == "no", "customer"])
+    refused, unknown = int((c["action"] == "no_consent").sum()), int((c["consent_status"] == "unknown").sum())
+    assert refused > 0
     cells = [c.value for row in ws.iter_rows(max_row=6) for c in row if c.value]
-    assert f"Not in this plan: customers without consent — {no_consent}; unprofitable customers, who get no " \
-           f"marketing spend — 1." in cells
-    new = result.customers[(result.customers["lifecycle"] == "new") & result.customers["consent"]]
-    follow_ups = {r[2]: r[0] for r in rows if r[1] == "follow-up call after the first purchase"}
-    assert follow_ups == dict(zip(new["customer"], new["follow_up_on"].dt.to_pydatetime()))
-    reminders = {r[2]: r[0] for r in rows if r[1] == "reminder before the expected purchase"}
-    due = result.customers[result.customers["remind_on"].notna() & (result.customers["contacts_per_year"] > 0)]
-    assert reminders == dict(zip(due["customer"], due["remind_on"].dt.to_pydatetime()))
+    assert any(str(v).startswith(f"Not in this plan: customers who refused consent — {refused}; unprofitable "
+                                 f"customers, who get no marketing spend — {int((c['action'] == 'no_marketing').sum())}. "
+                                 f"Customers whose consent is unknown — {unknown} — are in it") for v in cells)
+    as_of = result.as_of.to_pydatetime()
+    by_name = c.set_index("customer")
+    for date, overdue, task, reason, name, *_ in rows:
+        due = by_name.loc[name, "action_due"].to_pydatetime()
+        assert (date, overdue) == ((as_of, due) if due < as_of else (due, None)), name  # overdue: never a plan
+    dates = [r[0] for r in rows]
+    assert dates == sorted(dates)  # the day to act first
+    follow_ups = {r[4] for r in rows if r[2] == "follow-up call after the first purchase"}
+    assert follow_ups == set(c.loc[(c["lifecycle"] == "new") & (c["consent_status"] == "yes"), "customer"])
 
 
-def test_contact_tasks_rules_on_a_small_frame():
+def test_contact_tasks_follow_the_engines_next_action():
     as_of = pd.Timestamp("2024-06-30")
     customers = pd.DataFrame({
-        "customer": ["new", "due", "silent", "lost", "nope", "loss"],
-        "consent": [True, True, True, True, False, True],
-        "contacts_per_year": [12, 12, 6, 12, 12, 0],
-        "follow_up_on": pd.to_datetime(["2024-07-05", None, None, None, None, None]),
-        "remind_on": pd.to_datetime([None, "2024-07-10", None, None, "2024-07-01", "2024-07-02"]),
-        "lost_vip": [False, False, False, True, True, True],
-        "last_purchase": pd.to_datetime(["2024-06-28", "2024-05-01", "2024-01-01", "2024-02-01", "2024-01-01",
-                                         "2024-01-01"]),
+        "customer": ["a", "b", "c", "d", "e", "f"],
+        "action": ["reminder", "lost_vip", "no_consent", "periodic", "ask_permission", "follow_up"],
+        "action_reason": ["purchase_expected", "lost_vip", "refused", "contact_plan", "new", "new"],
+        "action_due": pd.to_datetime(["2024-06-20", "2024-06-30", None, "2024-07-02", "2024-06-30", "2024-06-25"]),
+        "revenue": [10.0, 500.0, 900.0, 30.0, 40.0, 5.0],
     })
     tasks = contact_tasks(customers, as_of)
-    got = [(customers["customer"][c], str(d.date()), t) for c, d, t in tasks.itertuples(index=False)]
-    # silent: every 365/6 = 60.8 days after 2024-01-01 → the first after 2024-06-30 is day 3 × 60.8 = 182.5 → 07-02
-    assert got == [("lost", "2024-06-30", "lost_vip"), ("loss", "2024-06-30", "lost_vip"),
-                   ("silent", "2024-07-02", "periodic"), ("new", "2024-07-05", "follow_up"),
-                   ("due", "2024-07-10", "reminder")]
+    got = [(customers["customer"][c], str(d.date()), t, None if pd.isna(o) else str(o.date()))
+           for c, d, t, o, _ in tasks.itertuples(index=False)]
+    assert got == [("b", "2024-06-30", "lost_vip", None), ("f", "2024-06-30", "follow_up", "2024-06-25"),
+                   ("a", "2024-06-30", "reminder", "2024-06-20"), ("e", "2024-06-30", "ask_permission", None),
+                   ("d", "2024-07-02", "periodic", None)]
+
+
+def test_contact_plan_classes_show_the_setting(demo):
+    _, result = demo
+    texts = load_texts("en")
+    settings = result.settings.with_(contacts_per_year={**result.settings.contacts_per_year, "potential": 4})
+    sheet = contact_plan(result.customers, result.as_of, "en", texts, settings)
+    classes = sheet.tables["classes"].frame.set_index("lifecycle")["contacts_per_year"].to_dict()
+    assert classes == {"new": 12, "one-time": 6, "permanent": 12, "occasional": 12, "potential": 4,
+                       "unprofitable": 0}
 
 
 # --------------------------------------------------------------------------- VIP ledger
@@ -414,7 +434,7 @@ def test_restyled_templates_are_used_without_touching_code(tmp_path):
     ws = book.worksheets[0]
     _, row, _, _ = range_boundaries(book.defined_names["tb_rows"].attr_text.split("!")[1].replace("$", ""))
     ws.cell(row=row, column=1).value, ws.cell(row=row, column=2).value = "manager", "customer"
-    ws.cell(row=row, column=8).value = None  # no email column
+    ws.cell(row=row, column=11).value = None  # no email column
     texts = book["Texts"]
     for r in range(2, texts.max_row + 1):
         if texts.cell(row=r, column=1).value == "company":
@@ -512,3 +532,20 @@ def test_a_note_in_the_last_column_keeps_the_copys_segment_column_inside_the_gri
     assert copy["D1"].value == "Segment" and all(copy.cell(row=r, column=4).value for r in range(2, 8))
     assert copy["XFD1"].value == "note: checked by Ann"
     assert copy.max_column == 16384
+
+
+def test_russian_input_issues_are_in_russian(tmp_path):
+    from tierbook.schema import InputIssue, issues_frame
+
+    issues = issues_frame([InputIssue("Продажи", 4, "Сумма", "abc", "not a number"),
+                           InputIssue("Продажи", 5, "Маржа", "x", "not a number, left empty"),
+                           InputIssue("Продажи", 6, "", "", "blank row, skipped"),
+                           InputIssue("Журнал", 3, "Вариант", "B", "variant B is not the planned variant A, not counted")])
+    result = classify(transactions("customer date amount", ("a", "2024-01-05", 100)), Settings(), issues)
+    out = write_workbook(result, tmp_path / "ru.xlsx", lang="ru")
+    rows = list(openpyxl.load_workbook(out, read_only=True)["Ошибки ввода"].iter_rows(values_only=True))
+    assert [r[-1] for r in rows] == ["Проблема", "не число", "не число, оставлено пустым", "пустая строка, пропущена",
+                                     "вариант B — не назначенный клиенту вариант A, не учтён"]
+    english = list(openpyxl.load_workbook(write_workbook(result, tmp_path / "en.xlsx", lang="en"),
+                                          read_only=True)["Input issues"].iter_rows(values_only=True))
+    assert english[1][-1] == "not a number"

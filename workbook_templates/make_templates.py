@@ -197,13 +197,19 @@ SUMMARY_TEXTS = {
                  "month's payers, kept for {window} months",
                  "На {as_of} (месяц анализа {month}) · критерий: {criterion} · VIP: верхние {share} плательщиков "
                  "каждого месяца, в реестре {window} мес."),
-    "tiers_heading": ("Tiers: VIP, Good, Regular (live formulas on the Customers table)",
-                      "Уровни: VIP, хорошие, обычные (живые формулы по таблице клиентов)"),
-    "lifecycles_heading": ("Lifecycle classes", "Классы жизненного цикла"),
-    "concentration_heading": ("Concentration: the disease of three clients", "Концентрация: болезнь трёх клиентов"),
+    "tiers_heading": ("Tiers: VIP, Good, Regular from the window {period}; customers, revenue and profit are all-time "
+                      "totals up to {as_of} (live formulas on the Customers table)",
+                      "Уровни: VIP, хорошие, обычные — по окну {period}; клиенты, выручка и прибыль — итоги за всё "
+                      "время по {as_of} (живые формулы по таблице клиентов)"),
+    "lifecycles_heading": ("Lifecycle classes on {as_of}; revenue and profit are all-time totals up to {as_of}",
+                           "Классы жизненного цикла на {as_of}; выручка и прибыль — итоги за всё время по {as_of}"),
+    "concentration_heading": ("Concentration in the window {period}: the disease of three clients",
+                              "Концентрация за окно {period}: болезнь трёх клиентов"),
+    "alert_names": ("Who: {names}.", "Кто: {names}."),
     "charts_heading": ("Charts", "Диаграммы"),
     "flow_heading": ("VIP ledger: entries and exits per month", "Реестр VIP: вошли и вышли по месяцам"),
-    "pareto_heading": ("Pareto curve: customers ranked by revenue", "Кривая Парето: клиенты по убыванию выручки"),
+    "pareto_heading": ("Pareto curve: customers ranked by all-time revenue up to {as_of}",
+                       "Кривая Парето: клиенты по убыванию выручки за всё время по {as_of}"),
     "alert_on": ("Alert — the disease of three clients: {reasons}. If one of them leaves, it can ruin the company: "
                  "attract smaller and, above all, new customers.",
                  "Тревога — болезнь трёх клиентов: {reasons}. Уход одного из них может обернуться крахом для "
@@ -248,10 +254,18 @@ CONTACT_PLAN_TEXTS = {
                  "contacted, on their channel and at their time",
                  "Контактов: {tasks}, клиентов: {customers} · на {as_of} · только клиенты, давшие согласие, по их "
                  "каналу и в их время"),
-    "excluded": ("Not in this plan: customers without consent — {no_consent}; unprofitable customers, who get no "
-                 "marketing spend — {no_marketing}.",
-                 "Не включены в план: клиенты без согласия — {no_consent}; нерентабельные клиенты, на которых не "
-                 "тратим маркетинг, — {no_marketing}."),
+    "excluded": ("Not in this plan: customers who refused consent — {no_consent}; unprofitable customers, who get no "
+                 "marketing spend — {no_marketing}. Customers whose consent is unknown — {unknown} — are in it: the "
+                 "manager asks them for permission personally. One next action per customer; a task due before "
+                 "{as_of} is dated {as_of} and shows since when it is overdue.",
+                 "Не включены в план: клиенты, отказавшиеся от контактов, — {no_consent}; нерентабельные клиенты, на "
+                 "которых не тратим маркетинг, — {no_marketing}. Клиенты, чьё согласие неизвестно, — {unknown} — в "
+                 "плане: менеджер лично спрашивает у них разрешения. Одно следующее действие на клиента; задача со "
+                 "сроком до {as_of} стоит на {as_of} и показывает, с какого дня она просрочена."),
+    "classes_note": ("A copy of the setting contacts_per_year: change it in the settings (tierbook.ini or the "
+                     "Settings sheet), not here; the next run uses it.",
+                     "Копия настройки contacts_per_year: меняйте её в настройках (tierbook.ini или лист настроек), "
+                     "а не здесь; следующий запуск её применит."),
     "classes_heading": ("Messages per year by lifecycle class (seed 000: 6–18 a year)",
                         "Сообщений в год по классам жизненного цикла (6–18 в год)"),
     "plan_heading": ("Who to contact, when, how and with which script",
@@ -263,6 +277,14 @@ CONTACT_PLAN_TEXTS = {
     "script.reminder": ("Remind them before their usual purchase, on their channel and at their time: care, not "
                         "pestering.",
                         "Напомните о себе до обычной покупки, по их каналу и в их время: забота, а не назойливость."),
+    "script.ask_permission": ("The manager calls in person (not a mailing): ask whether the customer agrees to "
+                              "receive messages, on which channel and at what time; note the answer in the data.",
+                              "Менеджер звонит лично (не рассылка): спросите, согласен ли клиент получать сообщения, "
+                              "по какому каналу и в какое время; отметьте ответ в данных."),
+    "script.margin_review": ("A big account that sells at a loss: review prices, discounts and delivery terms with "
+                             "the customer before the next order.",
+                             "Крупный клиент, который покупает в убыток: пересмотрите с ним цены, скидки и условия "
+                             "поставки до следующего заказа."),
     "script.lost_vip": ("Call in person and ask why they stopped; listen, fix, agree on a next step.",
                         "Позвоните лично и узнайте, почему клиент ушёл; выслушайте, исправьте, договоритесь о шаге."),
     "script.periodic.one-time": ("Soft reactivation, step by step: a warm message, a free sample or consultation, "
@@ -492,7 +514,10 @@ def call_list(directory: Path) -> Path:
         ("customer", None, {"font": Font(bold=True)}),
         ("manager", None, {}),
         ("next_contact", DATE, {}),
+        ("overdue_since", DATE, {}),
         ("task", None, {}),
+        ("reason", None, {}),
+        ("consent", None, {}),
         ("channel", None, {}),
         ("contact_time", None, {}),
         ("phone", "@", {}),
@@ -598,10 +623,15 @@ def contact_plan(directory: Path) -> Path:
     wb = Workbook()
     ws = wb.active
     ws.title = "Contact plan"
-    _title_block(ws, 10)
+    _title_block(ws, 13)
     ws["A4"] = "{{excluded}}"
     ws["A4"].font = Font(bold=True, color="833C0B")
+    ws["A4"].alignment = WRAP_TOP
+    ws.merge_cells("A4:M4")
+    ws.row_dimensions[4].height = 48
     _heading(ws, "A6", "{{classes_heading}}")
+    ws["G7"] = "{{classes_note}}"
+    ws["G7"].font = Font(italic=True, color=GREY)
     _table_rows(wb, ws, "classes", 7, [("lifecycle", None, {"font": Font(bold=True)}),
                                        ("contacts_per_year", COUNT, {}), ("customers", COUNT, {}),
                                        ("with_consent", COUNT, {}), ("in_plan", COUNT, {})])
@@ -611,9 +641,10 @@ def contact_plan(directory: Path) -> Path:
     ws["A11"].fill = RED_FILL
     _name(wb, "tb_overdue", ws, "A11")
     _table_rows(wb, ws, "rows", 12, [
-        ("date", DATE, {}), ("task", None, {}), ("customer", None, {"font": Font(bold=True)}), ("manager", None, {}),
-        ("segment", None, {}), ("channel", None, {}), ("contact_time", None, {}), ("phone", "@", {}),
-        ("email", None, {}), ("script", None, {})])
+        ("date", DATE, {}), ("overdue_since", DATE, {}), ("task", None, {}), ("reason", None, {}),
+        ("customer", None, {"font": Font(bold=True)}), ("manager", None, {}),
+        ("segment", None, {}), ("consent", None, {}), ("channel", None, {}), ("contact_time", None, {}),
+        ("phone", "@", {}), ("email", None, {}), ("script", None, {})])
     _landscape(ws)
     _texts(wb, CONTACT_PLAN_TEXTS)
     return _save(wb, directory / "contact_plan.xlsx")

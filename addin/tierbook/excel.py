@@ -1027,7 +1027,7 @@ def results_book(book: xw.Book) -> BookRun:
     open workbook, from its Contact log sheet; rows with problems go to Input issues."""
     from .jobs import measure
     from .read import clean_contact_log
-    from .reactivation import VARIANTS
+    from .reactivation import VARIANTS, check_log
     from .sheets import load_texts, reactivation_results_sheet, reactivation_sheet
 
     lang = read_book_settings(book).lang
@@ -1042,10 +1042,13 @@ def results_book(book: xw.Book) -> BookRun:
     cells = used.options(ndim=2).value
     log, log_issues = clean_contact_log(raw_frame(cells), log_sheet.name, first_row=used.row + 1,
                                         variants=VARIANTS[:plan.variants])
+    log, not_counted = check_log(log, plan.assignments, log_sheet.name,
+                                 *(labels.header(k, lang) for k in ("customer", "variant")))
+    log_issues = pd.concat([log_issues, not_counted], ignore_index=True) if len(not_counted) else log_issues
 
     def extra(result, tx):
         texts = load_texts(lang)
-        results, decided, contacts = measure(log, tx, result.settings, plan)
+        results, decided, contacts = measure(log, tx, result.settings, plan, lang)
         return [reactivation_sheet(plan.assignments, plan.seed, plan.variants, lang, texts),
                 reactivation_results_sheet(results, decided.text, contacts, len(log_issues), result.settings,
                                            result.as_of, lang, texts)], log_issues

@@ -188,7 +188,7 @@ def new_plan(result: Segmentation, previous: "Plan | None", variants: int | None
     return Plan(planned, seed, variants)
 
 
-def measure(log: pd.DataFrame, tx: pd.DataFrame, settings: Settings, plan: "Plan"):
+def measure(log: pd.DataFrame, tx: pd.DataFrame, settings: Settings, plan: "Plan", lang: str = "en"):
     """Per-variant results (every variant of PLAN, zeros where nobody was contacted), the
     verdict and the number of contacts, for the clean contact LOG."""
     from . import reactivation
@@ -199,7 +199,7 @@ def measure(log: pd.DataFrame, tx: pd.DataFrame, settings: Settings, plan: "Plan
     results = pd.DataFrame({"variant": list(variants)}).merge(results, on="variant", how="left")
     results[["contacted", "converted"]] = results[["contacted", "converted"]].fillna(0).astype("int64")
     results["revenue_after"] = results["revenue_after"].fillna(0.0)
-    decided = reactivation.verdict(results[results["contacted"] > 0].reset_index(drop=True))
+    decided = reactivation.verdict(results[results["contacted"] > 0].reset_index(drop=True), lang=lang)
     return results, decided, len(contacts)
 
 
@@ -209,7 +209,7 @@ def reactivation_results(out: str | Path, progress: Progress = _quiet, force: bo
     revenue after contact, and a verdict; written into OUT as the sheet Reactivation
     results (OUT is written again from its own data, as by reactivation_plan). Rows of
     the log with problems go to Input issues and are returned."""
-    from . import reactivation
+    from . import labels, reactivation
 
     book = _Regenerated.load(out)
     check_replaceable(out, force)
@@ -217,7 +217,10 @@ def reactivation_results(out: str | Path, progress: Progress = _quiet, force: bo
         raise InputError(f"{Path(out).name} has no reactivation plan yet: run tierbook reactivation plan first")
     variants = reactivation.VARIANTS[:book.plan.variants]
     log, log_issues = book.contact_log(variants)
-    results, decided, contacts = measure(log, book.tx, book.settings, book.plan)
+    log, not_counted = reactivation.check_log(log, book.plan.assignments, book.titles["contact_log"],
+                                              *(labels.header(k, book.lang) for k in ("customer", "variant")))
+    log_issues = pd.concat([log_issues, not_counted], ignore_index=True) if len(not_counted) else log_issues
+    results, decided, contacts = measure(log, book.tx, book.settings, book.plan, book.lang)
     progress(f"{contacts:,} contacts, {len(log_issues):,} problems in the contact log")
     book.write(out, plan=book.plan, results=results, verdict=decided, contacts=contacts, log_issues=log_issues)
     return ReactivationRun(Path(out), book.plan, 0, results, decided, log_issues)

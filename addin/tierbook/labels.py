@@ -83,6 +83,10 @@ CUSTOMER_HEADERS_RU: Mapping[str, str] = MappingProxyType({
     "contact_time": "Время связи",
     "email": "Эл. почта",
     "phone": "Телефон",
+    "consent_status": "Согласие (да / нет / неизвестно)",
+    "action": "Следующее действие",
+    "action_reason": "Причина",
+    "action_due": "Срок",
 })
 
 #: Headers of every other table, by field key. A key missing under "en" is shown as is.
@@ -115,6 +119,7 @@ HEADERS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "planned_on": "Planned for", "contacted": "Contacted", "converted": "Converted", "rate": "Conversion rate",
         "rate_low": "95% low", "rate_high": "95% high", "revenue_after": "Revenue after contact",
         "note": "Note",
+        "overdue_since": "Overdue since", "reason": "Why", "consent": "Consent",
     }),
     "ru": MappingProxyType({
         "segment": "Сегмент", "last_purchase": "Последняя покупка", "first_purchase": "Первая покупка",
@@ -139,6 +144,7 @@ HEADERS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "planned_on": "Дата контакта", "contacted": "Контактов", "converted": "Купили", "rate": "Конверсия",
         "rate_low": "95%: от", "rate_high": "95%: до", "revenue_after": "Выручка после контакта",
         "note": "Примечание",
+        "overdue_since": "Просрочено с", "reason": "Почему", "consent": "Согласие",
     }),
 })
 
@@ -162,7 +168,18 @@ VALUES_RU: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "potential": "потенциальный", "lost VIP": "потерянный VIP", "permanent": "постоянный",
         "occasional": "эпизодический", "unprofitable": "нерентабельный"}),
 })
-VALUES_RU = MappingProxyType({**VALUES_RU, "tier_whole_period": VALUES_RU["tier"]})
+VALUES_RU = MappingProxyType({
+    **VALUES_RU, "tier_whole_period": VALUES_RU["tier"],
+    "consent_status": MappingProxyType({"yes": "да", "no": "нет", "unknown": "неизвестно"}),
+    "action": MappingProxyType({
+        "lost_vip": "позвонить и узнать причину", "margin_review": "пересмотреть маржу",
+        "follow_up": "звонок после первой покупки", "reminder": "напоминание", "ask_permission": "спросить согласие",
+        "periodic": "плановое сообщение", "no_consent": "не связываться", "no_marketing": "без маркетинга"}),
+    "action_reason": MappingProxyType({
+        "lost_vip": "потерянный VIP", "unprofitable_big": "нерентабельный крупный клиент",
+        "unprofitable_small": "нерентабельный мелкий клиент", "new": "новый клиент",
+        "purchase_expected": "ожидается покупка", "contact_plan": "план контактов", "refused": "отказ от контактов"}),
+})
 
 #: Small words of the generated rows (task names, row labels).
 WORDS: Mapping[str, Mapping[str, str]] = MappingProxyType({
@@ -171,8 +188,15 @@ WORDS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "task.reminder": "reminder before the expected purchase",
         "task.lost_vip": "lost VIP: call and ask why",
         "task.periodic": "regular message",
-        "task.no_consent": "no consent: do not contact",
+        "task.no_consent": "consent refused: do not contact",
         "task.no_marketing": "unprofitable: no marketing spend",
+        "task.ask_permission": "ask for permission to contact (the manager in person)",
+        "task.margin_review": "margin review with the customer",
+        "reason.lost_vip": "lost VIP", "reason.unprofitable_big": "unprofitable, big account",
+        "reason.unprofitable_small": "unprofitable, small account", "reason.new": "new customer",
+        "reason.purchase_expected": "purchase expected", "reason.contact_plan": "contact plan",
+        "reason.refused": "consent refused",
+        "consent.yes": "yes", "consent.no": "no", "consent.unknown": "unknown",
         "row.inactive": "not active in the window",
         "row.all": "All customers",
         "no_manager": "no manager",
@@ -184,8 +208,15 @@ WORDS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "task.reminder": "напоминание до ожидаемой покупки",
         "task.lost_vip": "потерянный VIP: позвонить и узнать причину",
         "task.periodic": "плановое сообщение",
-        "task.no_consent": "нет согласия: не связываться",
+        "task.no_consent": "отказ от контактов: не связываться",
         "task.no_marketing": "нерентабельный: без маркетинга",
+        "task.ask_permission": "спросить согласие на контакты (лично менеджер)",
+        "task.margin_review": "пересмотреть маржу с клиентом",
+        "reason.lost_vip": "потерянный VIP", "reason.unprofitable_big": "нерентабельный крупный клиент",
+        "reason.unprofitable_small": "нерентабельный мелкий клиент", "reason.new": "новый клиент",
+        "reason.purchase_expected": "ожидается покупка", "reason.contact_plan": "план контактов",
+        "reason.refused": "отказ от контактов",
+        "consent.yes": "да", "consent.no": "нет", "consent.unknown": "неизвестно",
         "row.inactive": "не активны в окне",
         "row.all": "Все клиенты",
         "no_manager": "без менеджера",
@@ -236,3 +267,41 @@ def word(key: str, lang: str) -> str:
 def customer_header_aliases() -> dict[str, str]:
     """Translated Customers headers → column names, for a reader's header aliases."""
     return {ru.casefold(): column for column, ru in CUSTOMER_HEADERS_RU.items()}
+
+
+#: The input report's problems in Russian: (English pattern, Russian text); the first
+#: match wins, {groups} are kept. A problem no pattern knows stays in English.
+PROBLEMS_RU: tuple[tuple[str, str], ...] = (
+    (r"not a number", "не число"),
+    (r"not a date", "не дата"),
+    (r"Excel error value", "ошибка Excel в ячейке"),
+    (r"not yes or no", "не «да» и не «нет»"),
+    (r"not email, sms or phone", "не email, sms или телефон"),
+    (r"not a variant \((.*)\)", r"не вариант теста (\1)"),
+    (r"customer is empty", "клиент не указан"),
+    (r"date is empty", "дата не указана"),
+    (r"amount is empty", "сумма не указана"),
+    (r"variant is empty", "вариант не указан"),
+    (r"(\w+) is empty", r"не заполнено: \1"),
+    (r"blank row, skipped", "пустая строка, пропущена"),
+    (r"totals row, skipped", "строка итогов, пропущена"),
+    (r"repeated header row, skipped", "повтор строки заголовков, пропущена"),
+    (r"customer is not in the reactivation plan, not counted", "клиента нет в плане возврата, не учтён"),
+    (r"variant (\S+) is not the planned variant (\S+), not counted",
+     r"вариант \1 — не назначенный клиенту вариант \2, не учтён"),
+)
+
+
+def problem(text: str, lang: str) -> str:
+    """A problem of the input report (read.py's words) in LANG: ", left empty" and the
+    known problems are translated; anything else is shown as it is."""
+    if check_lang(lang) == "en" or not text:
+        return text
+    import re
+
+    head, left_empty = (text[:-len(", left empty")], True) if text.endswith(", left empty") else (text, False)
+    for pattern, russian in PROBLEMS_RU:
+        if re.fullmatch(pattern, head):
+            head = re.sub(f"^{pattern}$", russian, head)
+            break
+    return head + (", оставлено пустым" if left_empty else "")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .schema import ISSUE_COLUMNS
 from .segment import top_share
 from .settings import Settings
 
@@ -86,6 +87,28 @@ def _stratum_offset(seed: int, variants: int):
 # --------------------------------------------------------------------------- results
 
 
+def check_log(log: pd.DataFrame, assignments: pd.DataFrame, sheet: str, customer_column: str = "customer",
+              variant_column: str = "variant") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The contacts of the clean LOG that belong to the test, and a report of the others.
+
+    A contact counts only for a customer of the plan (ASSIGNMENTS) and under the variant
+    assigned to them: a contact of a customer who is not in the plan, or with another
+    variant than the assigned one, says nothing about the variants and is reported
+    (sheet, row, column, value, problem), not counted. LOG's index is the sheet's row.
+    """
+    assigned = assignments.drop_duplicates("customer").set_index("customer")["variant"].astype(str)
+    planned = log["customer"].map(assigned)
+    outside = planned.isna()
+    other = ~outside & (planned != log["variant"].astype(str))
+    rows = [(sheet, int(row), customer_column, str(c), "customer is not in the reactivation plan, not counted")
+            for row, c in zip(log.index[outside], log.loc[outside, "customer"])]
+    rows += [(sheet, int(row), variant_column, str(v), f"variant {v} is not the planned variant {p}, not counted")
+             for row, v, p in zip(log.index[other], log.loc[other, "variant"], planned[other])]
+    issues = pd.DataFrame(rows, columns=ISSUE_COLUMNS).astype({"row": "int64"})
+    issues = issues.sort_values(["row", "column"], kind="stable", ignore_index=True)
+    return log[~(outside | other)], issues
+
+
 def conversions(log: pd.DataFrame, tx: pd.DataFrame, response_days: int) -> pd.DataFrame:
     """Each contact of the log with whether the customer bought within `response_days`
     after it (the contact day itself not counted) and the revenue in that time."""
@@ -113,40 +136,105 @@ def variant_results(contacts: pd.DataFrame) -> pd.DataFrame:
 @dataclass(frozen=True)
 class Verdict:
     best: str
-    significant: bool
-    p_value: float  # chi-square test across all variants
-    p_best_vs_next: float  # two-proportion test, best against the runner-up
+    significant: bool  # the variants differ, and the best beats every other one after the Holm correction
+    p_value: float  # chi-square test across all variants: do they differ at all?
+    p_best_vs_next: float  # two-proportion test, best against the runner-up (uncorrected)
     contacts_needed: int  # per variant, to tell the best from the runner-up (0 if decided)
     text: str
+    differ: bool = False  # the overall chi-square is below alpha
+    p_best_adjusted: float = float("nan")  # best against every other variant, Holm-corrected (the largest)
 
 
-def verdict(results: pd.DataFrame, alpha: float = 0.05) -> Verdict:
-    """Which variant converts best, and whether the data can tell."""
+#: The verdict's sentences; {fields} are filled in by verdict().
+VERDICT_TEXTS = {
+    "en": {
+        "too_few": "A test needs at least two variants with contacts.",
+        "equal": "No variant converts better than another so far; the rates are equal.",
+        "winner": ("Variant {best} converts best ({rate} against {runner_rate} for {runner}), and the difference is "
+                   "significant: the variants differ (chi-square {p_all}) and {best} beats every other variant "
+                   "after the Holm correction for {comparisons} comparisons ({p_adj}). Use {best}."),
+        "no_difference": ("Variant {best} leads ({rate} against {runner_rate} for {runner}), but the variants do not "
+                          "differ significantly yet (chi-square {p_all}; {best} against {runner}: {p_pair}, "
+                          "{p_adj} after the Holm correction). "),
+        "no_winner": ("The variants differ (chi-square {p_all}), but no single variant is best yet: {best} leads "
+                      "({rate} against {runner_rate} for {runner}, {p_adj} after the Holm correction for "
+                      "{comparisons} comparisons). "),
+        "needed": "About {needed} contacts per variant are needed to tell, {more} more for each.",
+    },
+    "ru": {
+        "too_few": "Для теста нужны хотя бы два варианта с контактами.",
+        "equal": "Пока ни один вариант не лучше другого: конверсия одинаковая.",
+        "winner": ("Лучше всех покупают после варианта {best} ({rate} против {runner_rate} у {runner}), и разница "
+                   "значима: варианты различаются (хи-квадрат {p_all}), и {best} лучше каждого другого варианта "
+                   "с поправкой Холма на {comparisons} сравн. ({p_adj}). Используйте {best}."),
+        "no_difference": ("Вариант {best} впереди ({rate} против {runner_rate} у {runner}), но значимой разницы между "
+                          "вариантами пока нет (хи-квадрат {p_all}; {best} против {runner}: {p_pair}, "
+                          "{p_adj} с поправкой Холма). "),
+        "no_winner": ("Варианты различаются (хи-квадрат {p_all}), но единственного лучшего пока нет: {best} "
+                      "впереди ({rate} против {runner_rate} у {runner}, {p_adj} с поправкой Холма на "
+                      "{comparisons} сравн.). "),
+        "needed": "Чтобы различить, нужно около {needed} контактов на вариант, ещё {more} для каждого.",
+    },
+}
+
+
+def verdict(results: pd.DataFrame, alpha: float = 0.05, lang: str = "en") -> Verdict:
+    """Which variant converts best, and whether the data can tell (in LANG).
+
+    Two questions, both at level alpha: do the variants differ at all (Pearson's
+    chi-square over all variants), and does the leader beat each other variant (a
+    two-proportion test against each, Holm-corrected for the k − 1 comparisons, so five
+    variants do not give five chances of a false winner). A winner needs both.
+    """
+    words = VERDICT_TEXTS["ru" if lang == "ru" else "en"]
     if len(results) < 2:
-        return Verdict("", False, float("nan"), float("nan"), 0, "A test needs at least two variants with contacts.")
+        return Verdict("", False, float("nan"), float("nan"), 0, words["too_few"])
     ranked = results.sort_values(["rate", "converted"], ascending=False)
-    best, runner = ranked.iloc[0], ranked.iloc[1]
+    best, runner, others = ranked.iloc[0], ranked.iloc[1], ranked.iloc[1:]
     table = np.column_stack([results["converted"], results["contacted"] - results["converted"]])
     _, _, p_all = chi_square(table)
-    _, p_pair = two_proportion(int(best["converted"]), int(best["contacted"]), int(runner["converted"]), int(runner["contacted"]))
-    significant = p_pair < alpha and p_all < alpha
+    pairs = np.array([two_proportion(int(best["converted"]), int(best["contacted"]), int(o["converted"]),
+                                     int(o["contacted"]))[1] for _, o in others.iterrows()])
+    p_pair = float(pairs[0])
+    p_adjusted = float(holm(pairs).max())
+    differ = p_all < alpha
+    significant = bool(differ and p_adjusted < alpha)
+    values = {"best": best["variant"], "runner": runner["variant"], "rate": f"{best['rate']:.0%}",
+              "runner_rate": f"{runner['rate']:.0%}", "p_all": _p(p_all), "p_pair": _p(p_pair),
+              "p_adj": _p(p_adjusted), "comparisons": len(pairs)}
     if significant:
-        text = (f"Variant {best['variant']} converts best ({best['rate']:.0%} against {runner['rate']:.0%} for "
-                f"{runner['variant']}), and the difference is significant (p = {p_pair:.3f}). Use {best['variant']}.")
-        needed = 0
+        return Verdict(str(best["variant"]), True, p_all, p_pair, 0, words["winner"].format(**values), True,
+                       p_adjusted)
+    # the contacts to tell the leader from the runner-up at the Bonferroni level of k − 1 comparisons
+    needed = sample_size(float(best["rate"]), float(runner["rate"]), alpha / len(pairs))
+    more = max(0, needed - int(min(best["contacted"], runner["contacted"])))
+    if needed == 0:  # the leader and the runner-up convert equally: no number of contacts tells them apart
+        text = words["no_winner"].format(**values).strip() if differ else words["equal"]
     else:
-        needed = sample_size(float(best["rate"]), float(runner["rate"]), alpha)
-        more = max(0, needed - int(min(best["contacted"], runner["contacted"])))
-        if needed == 0:
-            text = "No variant converts better than another so far; the rates are equal."
-        else:
-            text = (f"Variant {best['variant']} leads ({best['rate']:.0%} against {runner['rate']:.0%} for "
-                    f"{runner['variant']}), but it is not significant yet (p = {p_pair:.2f}). About {needed} contacts "
-                    f"per variant are needed to tell, {more} more for each.")
-    return Verdict(str(best["variant"]), significant, p_all, p_pair, needed, text)
+        text = words["no_winner" if differ else "no_difference"].format(**values)
+        text += words["needed"].format(needed=needed, more=more)
+    return Verdict(str(best["variant"]), False, p_all, p_pair, needed, text, bool(differ), p_adjusted)
+
+
+def _p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 # --------------------------------------------------------------------------- statistics
+
+
+def holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values (in the order given): the i-th smallest p is
+    multiplied by m − i + 1, then made non-decreasing and capped at 1. A comparison is
+    significant at level alpha when its adjusted p is below alpha; this controls the
+    chance of any false finding among the m comparisons."""
+    p = np.asarray(p_values, dtype="float64")
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    stepped = np.minimum(1.0, np.maximum.accumulate(p[order] * (m - np.arange(m))))
+    out = np.empty(m)
+    out[order] = stepped
+    return out
 
 
 def wilson(converted: np.ndarray, contacted: np.ndarray, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:

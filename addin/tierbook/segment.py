@@ -41,15 +41,20 @@ CUSTOMER_COLUMNS = [
     "follow_up_on",  # new customers: the follow-up call date
     "owner",  # acquisition (until the second purchase) / account management
     "manager",  # latest non-empty value in the input, "" when none
-    "consent",  # bool
+    "consent",  # bool: consent_status is "yes"
     "channel",
     "contact_time",
     "email",
     "phone",
+    # --- the next action (issue 13): added at the end, the keys above stay as they were ---
+    "consent_status",  # yes / no / unknown (never asked: no consent cell filled)
+    "action",  # the one next action, ACTIONS
+    "action_reason",  # why: REASONS
+    "action_due",  # when (NaT for no_consent, no_marketing and ""); before as_of = overdue since then
 ]
 
 TEXT_COLUMNS = ["customer", "tier", "lifecycle", "quadrant", "size_tier", "rhythm", "tier_whole_period", "owner",
-                "manager", "channel", "contact_time", "email", "phone"]
+                "manager", "channel", "contact_time", "email", "phone", "consent_status", "action", "action_reason"]
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,7 @@ class Segmentation:
     ledger: pd.DataFrame  # customer, first_vip, last_vip, vip_months, status, then one column per month
     ledger_flow: pd.DataFrame  # month, entered, left, size: the ledger's movement per month
     lost_vip: pd.DataFrame  # customer, last_vip, last_purchase, months_silent, revenue, manager
-    concentration: pd.DataFrame  # one row: basis, top1_share, top3_share, top5_share, ...
+    concentration: pd.DataFrame  # one row: basis, top1_share, top3_share, top5_share, ..., top_customers
     contact_plan: pd.DataFrame  # lifecycle, contacts_per_year, customers
     issues: pd.DataFrame  # the input report: sheet, row, column, value, problem
     settings: Settings
@@ -82,6 +87,18 @@ LIFECYCLES = ("new", "one-time", "permanent", "occasional", "potential", "unprof
 TIERS = ("VIP", "Good", "Regular")
 SIZE_TIERS = ("huge", "medium", "small", "one-time")
 RHYTHMS = ("regular", "chaotic", "yearly")
+
+#: The next actions, in the order a manager does them (on the same day): a lost VIP
+#: first, then a margin review, ... "" = nothing to do (no contact plan).
+ACTIONS = ("lost_vip", "margin_review", "follow_up", "reminder", "ask_permission", "periodic", "no_consent",
+           "no_marketing", "")
+#: Actions that are a contact to make (the others are what not to do).
+CONTACT_ACTIONS = ("lost_vip", "margin_review", "follow_up", "reminder", "ask_permission", "periodic")
+#: Why: the customer's situation behind the action (ask_permission keeps the reason of
+#: what the manager would do with consent).
+REASONS = ("lost_vip", "unprofitable_big", "unprofitable_small", "new", "purchase_expected", "contact_plan",
+           "refused", "")
+CONSENT_STATES = ("yes", "no", "unknown")
 
 CURRENT_VIP = "current VIP"
 DROPPED_OUT = "dropped out"
@@ -107,6 +124,23 @@ def top_share(values: pd.Series, share: float, by: pd.Series | None = None) -> p
         return rank <= int(cut_count(share, int(values.notna().sum())))
     grouped = values.groupby(by)
     return grouped.rank(method="min", ascending=False) <= cut_count(share, grouped.transform("count"))
+
+
+# --------------------------------------------------------------------------- the purchase rule
+
+
+def is_purchase(amount: np.ndarray, units: np.ndarray) -> np.ndarray:
+    """True for a row that sold something: a positive amount, or a zero amount with
+    units shipped (goods given for free). A row with a negative amount (a refund or a
+    return) is never a purchase, whatever its units say; a row with no amount is none.
+
+    The one place of this rule: purchase days, the cycle, "active in the window" and
+    lifecycle classes all count only such rows (a DuckDB or Spark aggregation of the
+    same transactions must use the same rule to agree).
+    """
+    amount = np.asarray(amount, dtype="float64")
+    units = np.asarray(units, dtype="float64")
+    return (amount > 0) | ((amount == 0) & (units > 0))
 
 
 # --------------------------------------------------------------------------- the engine
@@ -142,6 +176,7 @@ def classify(tx: pd.DataFrame, settings: Settings | None = None, issues: pd.Data
     people["size_tier"] = size_tier(people, settings)
     people = people.join(_latest_attributes(rows, tx, n, settings))
     people = people.join(reminders(people, as_of, settings))
+    people = people.join(next_action(people, as_of, settings))
     people["customer"] = np.asarray(names, dtype=object)
 
     customers = people[CUSTOMER_COLUMNS].reset_index(drop=True)
@@ -165,7 +200,7 @@ def classify(tx: pd.DataFrame, settings: Settings | None = None, issues: pd.Data
         ledger=ledger,
         ledger_flow=flow,
         lost_vip=lost,
-        concentration=concentration(people, rows, window, "margin" in tx.columns, settings),
+        concentration=concentration(people, rows, window, "margin" in tx.columns, settings, names),
         contact_plan=contact_plan(customers, settings),
         issues=issues if issues is not None else issues_frame(),
         settings=settings,
@@ -221,8 +256,7 @@ def _rows(tx: pd.DataFrame) -> tuple[pd.DataFrame, pd.Index]:
         "amount": amount[order],
         "units": units[order],
         "margin": margin[order],
-        # a purchase is a row that sold something: a positive amount, or units shipped for free
-        "purchase": ((amount > 0) | (units > 0))[order],
+        "purchase": is_purchase(amount, units)[order],
         "payment": payment[order],
         "pos": order,
     })
@@ -292,11 +326,12 @@ def _per_customer(rows: pd.DataFrame, days: pd.DataFrame, per_month: pd.DataFram
                   window: tuple[int, int], settings: Settings) -> pd.DataFrame:
     """Totals, purchase dates, window values and VIP history per customer code."""
     idx = pd.RangeIndex(n)
-    totals = rows.groupby("code").agg(revenue=("amount", "sum"), payments=("payment", "sum"),
-                                      units=("units", "sum"), profit=("margin", "sum")).reindex(idx)
-    for total, source in (("units", "units"), ("profit", "margin")):
-        if rows[source].isna().all():  # the input has no such column
-            totals[total] = np.nan
+    by_code = rows.groupby("code")
+    totals = by_code.agg(revenue=("amount", "sum"), payments=("payment", "sum")).reindex(idx)
+    # units and profit are NaN for a customer none of whose cells is filled (min_count=1):
+    # a customer with blank margins has an unknown profit, not a profit of 0
+    totals["units"] = by_code["units"].sum(min_count=1).reindex(idx)
+    totals["profit"] = by_code["margin"].sum(min_count=1).reindex(idx)
     totals[["revenue", "units", "profit"]] = totals[["revenue", "units", "profit"]].round(6)
     by_day = days.groupby("code")["day"]
     people = totals.assign(
@@ -423,7 +458,8 @@ def vip_ledger(vip: pd.DataFrame, names: pd.Index, months: np.ndarray, window: i
 
 
 def lifecycle(people: pd.DataFrame, as_of: pd.Timestamp, settings: Settings) -> pd.Series:
-    """new / one-time / permanent / occasional / potential, with unprofitable over all."""
+    """new / one-time / permanent / occasional / potential, with unprofitable over all
+    (only where the customer's profit is known: blank margins are not a loss)."""
     today = np.datetime64(as_of.date(), "D").astype("int64")
     since_first = today - people["first_day"]
     since_last = today - people["last_day"]
@@ -477,7 +513,7 @@ def reminders(people: pd.DataFrame, as_of: pd.Timestamp, settings: Settings) -> 
     """Reminder dates, only for customers who gave consent: the rhythm reminder
     (expected purchase − lead, lead = lead_share of the cycle clamped to its bounds) and
     the follow-up call of a new customer."""
-    lead = np.clip(np.round(settings.lead_share * people["cycle_days"]), settings.lead_min_days, settings.lead_max_days)
+    lead = _lead(people, settings)
     consent = people["consent"]
     remind = people["next_day"].where(consent) - lead
     follow = (people["first_day"] + settings.follow_up_days).where(consent & (people["lifecycle"] == "new"))
@@ -485,9 +521,84 @@ def reminders(people: pd.DataFrame, as_of: pd.Timestamp, settings: Settings) -> 
     return pd.DataFrame({"remind_on": _dates(remind), "follow_up_on": _dates(follow), "owner": owner}, index=people.index)
 
 
+def _lead(people: pd.DataFrame, settings: Settings) -> pd.Series:
+    """Days between the reminder and the expected purchase: lead_share of the cycle, clamped."""
+    return np.clip(np.round(settings.lead_share * people["cycle_days"]), settings.lead_min_days, settings.lead_max_days)
+
+
+def next_action(people: pd.DataFrame, as_of: pd.Timestamp, settings: Settings) -> pd.DataFrame:
+    """The one next action of every customer, its reason and due date (DOMAIN §2, §4;
+    issue 13). The first rule that applies decides:
+
+    1. consent refused → no_consent (nothing is scheduled);
+    2. a lost VIP → lost_vip: call and ask why, due at the analysis date;
+    3. unprofitable → margin_review for a big account (in the top margin_review_share
+       of customers by revenue), due at the analysis date; no_marketing for the others;
+    4. new → follow_up: the call follow_up_days after the first purchase;
+    5. a purchase expected (at most one lead time ago, or ahead) → reminder, lead days
+       before the expected purchase;
+    6. a contact plan (contacts_per_year > 0) → periodic: the first date after the
+       analysis date on the grid last purchase + k × 365 / contacts_per_year days;
+    7. else "" (nothing to do).
+
+    Consent unknown turns any contact of 2–6 into ask_permission (the manager asks
+    on their own channel, due at the analysis date), keeping the reason. A due date
+    before the analysis date means overdue since then; it is never moved.
+    """
+    today = np.datetime64(as_of.date(), "D").astype("int64")
+    status = people["consent_status"]
+    lead = _lead(people, settings)
+    revenue = people["revenue"].where(people["revenue"] > 0)
+    big = top_share(revenue, settings.margin_review_share)
+    cpy = people["contacts_per_year"]
+    interval = 365.0 / cpy.where(cpy > 0)
+    last = people["last_day"].fillna(today)
+    grid = last + np.ceil((np.floor((today - last) / interval) + 1) * interval)
+    expected = people["next_day"].notna() & (people["next_day"] + lead >= today)
+    unprofitable = people["lifecycle"] == "unprofitable"
+    rules = [  # (condition, action, reason, due day)
+        (people["lost_vip"], "lost_vip", "lost_vip", today),
+        (unprofitable & big, "margin_review", "unprofitable_big", today),
+        (unprofitable, "no_marketing", "unprofitable_small", np.nan),
+        (people["lifecycle"] == "new", "follow_up", "new", people["first_day"] + settings.follow_up_days),
+        (expected, "reminder", "purchase_expected", people["next_day"] - lead),
+        (cpy > 0, "periodic", "contact_plan", grid),
+    ]
+    conditions = [np.asarray(c, dtype=bool) for c, *_ in rules]
+    action = np.select(conditions, [a for _, a, _, _ in rules], default="")
+    reason = np.select(conditions, [r for _, _, r, _ in rules], default="")
+    due = np.select(conditions, [np.broadcast_to(np.asarray(d, dtype="float64"), len(people)) for *_, d in rules],
+                    default=np.nan)
+    contact = np.isin(action, CONTACT_ACTIONS)
+    ask = contact & (status == "unknown").to_numpy()
+    action = np.where(ask, "ask_permission", action)
+    due = np.where(ask, today, due)
+    refused = (status == "no").to_numpy()
+    action = np.where(refused, "no_consent", action)
+    reason = np.where(refused, "refused", reason)
+    due = np.where(refused | ~np.isin(action, CONTACT_ACTIONS), np.nan, due)
+    return pd.DataFrame({"action": action.astype(object), "action_reason": reason.astype(object),
+                         "action_due": _dates(pd.Series(due, index=people.index))}, index=people.index)
+
+
+def action_order(customers: pd.DataFrame, as_of: pd.Timestamp) -> np.ndarray:
+    """Positions of CUSTOMERS in the order to work them: by the day to act (the due
+    date, or the analysis date when that is overdue), then by the action (ACTIONS
+    order), then the biggest revenue first, then by name. Customers with nothing to
+    do go last."""
+    act_on = customers["action_due"].where(customers["action_due"] >= as_of, as_of)
+    act_on = act_on.where(customers["action_due"].notna())
+    day = act_on.to_numpy().astype("datetime64[D]").astype("float64")
+    day[np.isnat(act_on.to_numpy())] = np.inf
+    rank = pd.Series(customers["action"]).map({a: i for i, a in enumerate(ACTIONS)}).fillna(len(ACTIONS))
+    revenue = customers["revenue"].fillna(-np.inf).to_numpy(dtype="float64")
+    return np.lexsort((customers["customer"].to_numpy(), -revenue, rank.to_numpy(), day))
+
+
 def _latest_attributes(rows: pd.DataFrame, tx: pd.DataFrame, n: int, settings: Settings) -> pd.DataFrame:
     """Manager, consent, channel, contact time, email and phone: each the latest
-    non-empty value of the customer (by date, then by row of the export)."""
+    non-empty value of the customer (by date, then by row of the export); consent also
+    as consent_status, yes / no / unknown."""
     idx = pd.RangeIndex(n)
     pos = rows["pos"].to_numpy()
     row_number = tx.index.to_numpy() if tx.index.is_unique and pd.api.types.is_integer_dtype(tx.index) else np.arange(len(tx))
@@ -497,7 +608,7 @@ def _latest_attributes(rows: pd.DataFrame, tx: pd.DataFrame, n: int, settings: S
     out = pd.DataFrame(index=idx)
     for col in ("manager", "consent", "channel", "contact_time", "email", "phone"):
         if col not in tx.columns:
-            out[col] = settings.consent_if_missing if col == "consent" else ""
+            out[col] = pd.Series(pd.NA, index=idx, dtype="boolean") if col == "consent" else ""
             continue
         column = tx[col]
         present = column.notna().to_numpy(dtype=bool, copy=True)
@@ -506,7 +617,13 @@ def _latest_attributes(rows: pd.DataFrame, tx: pd.DataFrame, n: int, settings: S
         present = present[pos]
         winner = pd.Series(stamp[present]).groupby(code[present]).idxmax()
         picked = pd.Series(column.iloc[pos[present][winner.to_numpy()]].to_numpy(), index=winner.index).reindex(idx)
-        out[col] = picked.fillna(False).astype(bool) if col == "consent" else picked.fillna("").astype("str")
+        out[col] = picked.astype("boolean") if col == "consent" else picked.fillna("").astype("str")
+    # consent in three states: yes / no from the data; unknown where no cell of the
+    # customer says (or there is no column), unless consent_if_missing says they agreed
+    known = out["consent"]
+    status = pd.Series(np.where(known.fillna(False).to_numpy(dtype=bool), "yes", "no"), index=idx)
+    out["consent_status"] = status.where(known.notna().to_numpy(), "yes" if settings.consent_if_missing else "unknown")
+    out["consent"] = (out["consent_status"] == "yes").to_numpy()
     return out
 
 
@@ -525,13 +642,15 @@ def size_tier(people: pd.DataFrame, settings: Settings) -> pd.Series:
 
 
 def concentration(people: pd.DataFrame, rows: pd.DataFrame, window: tuple[int, int], has_margin: bool,
-                  settings: Settings) -> pd.DataFrame:
+                  settings: Settings, names: pd.Index | None = None) -> pd.DataFrame:
     """"The disease of three clients": how much of the window's profit (else revenue)
-    the biggest customers give, and whether that is an alert."""
+    the biggest customers give, whether that is an alert, and who they are
+    (top_customers: the top 3 by name with their shares, biggest first)."""
     basis = "profit" if has_margin else "revenue"
     in_window = rows[rows["month"].between(*window)]
     totals = in_window.groupby("code")["margin" if has_margin else "amount"].sum()
-    positive = totals[totals > 0].sort_values(ascending=False).to_numpy()
+    ranked = totals[totals > 0].sort_values(ascending=False, kind="stable")
+    positive = ranked.to_numpy()
     total = positive.sum()
     shares = positive / total if total > 0 else positive
     cumulative = np.cumsum(shares)
@@ -553,6 +672,8 @@ def concentration(people: pd.DataFrame, rows: pd.DataFrame, window: tuple[int, i
         "herfindahl": float(np.sum(shares ** 2)),
         "alert": bool(reasons),
         "alert_reason": "; ".join(reasons),
+        "top_customers": ", ".join(f"{names[code] if names is not None else code} ({share:.0%})"
+                                   for code, share in zip(ranked.index[:3], shares[:3])),
     }])
 
 

@@ -64,11 +64,16 @@ class Settings:
     lead_share: float = 0.25  # remind this share of the cycle before the expected purchase
     lead_min_days: int = 7
     lead_max_days: int = 45
-    consent_if_missing: bool = False  # with no consent column, may customers be contacted?
+    #: a customer whose consent no cell records (blank cells, or no consent column): True =
+    #: they agreed ("yes"); False = "unknown": no messages, the manager asks for permission
+    consent_if_missing: bool = False
 
     # Order-size tiers (DOMAIN §5)
     huge_share: float = 0.10  # top 10% of repeat customers by average payment
     medium_share: float = 0.30  # the next 30%
+    #: unprofitable customers in this top share of all customers by revenue get a margin
+    #: review (a big account squeezing prices); the others get no marketing spend
+    margin_review_share: float = 0.20
 
     # Concentration (DOMAIN §5)
     top3_alert: float = 0.50  # alert when the top 3 customers give at least this share
@@ -84,7 +89,7 @@ class Settings:
         object.__setattr__(self, "contacts_per_year", MappingProxyType(dict(self.contacts_per_year)))
         problems = []
         for name in ("share", "good_share", "huge_share", "medium_share", "quadrant_quantile", "lead_share",
-                     "top3_alert", "top1_alert", "pareto_share"):
+                     "top3_alert", "top1_alert", "pareto_share", "margin_review_share"):
             value = getattr(self, name)
             if not 0 < value <= 1:
                 problems.append(f"{name} must be in (0, 1], got {value!r}")

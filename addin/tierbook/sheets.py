@@ -22,10 +22,12 @@ import pandas as pd
 
 from . import labels
 from .labels import SEGMENTS, TABLE_NAMES
-from .segment import CUSTOMER_COLUMNS, LIFECYCLES, Segmentation
+from .segment import CONTACT_ACTIONS, CUSTOMER_COLUMNS, LIFECYCLES, Segmentation, action_order
+from .settings import Settings
 
 #: Categorical columns of Customers whose engine codes are translated.
-TRANSLATED_COLUMNS = ("tier", "lifecycle", "quadrant", "size_tier", "rhythm", "tier_whole_period", "owner")
+TRANSLATED_COLUMNS = ("tier", "lifecycle", "quadrant", "size_tier", "rhythm", "tier_whole_period", "owner",
+                      "consent_status", "action", "action_reason")
 
 
 class Formula(str):
@@ -115,7 +117,7 @@ def workbook_content(result: Segmentation, lang: str = "en", texts: Texts | None
     texts = texts or load_texts(lang)
     customers = result.customers
     as_of = result.as_of
-    sheets = [summary(result, lang, texts), contact_plan(customers, as_of, lang, texts)]
+    sheets = [summary(result, lang, texts), contact_plan(customers, as_of, lang, texts, result.settings)]
     sheets += [call_list(customers, segment, as_of, lang, texts) for segment in SEGMENTS]
     sheets += [ledger(result, lang, texts), monthly_vip(result, lang), customers_sheet(customers, lang),
                issues_sheet(result.issues, lang)]
@@ -163,46 +165,37 @@ def row_segments(result: Segmentation, tx: pd.DataFrame, lang: str = "en") -> pd
 
 
 def contact_tasks(customers: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """The contacts to make, one row per customer and task, sorted by date.
+    """The contacts to make: one row per customer whose next action (decided by the
+    engine, segment.next_action) is a contact, in the order to work them
+    (segment.action_order).
 
-    Only customers who gave consent. Tasks: the follow-up call of a new customer
-    (follow_up_on), the reminder before the expected purchase (remind_on), the call to a
-    lost VIP (due at the analysis date), and, for everyone else with a contact plan
-    (contacts_per_year > 0), the next regular message: the first date after the
-    analysis date on the grid last purchase + k × (365 / contacts_per_year) days
-    (rounded up to a whole day).
-    Unprofitable customers (no marketing spend) get only the lost-VIP call.
-
-    Columns: customer (position in CUSTOMERS), date, task.
+    Columns: customer (position in CUSTOMERS), date (the day to act: the due date, or
+    the analysis date when that is overdue), task (the action), overdue_since (the due
+    date when it is before the analysis date, else NaT), reason.
     """
-    consent = customers["consent"].astype(bool).to_numpy()
-    marketing = customers["contacts_per_year"].to_numpy() > 0
-    pos = np.arange(len(customers))
-    parts = []
-    for task, dates, who in (
-        ("follow_up", customers["follow_up_on"], consent & marketing),
-        ("reminder", customers["remind_on"], consent & marketing),
-        ("lost_vip", pd.Series(as_of, index=customers.index).where(customers["lost_vip"].astype(bool)), consent),
-    ):
-        ok = who & dates.notna().to_numpy()
-        parts.append(pd.DataFrame({"customer": pos[ok], "date": dates.to_numpy()[ok], "task": task}))
-    planned = np.zeros(len(customers), dtype=bool)
-    for part in parts:
-        planned[part["customer"].to_numpy()] = True
-    periodic = consent & marketing & ~planned
-    interval = 365.0 / customers["contacts_per_year"].where(customers["contacts_per_year"] > 0)
-    last = customers["last_purchase"].fillna(as_of)
-    elapsed = (as_of - last).dt.days.astype("float64")
-    steps = np.floor(elapsed / interval) + 1
-    next_date = last + pd.to_timedelta(np.ceil(steps * interval).fillna(0), unit="D")
-    parts.append(pd.DataFrame({"customer": pos[periodic], "date": next_date.to_numpy()[periodic], "task": "periodic"}))
-    tasks = pd.concat(parts, ignore_index=True)
-    tasks["date"] = pd.to_datetime(tasks["date"]).astype("datetime64[ns]")
-    return tasks.sort_values(["date", "customer", "task"], ignore_index=True)
+    order = action_order(customers, as_of)
+    order = order[customers["action"].isin(CONTACT_ACTIONS).to_numpy()[order]]
+    due = pd.to_datetime(customers["action_due"].iloc[order]).astype("datetime64[ns]").reset_index(drop=True)
+    overdue = due < as_of
+    return pd.DataFrame({
+        "customer": order.astype("int64"),
+        "date": due.where(~overdue, pd.Timestamp(as_of)),
+        "task": customers["action"].iloc[order].to_numpy(),
+        "overdue_since": due.where(overdue),
+        "reason": customers["action_reason"].iloc[order].to_numpy(),
+    })
 
 
 def _task_label(task: str, lang: str) -> str:
     return labels.word(f"task.{task}", lang)
+
+
+def _reason_label(reason: str, lang: str) -> str:
+    return labels.word(f"reason.{reason}", lang) if reason else ""
+
+
+def _consent_label(status: str, lang: str) -> str:
+    return labels.word(f"consent.{status}", lang) if status else ""
 
 
 def _script(task: str, lifecycle: str, texts: Texts) -> str:
@@ -210,17 +203,23 @@ def _script(task: str, lifecycle: str, texts: Texts) -> str:
     return texts.get("contact_plan", key)
 
 
-def contact_plan(customers: pd.DataFrame, as_of: pd.Timestamp, lang: str, texts: Texts) -> SheetContent:
-    """Who to contact, when, on which channel and at which time, with which script."""
+def contact_plan(customers: pd.DataFrame, as_of: pd.Timestamp, lang: str, texts: Texts,
+                 settings: Settings | None = None) -> SheetContent:
+    """Who to contact, when, on which channel and at which time, with which script: one
+    next action per customer, in the order to work them. The classes table shows the
+    contacts_per_year setting (SETTINGS; without them, what the customers carry)."""
     tasks = contact_tasks(customers, as_of)
     who = customers.iloc[tasks["customer"].to_numpy()].reset_index(drop=True)
     segment = primary_segment(who)
     rows = pd.DataFrame({
         "date": tasks["date"],
+        "overdue_since": tasks["overdue_since"],
         "task": [_task_label(t, lang) for t in tasks["task"]],
+        "reason": [_reason_label(r, lang) for r in tasks["reason"]],
         "customer": who["customer"],
         "manager": who["manager"],
         "segment": [labels.value("segment", s, lang) for s in segment],
+        "consent": [_consent_label(c, lang) for c in who["consent_status"]],
         "channel": who["channel"],
         "contact_time": who["contact_time"],
         "phone": who["phone"],
@@ -236,19 +235,23 @@ def contact_plan(customers: pd.DataFrame, as_of: pd.Timestamp, lang: str, texts:
     codes = pd.Series(list(LIFECYCLES))
     classes = pd.DataFrame({
         "lifecycle": [labels.value("lifecycle", c, lang) for c in codes],
-        "contacts_per_year": codes.map(counts["contacts_per_year"]).fillna(0).astype("int64"),
+        "contacts_per_year": (codes.map(dict(settings.contacts_per_year)) if settings is not None
+                              else codes.map(counts["contacts_per_year"])).fillna(0).astype("int64"),
         "customers": codes.map(counts["customers"]).fillna(0).astype("int64"),
         "with_consent": codes.map(with_consent).fillna(0).astype("int64"),
         "in_plan": codes.map(in_plan).fillna(0).astype("int64"),
     })
-    no_consent = int((~consent).sum())
-    no_marketing = int((consent & (customers["contacts_per_year"] <= 0)).sum())
+    no_consent = int((customers["action"] == "no_consent").sum())
+    no_marketing = int((customers["action"] == "no_marketing").sum())
+    unknown = int((customers["consent_status"] == "unknown").sum())
     planned_customers = int(tasks["customer"].nunique())
     text_values = {
         "title": texts.get("contact_plan", "title"),
         "subtitle": texts.get("contact_plan", "subtitle", tasks=len(tasks), customers=planned_customers,
                               as_of=_day(as_of)),
-        "excluded": texts.get("contact_plan", "excluded", no_consent=no_consent, no_marketing=no_marketing),
+        "excluded": texts.get("contact_plan", "excluded", no_consent=no_consent, no_marketing=no_marketing,
+                              unknown=unknown, as_of=_day(as_of)),
+        "classes_note": texts.get("contact_plan", "classes_note"),
     }
     return SheetContent(
         key="contact_plan",
@@ -261,39 +264,44 @@ def contact_plan(customers: pd.DataFrame, as_of: pd.Timestamp, lang: str, texts:
 
 
 def next_contacts(customers: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Each customer's earliest planned contact: date and task (NaT / "" when none)."""
-    tasks = contact_tasks(customers, as_of).drop_duplicates("customer")
+    """Each customer's next action, by position: date (the day to act, NaT when the action
+    is not a contact), task (the action, "" when none), overdue_since, reason."""
+    tasks = contact_tasks(customers, as_of)
     out = pd.DataFrame({"date": pd.Series(pd.NaT, index=range(len(customers)), dtype="datetime64[ns]"),
-                        "task": ""})
+                        "task": customers["action"].astype(str).to_numpy(),
+                        "overdue_since": pd.Series(pd.NaT, index=range(len(customers)), dtype="datetime64[ns]"),
+                        "reason": customers["action_reason"].astype(str).to_numpy()})
     out.loc[tasks["customer"].to_numpy(), "date"] = tasks["date"].to_numpy()
-    out.loc[tasks["customer"].to_numpy(), "task"] = tasks["task"].to_numpy()
-    consent = customers["consent"].astype(bool).to_numpy()
-    no_plan = (out["task"] == "").to_numpy()
-    out.loc[no_plan & ~consent, "task"] = "no_consent"
-    out.loc[no_plan & consent & (customers["contacts_per_year"].to_numpy() <= 0), "task"] = "no_marketing"
+    out.loc[tasks["customer"].to_numpy(), "overdue_since"] = tasks["overdue_since"].to_numpy()
     return out
 
 
 # --------------------------------------------------------------------------- call lists
 
 
-CALL_LIST_KEYS = ["customer", "manager", "next_contact", "task", "channel", "contact_time", "phone", "email",
-                  "last_purchase", "revenue", "payments", "profit", "tier", "lifecycle"]
+CALL_LIST_KEYS = ["customer", "manager", "next_contact", "overdue_since", "task", "reason", "consent", "channel",
+                  "contact_time", "phone", "email", "last_purchase", "revenue", "payments", "profit", "tier",
+                  "lifecycle"]
 
 
 def call_list(customers: pd.DataFrame, segment: str, as_of: pd.Timestamp, lang: str, texts: Texts,
               analysis_month: str | None = None, criterion: str = "revenue") -> SheetContent:
-    """One segment's call list: its customers, biggest first, with the next contact."""
-    members = customers[segment_members(customers, segment).to_numpy()]
-    nxt = next_contacts(customers, as_of)[segment_members(customers, segment).to_numpy()]
-    order = np.lexsort((members["customer"].to_numpy(), -members["revenue"].fillna(-np.inf).to_numpy()))
+    """One segment's call list: its customers with their next action, in the order to
+    work them (segment.action_order: the day to act, the action, the biggest first)."""
+    inside = segment_members(customers, segment).to_numpy()
+    members = customers[inside]
+    nxt = next_contacts(customers, as_of)[inside]
+    order = action_order(members.reset_index(drop=True), as_of)
     members = members.iloc[order].reset_index(drop=True)
     nxt = nxt.iloc[order].reset_index(drop=True)
     rows = pd.DataFrame({
         "customer": members["customer"],
         "manager": members["manager"],
         "next_contact": nxt["date"],
+        "overdue_since": nxt["overdue_since"],
         "task": [_task_label(t, lang) if t else "" for t in nxt["task"]],
+        "reason": [_reason_label(r, lang) for r in nxt["reason"]],
+        "consent": [_consent_label(c, lang) for c in members["consent_status"]],
         "channel": members["channel"],
         "contact_time": members["contact_time"],
         "phone": members["phone"],
@@ -442,7 +450,9 @@ def alert_text(result: Segmentation, texts: Texts) -> str:
     if c["top1_share"] >= s.top1_alert:
         reasons.append(texts.get("summary", "reason_top1", **values))
     if reasons:
-        return texts.get("summary", "alert_on", reasons="; ".join(reasons), **values)
+        text = texts.get("summary", "alert_on", reasons="; ".join(reasons), **values)
+        names = str(c.get("top_customers", "") or "")
+        return f"{text} {texts.get('summary', 'alert_names', names=names)}" if names else text
     return texts.get("summary", "alert_off", **values)
 
 
@@ -468,6 +478,11 @@ def summary(result: Segmentation, lang: str, texts: Texts) -> SheetContent:
                               criterion=texts.get("summary", f"criterion.{s.criterion.value}"),
                               share=_pct(s.share), window=s.window),
         "alert": alert_text(result, texts),
+        # every period named: tiers come from the window, the money beside them is all-time
+        "tiers_heading": texts.get("summary", "tiers_heading", period=_period(c), as_of=_day(result.as_of)),
+        "lifecycles_heading": texts.get("summary", "lifecycles_heading", as_of=_day(result.as_of)),
+        "concentration_heading": texts.get("summary", "concentration_heading", period=_period(c)),
+        "pareto_heading": texts.get("summary", "pareto_heading", as_of=_day(result.as_of)),
     }
     tables = {
         "tiers": _table("tiers", tiers, lang),
@@ -519,6 +534,9 @@ def monthly_vip(result: Segmentation, lang: str) -> SheetContent:
 
 
 def issues_sheet(issues: pd.DataFrame, lang: str) -> SheetContent:
+    """The input report; in Russian, its problems in Russian too (labels.problem)."""
+    if lang != "en" and "problem" in issues.columns and len(issues):
+        issues = issues.assign(problem=[labels.problem(str(p), lang) for p in issues["problem"]])
     headers = {c: (c if lang == "en" else labels.header(c, lang)) for c in issues.columns}
     table = SheetTable(TABLE_NAMES["issues"], issues, headers)
     return SheetContent(key="issues", title=labels.sheet_title("issues", lang), template=None, texts={},
@@ -527,6 +545,11 @@ def issues_sheet(issues: pd.DataFrame, lang: str) -> SheetContent:
 
 def _table(key: str, frame: pd.DataFrame, lang: str) -> SheetTable:
     return SheetTable(TABLE_NAMES[key], frame, {c: labels.header(c, lang) for c in frame.columns})
+
+
+def _period(concentration: pd.DataFrame) -> str:
+    """The window as "YYYY-MM – YYYY-MM" (the engine's period "YYYY-MM..YYYY-MM")."""
+    return str(concentration["period"].iloc[0]).replace("..", " – ")
 
 
 def _day(stamp: pd.Timestamp) -> str:

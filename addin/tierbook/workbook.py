@@ -256,7 +256,7 @@ def read_customers(path: str | Path) -> tuple[pd.DataFrame, dict[str, str]]:
     return frame, meta
 
 
-_DATE_COLUMNS = ("next_purchase", "remind_on", "first_purchase", "last_purchase", "follow_up_on")
+_DATE_COLUMNS = ("next_purchase", "remind_on", "first_purchase", "last_purchase", "follow_up_on", "action_due")
 _INT_COLUMNS = ("vip_months", "payments", "purchase_days", "contacts_per_year")
 _BOOL_COLUMNS = ("lost_vip", "consent")
 
