@@ -24,6 +24,9 @@ CONSENT_WORDS and CHANNEL_WORDS.
 from __future__ import annotations
 
 import codecs
+import datetime as dt
+import io
+import os
 import re
 import zipfile
 from dataclasses import dataclass
@@ -689,7 +692,10 @@ def read_transactions(path: str | Path, sheet: str | None = None) -> tuple[pd.Da
     if suffix in (".xlsx", ".xlsm"):
         return _read_workbook(path, sheet)
     if suffix == ".csv":
-        raw, first_row = _read_csv(path)
+        kind = what_file_is(path)
+        if kind in _NOT_CSV:
+            raise InputError(_NOT_CSV[kind].format(name=path.name, stem=path.stem))
+        raw, first_row = _read_csv(path, utf16=kind == "utf16")
         return _clean(raw, path.name, first_row, {})
     if suffix == ".parquet":
         try:
@@ -707,19 +713,27 @@ def _read_workbook(path: Path, sheet: str | None) -> tuple[pd.DataFrame, pd.Data
 
 
 def load_sheet(path: str | Path, sheet: str | None = None) -> tuple[pd.DataFrame, str, int, dict]:
-    """One sheet of a workbook as a raw frame (header = its first non-empty row), with
-    the sheet's name, the row number of its first data row, and the cells fastexcel
-    could not read ({header: {position: text}})."""
+    """One sheet of a workbook as a raw frame, with the sheet's name, the row number of
+    its first data row, and the cells fastexcel could not read ({header: {position: text}}).
+
+    The header is the first non-empty row, or, when that row does not name the customer,
+    date and amount columns (a report title above the table, as 1C writes), the first of
+    the sheet's first HEADER_SEARCH_ROWS rows that does. The file is checked first
+    (`check_workbook_file`): what it really is, its unpacked size, no DOCTYPE. Cells
+    fastexcel cannot read at all (`#NAME?`, `#SPILL!` …) make it read the sheet with
+    openpyxl instead, so they are reported like any other Excel error value.
+    """
     fastexcel = _fastexcel()
 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"File not found: {path}")
+    check_workbook_file(path)
     try:
         reader = fastexcel.read_excel(str(path))
+        names = reader.sheet_names
     except Exception as e:  # noqa: BLE001 - a corrupt or encrypted workbook
-        raise InputError(f"Cannot read {path.name} as a workbook: {e}") from None
-    names = reader.sheet_names
+        raise InputError(f"Cannot read {path.name} as a workbook: {_first_line(e)}") from None
     if sheet is None:
         if not names:
             raise InputError(f"{path.name} has no sheets")
@@ -727,15 +741,233 @@ def load_sheet(path: str | Path, sheet: str | None = None) -> tuple[pd.DataFrame
     elif sheet not in names:
         listed = ", ".join(f'"{name}"' for name in names)
         raise InputError(f'No sheet "{sheet}" in {path.name}; its sheets are {listed}')
+    try:
+        raw, errors, header = _fastexcel_sheet(fastexcel, reader, sheet)
+    except Exception as e:  # noqa: BLE001 - calamine refuses some cells; anything else is a bad file
+        if not _openpyxl_can_read(e):
+            raise InputError(f'Cannot read sheet "{sheet}" of {path.name}: {_first_line(e)}') from None
+        raw, first_row = _openpyxl_sheet(path, sheet)
+        unreadable: dict = {}
+    else:
+        first_row = _first_used_row(path, sheet) + header + 1
+        unreadable = _unreadable_cells(errors, list(raw.columns))
+    if raw.shape[1] == 0:
+        others = [n for n in names if n != sheet]
+        hint = (f"choose the sheet with the transactions with --sheet; its sheets are "
+                + ", ".join(f'"{n}"' for n in names)) if others else "it has no other sheets"
+        raise InputError(f'Sheet "{sheet}" of {path.name} is empty: {hint}')
+    return raw, sheet, first_row, unreadable
+
+
+#: How many rows from the top of a sheet are searched for the header row.
+HEADER_SEARCH_ROWS = 30
+
+
+def _fastexcel_sheet(fastexcel, reader, sheet: str) -> tuple[pd.DataFrame, object, int]:
+    """The sheet as fastexcel reads it: (raw frame, cell errors, header index from the first used row)."""
     # schema_sample_rows=None: a column's type is guessed from all its cells, so a column
     # with one text cell among numbers is read as text (nothing coerced to empty); a
     # column fastexcel cannot type at all (e.g. durations and numbers) is read as text.
+    def load(header: int):
+        try:
+            return reader.load_sheet(sheet, header_row=header, schema_sample_rows=None).to_arrow_with_errors()
+        except fastexcel.UnsupportedColumnTypeCombinationError:
+            return reader.load_sheet(sheet, header_row=header, dtypes="string").to_arrow_with_errors()
+
+    batch, errors = load(0)
+    header = 0
+    if batch.num_columns and not _names_required(batch.schema.names):
+        top = reader.load_sheet(sheet, header_row=None, n_rows=HEADER_SEARCH_ROWS, dtypes="string").to_pandas()
+        found = _header_index(top.itertuples(index=False, name=None))
+        if found:
+            header = found
+            batch, errors = load(header)
+    return batch.to_pandas(), errors, header
+
+
+def _names_required(headers: list[object]) -> bool:
+    return all(column in match_columns(list(headers)) for column in REQUIRED)
+
+
+def _header_index(rows) -> int:
+    """The index of the first row naming the customer, date and amount columns (0 when none does)."""
+    for i, row in enumerate(rows):
+        if i >= HEADER_SEARCH_ROWS:
+            break
+        if _names_required([cell for cell in row if cell is not None and cell == cell]):
+            return i
+    return 0
+
+
+def _openpyxl_can_read(error: Exception) -> bool:
+    """Whether fastexcel failed on a cell value it does not know (#NAME?, #SPILL! …)."""
+    text = str(error)
+    return "cell error" in text or "Unsupported cell error value" in text
+
+
+def _openpyxl_sheet(path: Path, sheet: str) -> tuple[pd.DataFrame, int]:
+    """The sheet read with openpyxl (slower; for sheets fastexcel cannot read): the raw
+    frame, header found as fastexcel would, error cells as the text Excel shows."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(path, read_only=True, data_only=True)
     try:
-        batch, errors = reader.load_sheet(sheet, header_row=0, schema_sample_rows=None).to_arrow_with_errors()
-    except fastexcel.UnsupportedColumnTypeCombinationError:
-        batch, errors = reader.load_sheet(sheet, header_row=0, dtypes="string").to_arrow_with_errors()
-    raw = batch.to_pandas()
-    return raw, sheet, _first_used_row(path, sheet) + 1, _unreadable_cells(errors, list(raw.columns))
+        rows = [list(row) for row in book[sheet].iter_rows(values_only=True)]
+    finally:
+        book.close()
+    used = [i for i, row in enumerate(rows) if any(v is not None and str(v).strip() for v in row)]
+    if not used:
+        return pd.DataFrame(), 1
+    rows = rows[used[0]:used[-1] + 1]
+    width = max(len(row) for row in rows)
+    rows = [row + [None] * (width - len(row)) for row in rows]
+    left = min(next(j for j, v in enumerate(row) if v is not None) for row in rows if any(v is not None for v in row))
+    rows = [row[left:] for row in rows]
+    header = _header_index(rows)
+    names, seen = [], set()
+    for j, cell in enumerate(rows[header]):
+        name = f"__UNNAMED__{j}" if cell is None or not str(cell).strip() else str(cell)
+        while name in seen:
+            name += "_1"
+        seen.add(name)
+        names.append(name)
+    raw = pd.DataFrame(rows[header + 1:], columns=names, dtype=object)
+    for name in names:  # typed columns stay typed, as fastexcel gives them
+        values = raw[name].dropna()
+        if len(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            raw[name] = pd.to_numeric(raw[name]).astype("float64")
+        elif len(values) and all(isinstance(v, dt.datetime) for v in values):
+            raw[name] = pd.to_datetime(raw[name])
+    return raw, used[0] + 1 + header + 1
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+# --------------------------------------------------------------------------------------
+# What a file really is
+# --------------------------------------------------------------------------------------
+
+#: Limits on what a workbook may unpack to (a small file can unpack to gigabytes: a "zip
+#: bomb"). Raise them with the environment variables of the same names.
+TIERBOOK_MAX_UNPACKED_MB = 2048
+TIERBOOK_MAX_ZIP_RATIO = 200
+_RATIO_FROM_MB = 16  # parts smaller than this unpacked are never too compressed
+
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def _limit(name: str) -> float:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return float(globals()[name])
+    try:
+        return float(value)
+    except ValueError:
+        raise InputError(f"{name} must be a number, got {value!r}") from None
+
+
+def what_file_is(path: Path) -> str:
+    """What the file's first bytes say it is: zip, ole2 (.xls or an encrypted workbook),
+    parquet, empty, utf16, html, xml2003 (Excel 2003 XML), text or binary."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if not head:
+        return "empty"
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        return "zip"
+    if head.startswith(_OLE2):
+        return "ole2"
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _utf16_without_bom(head):
+        return "utf16"
+    lower = head.lstrip(codecs.BOM_UTF8).lstrip().lower()
+    if lower.startswith((b"<!doctype html", b"<html", b"<table")) or b"<html" in lower[:512]:
+        return "html"
+    if lower.startswith(b"<?xml") and b"urn:schemas-microsoft-com:office:spreadsheet" in lower:
+        return "xml2003"
+    if b"\x00" in head:
+        return "binary"
+    return "text"
+
+
+def _utf16_without_bom(head: bytes) -> str:
+    """ "utf-16-le" or "utf-16-be" when the bytes have NULs (no 8-bit text has) and read
+    as UTF-16 into printable text; else ""."""
+    sample = head[: len(head[:400]) // 2 * 2]
+    if b"\x00" not in sample:
+        return ""
+    for codec in ("utf-16-le", "utf-16-be"):
+        text = sample.decode(codec, errors="replace")
+        if sum(c.isprintable() or c in "\t\r\n" for c in text) >= 0.95 * len(text):
+            return codec
+    return ""
+
+
+def _not_a_workbook(path: Path, kind: str) -> str:
+    """What to tell the user whose .xlsx file is something else."""
+    name, stem = path.name, path.stem
+    return {
+        "empty": f"{name} is empty (0 bytes): export the data again",
+        "ole2": f"{name} is an old Excel 97-2003 workbook (.xls) or a password-protected workbook, not an .xlsx: "
+                f"open it in Excel, remove any password and save it as an Excel Workbook (.xlsx)",
+        "parquet": f"{name} is a Parquet file, not an Excel workbook: rename it to {stem}.parquet",
+        "utf16": f"{name} is a text file (Unicode text or CSV), not an Excel workbook: rename it to {stem}.csv",
+        "text": f"{name} is a text file (CSV), not an Excel workbook: rename it to {stem}.csv",
+        "html": f"{name} is a web page (HTML) saved under a workbook's name, not an Excel workbook: open it in "
+                f"Excel and save it as an Excel Workbook (.xlsx)",
+        "xml2003": f"{name} is an Excel 2003 XML spreadsheet, not an .xlsx workbook: open it in Excel and save it "
+                   f"as an Excel Workbook (.xlsx)",
+    }.get(kind, f"{name} is not an Excel workbook (.xlsx): open it in Excel and save it as an Excel Workbook")
+
+
+def check_workbook_file(path: Path) -> None:
+    """Refuse, with a sentence a manager understands, a workbook file that is something
+    else (a CSV, an .xls or a web page under an .xlsx name), that is damaged, that would
+    unpack to more than TIERBOOK_MAX_UNPACKED_MB or TIERBOOK_MAX_ZIP_RATIO times its
+    compressed size (a zip bomb), or whose XML declares a DOCTYPE (entities, which Excel
+    never writes: refused rather than parsed, so nothing is ever expanded)."""
+    kind = what_file_is(path)
+    if kind != "zip":
+        raise InputError(_not_a_workbook(path, kind))
+    try:
+        book = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        raise InputError(f"{path.name} is damaged or incomplete (not a whole Excel workbook): export or "
+                         f"download it again") from None
+    with book:
+        members = book.infolist()
+        names = {m.filename for m in members}
+        if "xl/workbook.xml" not in names:
+            if "content.xml" in names:
+                raise InputError(f"{path.name} is an OpenDocument spreadsheet (LibreOffice .ods), not an Excel "
+                                 f"workbook: save it as an Excel Workbook (.xlsx)")
+            raise InputError(f"{path.name} is a zip archive but not an Excel workbook: export the data as .xlsx")
+        max_mb, max_ratio = _limit("TIERBOOK_MAX_UNPACKED_MB"), _limit("TIERBOOK_MAX_ZIP_RATIO")
+        unpacked = sum(m.file_size for m in members)
+        packed = max(1, sum(m.compress_size for m in members))
+        worst = max(members, key=lambda m: m.file_size / max(1, m.compress_size))
+        too_big = unpacked > max_mb * 2**20
+        too_packed = worst.file_size > _RATIO_FROM_MB * 2**20 and worst.file_size / max(1, worst.compress_size) > max_ratio
+        if too_big or too_packed:
+            what = (f"unpacks to {unpacked / 2**20:,.0f} MB, more than the {max_mb:,.0f} MB tierbook reads" if too_big
+                    else f"has a part ({worst.filename}) that unpacks to {worst.file_size / max(1, worst.compress_size):,.0f}"
+                         f" times its packed size, more than the {max_ratio:,.0f} times tierbook reads")
+            raise InputError(
+                f"{path.name} {what} (a file built to exhaust memory looks like this): if it is a genuine workbook, "
+                f"raise the limit with the environment variable "
+                f"{'TIERBOOK_MAX_UNPACKED_MB' if too_big else 'TIERBOOK_MAX_ZIP_RATIO'} and run again")
+        for member in members[:1000]:
+            if member.filename.endswith((".xml", ".rels")):
+                with book.open(member) as part:
+                    start = part.read(8192)
+                if b"<!doctype" in start.lower() or b"<!entity" in start.lower():
+                    raise InputError(
+                        f"{path.name} is not a workbook as Excel writes it: its part {member.filename} declares a "
+                        f"DOCTYPE (XML entities), which tierbook does not read; open the file in Excel and save it "
+                        f"again, or export it again")
 
 
 FASTEXCEL_MISSING = ("Reading .xlsx files needs fastexcel, which is not installed (xlwings Lite has none): "
@@ -812,20 +1044,44 @@ def _first_used_row(path: Path, sheet: str) -> int:
     return 1
 
 
-def _read_csv(path: Path) -> tuple[pd.DataFrame, int]:
+#: What to tell the user whose .csv file is something else ({name}, {stem}: the file's name).
+_NOT_CSV = {
+    "empty": "{name} is empty (0 bytes): export the data again",
+    "zip": "{name} is an Excel workbook (.xlsx), not a CSV text file: rename it to {stem}.xlsx",
+    "ole2": "{name} is an old Excel 97-2003 workbook (.xls), not a CSV text file: open it in Excel and save it "
+            "as an Excel Workbook (.xlsx) or as CSV",
+    "parquet": "{name} is a Parquet file, not a CSV text file: rename it to {stem}.parquet",
+    "binary": "{name} is not a text file, so not a CSV: export the data again as CSV or .xlsx",
+}
+
+
+def _read_csv(path: Path, utf16: bool = False) -> tuple[pd.DataFrame, int]:
     """Read a CSV as text columns; return it with the line number of its first data row.
 
-    The encoding (UTF-8 with or without BOM, else cp1251) and the separator (the most
-    frequent of `;`, `,` and tab in the header line) are found from the file's start.
-    Blank lines are kept as rows, so that row numbers are line numbers.
+    The encoding (UTF-8 with or without BOM, UTF-16 as Excel's "Unicode text" writes it,
+    else cp1251) and the separator (the most frequent of `;`, `,` and tab in the header
+    line) are found from the file's start. Blank lines are kept as rows, so that row
+    numbers are line numbers.
     """
-    with open(path, "rb") as f:
-        head = f.read(1 << 16)
-    encoding = "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-    except UnicodeDecodeError:
-        encoding = "cp1251"
+    if utf16:
+        data = path.read_bytes()
+        bom = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        codec = "utf-16" if bom else _utf16_without_bom(data[:4096])
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            raise InputError(f"{path.name} looks like UTF-16 text but is damaged: export it again") from None
+        path = io.StringIO(text)  # type: ignore[assignment] - read from memory below
+        head = text[: 1 << 15].encode("utf-8")
+        encoding = "utf-8"
+    else:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+        encoding = "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
+        try:
+            codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        except UnicodeDecodeError:
+            encoding = "cp1251"
     lines = head.decode(encoding, errors="replace").splitlines()
     skip = next((i for i, line in enumerate(lines) if line.strip()), 0)
     header_line = lines[skip] if lines else ""
@@ -833,7 +1089,11 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, int]:
     options = dict(
         sep=sep, dtype="str", skiprows=skip, skip_blank_lines=False, keep_default_na=False, na_values=[""],
     )
+    name = getattr(path, "name", "the CSV file")
     try:
+        if utf16:
+            raw = pd.read_csv(path, engine="c", **options)
+            return raw, skip + 2
         try:
             raw = pd.read_csv(path, encoding=encoding, engine="pyarrow", **options)
         except Exception:  # noqa: BLE001 - pyarrow refuses some files (quoted newlines, …)
@@ -844,7 +1104,7 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, int]:
     except pd.errors.EmptyDataError:
         raw = pd.DataFrame()
     except Exception as e:  # noqa: BLE001
-        raise InputError(f"Cannot read {path.name} as CSV: {e}") from None
+        raise InputError(f"Cannot read {name} as CSV: {_first_line(e)}") from None
     return raw, skip + 2
 
 
