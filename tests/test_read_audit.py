@@ -326,3 +326,66 @@ def test_broken_files_through_the_installed_command_print_one_line(tmp_path):
                               capture_output=True, text=True, timeout=120)
         lines = done.stderr.strip().splitlines()
         assert done.returncode == 2 and lines[-1].startswith("tierbook: error: ") and "Traceback" not in done.stderr
+
+
+# --- 12: numeric ids as the user wrote them ------------------------------------------------------
+
+
+@pytest.mark.parametrize("arrow", [True, False])
+def test_numeric_ids_and_phones_keep_every_digit(arrow, monkeypatch):
+    import pandas as pd
+
+    from tierbook import arrowless, read
+
+    if not arrow:
+        monkeypatch.setattr(read, "pa", arrowless.pa)
+        monkeypatch.setattr(read, "pc", arrowless.pc)
+    raw = pd.DataFrame({"customer": [123456789012.0, 1001.0, 12.5, 9007199254740993.0], "date": [45000] * 4,
+                        "amount": [1.0, 2.0, 3.0, 4.0], "order_id": [4607001234567.0] * 4, "phone": [79001234567.0] * 4})
+    tx, report = read.clean_transactions(raw)
+    assert tx["customer"].tolist()[:3] == ["123456789012", "1001", "12.5"]
+    assert tx["order_id"].tolist()[0] == "4607001234567" and tx["phone"].tolist()[0] == "79001234567"
+    assert report.empty
+
+
+def test_numeric_ids_in_a_workbook_and_a_bad_amount_shown_in_full(tmp_path):
+    path = openpyxl_book(tmp_path / "ids.xlsx", ("Sales", [HEAD, [123456789012, dt.date(2024, 1, 5), 10, 1],
+                                                            [123456789013, dt.date(2024, 1, 5), "12345678901234 р", 1]]))
+    tx, report = read_transactions(path)
+    assert tx["customer"].tolist() == ["123456789012", "123456789013"]
+    assert tx["amount"].tolist() == [10.0, 12345678901234.0]
+
+
+# --- 13: a typo date far in the future ----------------------------------------------------------
+
+
+def test_a_date_in_the_future_is_a_reported_row_not_the_analysis_month(tmp_path, capsys):
+    rows = [HEAD] + [[f"c{i}", dt.date(2024, 1 + i % 12, 5), 100 + i, 1] for i in range(24)]
+    rows.append(["c1", dt.date(2042, 3, 5), 5000, 1])  # typed 2042 for 2024: row 26
+    path = openpyxl_book(tmp_path / "typo.xlsx", ("Sales", rows))
+    tx, report = read_transactions(path)
+    assert len(tx) == 24 and tx["date"].max() == pd_day("2024-12-05")
+    latest = dt.date.today() + dt.timedelta(days=1)
+    assert as_list(report) == [("Sales", 26, "date", "2042-03-05",
+                                f"date in the future (after {latest:%Y-%m-%d}: a typo?)")]
+    code, err = segment(capsys, str(path), "--out", str(tmp_path / "o.xlsx"))
+    assert code == 0
+    from tierbook.workbook import workbook_properties
+
+    assert workbook_properties(tmp_path / "o.xlsx")["month"] == "2024-12"
+
+
+def test_the_latest_plausible_date_can_be_set(monkeypatch):
+    import pandas as pd
+
+    from tierbook.read import clean_transactions
+
+    raw = pd.DataFrame({"customer": ["a", "b"], "date": ["2024-01-05", "2024-03-01"], "amount": [1.0, 2.0]})
+    monkeypatch.setenv("TIERBOOK_LATEST_DATE", "2024-02-29")
+    tx, report = clean_transactions(raw)
+    assert tx["customer"].tolist() == ["a"]
+    assert as_list(report) == [("data", 3, "date", "2024-03-01", "date in the future (after 2024-02-29: a typo?)")]
+    monkeypatch.setenv("TIERBOOK_LATEST_DATE", "soon")
+    with pytest.raises(InputError) as e:
+        clean_transactions(raw)
+    assert error(e) == "TIERBOOK_LATEST_DATE must be a day like 2024-12-31, got 'soon'"

@@ -159,6 +159,23 @@ EXCEL_EPOCH = np.datetime64("1899-12-30", "D")
 DATE_MIN = np.datetime64("1900-01-01", "D")
 DATE_MAX = EXCEL_EPOCH + np.timedelta64(80_000, "D")  # serial 80 000 = 2119-01-11
 
+#: Payments dated after the latest plausible date (by default tomorrow, by the clock) are
+#: typos such as 2042 for 2024: reported and left out, so that they never become the
+#: analysis month. TIERBOOK_LATEST_DATE=YYYY-MM-DD sets another day.
+FUTURE_DATE = "date in the future (after"
+
+
+def latest_plausible_date() -> dt.date:
+    """The last day a payment can be dated: TIERBOOK_LATEST_DATE, else tomorrow."""
+    value = os.environ.get("TIERBOOK_LATEST_DATE", "").strip()
+    if value:
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise InputError(f"TIERBOOK_LATEST_DATE must be a day like 2024-12-31, got {value!r}") from None
+    return dt.date.today() + dt.timedelta(days=1)
+
+
 #: consent cell (lower case, trimmed) → may we contact this customer.
 CONSENT_WORDS: dict[str, bool] = {
     **dict.fromkeys(("yes", "y", "true", "1", "+", "да", "д", "истина"), True),
@@ -212,8 +229,7 @@ class _Cells:
     def text(self) -> pa.ChunkedArray:
         if self._text is None:
             if self.kind == "number":
-                values = pa.chunked_array([pa.array(self.series.to_numpy("float64", na_value=np.nan), from_pandas=True)])
-                self._text = pc.cast(values, pa.string())
+                self._text = pa.chunked_array([_number_text(self.series.to_numpy("float64", na_value=np.nan))])
             else:  # datetime columns are only read as text when they are in the wrong place
                 self._text = pa.chunked_array([pa.array(self.series.astype("str"), from_pandas=True)])
         return self._text
@@ -230,13 +246,25 @@ class _Cells:
         """The cells at `positions` as the user wrote them, for the report."""
         subset = self.series.iloc[positions]
         if self.kind == "number":
-            out = np.asarray(pc.cast(pa.array(subset.to_numpy("float64", na_value=np.nan), from_pandas=True), pa.string()).fill_null(""), dtype=object)
+            out = np.asarray(_number_text(subset.to_numpy("float64", na_value=np.nan)).fill_null(""), dtype=object)
         else:
             out = subset.astype("str").fillna("").to_numpy(dtype=object)
         for i, position in enumerate(positions):  # only the few unreadable cells
             if position in self.overlay:
                 out[i] = self.overlay[position]
         return out
+
+
+def _number_text(numbers: np.ndarray) -> pa.Array:
+    """Numbers as the user wrote them: whole numbers in full (customer id 123456789012, phone
+    79001234567, never 1.23456789012e+11), others in their shortest decimal form."""
+    text = pc.cast(pa.array(numbers, from_pandas=True), pa.string())
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(numbers) & (numbers == np.trunc(numbers)) & (np.abs(numbers) < 2.0**53)
+    if whole.any():
+        ints = pc.cast(pa.array(np.where(whole, numbers, 0).astype("int64")), pa.string())
+        text = pc.if_else(pa.array(whole), ints, text)
+    return text
 
 
 def _cells(series: pd.Series, header: str, overlay: dict[int, str] | None = None) -> _Cells:
@@ -558,7 +586,10 @@ def _clean(
         report.cells(checked & bad & ~error, cell, problem)
         report.cells(checked & ~cell.filled, cell, f"{name} is empty")
         bad_required |= error | bad | ~cell.filled
-    keep = checked & ~bad_required
+    latest = latest_plausible_date()
+    future = checked & ~bad_required & (days > np.datetime64(latest, "ns"))
+    report.cells(future, date, f"{FUTURE_DATE} {latest:%Y-%m-%d}: a typo?)")
+    keep = checked & ~bad_required & ~future
 
     # Optional cells: a bad one is reported and left empty; the row is kept.
     out: dict[str, object] = {"customer": _clean_text(customer, is_id=True), "date": days, "amount": amounts}
