@@ -389,3 +389,56 @@ def test_the_latest_plausible_date_can_be_set(monkeypatch):
     with pytest.raises(InputError) as e:
         clean_transactions(raw)
     assert error(e) == "TIERBOOK_LATEST_DATE must be a day like 2024-12-31, got 'soon'"
+
+
+# --- 20: formulas never calculated; 15: merged customer cells --------------------------------------
+
+
+def test_formulas_without_values_are_named_as_such_not_empty(tmp_path):
+    path = openpyxl_book(tmp_path / "f.xlsx", ("S", [
+        ["Клиент", "Дата", "Сумма", "Кол-во"],
+        ["a", dt.date(2024, 1, 5), "=D2*10", 1],  # openpyxl writes the formula and no value
+        ["b", dt.date(2024, 1, 6), 20, "=1+1"],
+        ["c", dt.date(2024, 1, 7), None, 3],  # really empty
+        ["d", "=TODAY()", 5, 3],
+    ]))
+    tx, report = read_transactions(path)
+    never = "formula never calculated (the file was written by a program, not saved by Excel: open it in Excel and save it, then run again)"
+    assert tx.index.tolist() == [3]
+    assert as_list(report) == [
+        ("S", 2, "Сумма", "=D2*10", never),
+        ("S", 3, "Кол-во", "=1+1", never + ", left empty"),
+        ("S", 4, "Сумма", "", "amount is empty"),
+        ("S", 5, "Дата", "=TODAY()", never),
+    ]
+
+
+def test_a_calculated_formula_is_its_value(tmp_path):
+    rows = [HEAD, ["a", 45000, ("", "<f>2*5</f><v>10</v>"), 1], ["b", 45000, ("", "<f>1+1</f>"), 1]]
+    tx, report = read_transactions(xlsx(tmp_path / "v.xlsx", rows))
+    assert tx["amount"].tolist() == [10.0]
+    assert [r[3:] for r in as_list(report)] == [("=1+1", report["problem"].iloc[0])]
+    assert report["problem"].iloc[0].startswith("formula never calculated")
+
+
+def test_merged_customer_cells_are_filled_down_but_merged_amounts_are_not(tmp_path):
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "S"
+    for row in [["Title"], [], ["Клиент", "Дата", "Сумма", "Менеджер"],
+                ["ООО Ромашка", dt.date(2024, 1, 5), 10, "Ann"],  # row 4; A4:A6 and D4:D6 merged
+                [None, dt.date(2024, 1, 6), 20, None],
+                [None, dt.date(2024, 1, 7), 30, None],
+                ["ИП", dt.date(2024, 1, 8), 40, "Bob"],  # C7:C8 merged: one amount over two rows
+                ["ИП", dt.date(2024, 1, 9), None, "Bob"],
+                [None, dt.date(2024, 1, 9), 7, None]]:  # not merged: customer is empty
+        sheet.append(row)
+    for cells in ("A4:A6", "D4:D6", "C7:C8", "A1:D1"):
+        sheet.merge_cells(cells)
+    book.save(tmp_path / "m.xlsx")
+    tx, report = read_transactions(tmp_path / "m.xlsx")
+    assert tx.index.tolist() == [4, 5, 6, 7]
+    assert tx["customer"].tolist() == ["ООО Ромашка"] * 3 + ["ИП"]
+    assert tx["manager"].tolist() == ["Ann"] * 3 + ["Bob"]
+    assert tx["amount"].tolist() == [10.0, 20.0, 30.0, 40.0]
+    assert as_list(report) == [("S", 8, "Сумма", "", "amount is empty"), ("S", 9, "Клиент", "", "customer is empty")]

@@ -40,7 +40,7 @@ try:
 except ImportError:  # xlwings Lite (Pyodide) has no pyarrow: the same calls in plain Python
     from tierbook.arrowless import pa, pc
 
-from tierbook.schema import COLUMNS, ISSUE_COLUMNS, REQUIRED, InputError, issues_frame
+from tierbook.schema import COLUMNS, ISSUE_COLUMNS, NUMERIC, REQUIRED, InputError, issues_frame
 
 # --------------------------------------------------------------------------------------
 # Header names
@@ -131,6 +131,8 @@ LEFT_EMPTY = ", left empty"  # appended for optional columns: the row is kept
 BLANK_ROW = "blank row, skipped"
 TOTALS_ROW = "totals row, skipped"
 HEADER_ROW = "repeated header row, skipped"
+NOT_CALCULATED = ("formula never calculated (the file was written by a program, not saved by Excel: open it "
+                  "in Excel and save it, then run again)")
 
 #: Excel's error values, as they appear in a cell or in a CSV export.
 EXCEL_ERRORS = (
@@ -538,9 +540,12 @@ def clean_transactions(raw: pd.DataFrame, sheet: str = "data", first_row: int = 
 
 
 def _clean(
-    raw: pd.DataFrame, sheet: str, first_row: int, unreadable: dict[object, dict[int, str]]
+    raw: pd.DataFrame, sheet: str, first_row: int, unreadable: dict[object, dict[int, str]],
+    formulas: dict[object, dict[int, str]] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """clean_transactions, plus the cells the file reader could not read ({header: {position: text}})."""
+    """clean_transactions, plus the cells the file reader could not read ({header: {position: text}})
+    and the formulas that were never calculated ({header: {position: "=formula"}})."""
+    formulas = formulas or {}
     headers = list(raw.columns)
     found = match_columns(headers)
     missing = [column for column in REQUIRED if column not in found]
@@ -582,9 +587,11 @@ def _clean(
         ("amount", amount, bad_amount, NOT_A_NUMBER),
     ):
         error = cell.excel_error()
+        never = _where(formulas.get(headers[where[name]]), n) & ~cell.filled
         report.cells(checked & error, cell, EXCEL_ERROR)
         report.cells(checked & bad & ~error, cell, problem)
-        report.cells(checked & ~cell.filled, cell, f"{name} is empty")
+        report.texts(checked & never, cell, formulas.get(headers[where[name]]), NOT_CALCULATED)
+        report.cells(checked & ~cell.filled & ~never, cell, f"{name} is empty")
         bad_required |= error | bad | ~cell.filled
     latest = latest_plausible_date()
     future = checked & ~bad_required & (days > np.datetime64(latest, "ns"))
@@ -597,6 +604,8 @@ def _clean(
         cell = cells[column]
         error = cell.excel_error()
         report.cells(checked & error, cell, EXCEL_ERROR + LEFT_EMPTY)
+        never = _where(formulas.get(headers[where[column]]), n) & ~cell.filled
+        report.texts(checked & never, cell, formulas.get(headers[where[column]]), NOT_CALCULATED + LEFT_EMPTY)
         if column in ("units", "margin"):
             values, bad = parse_amounts(cell)
             report.cells(checked & bad & ~error, cell, NOT_A_NUMBER + LEFT_EMPTY)
@@ -616,6 +625,13 @@ def _clean(
     tx = pd.DataFrame({column: _take(column, values, kept) for column, values in out.items()})
     tx.index = pd.Index(first_row + kept, dtype="int64", name="row")
     return tx, report.frame()
+
+
+def _where(positions: dict[int, object] | None, n: int) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    if positions:
+        mask[list(positions)] = True
+    return mask
 
 
 def _take(column: str, values: object, positions: np.ndarray) -> object:
@@ -680,6 +696,13 @@ class _Report:
             values = value_from.values_as_text(positions) if value_from is not None else np.full(len(positions), "", dtype=object)
             self._add(positions, "", -1, values, problem)
 
+    def texts(self, mask: np.ndarray, cells: _Cells, texts: dict[int, str] | None, problem: str) -> None:
+        """Like `cells`, with the values shown taken from `texts` ({position: text})."""
+        positions = _positions(mask)
+        if len(positions):
+            values = np.array([(texts or {}).get(p, "") for p in positions], dtype=object)
+            self._add(positions, cells.header, self.headers.index(cells.header), values, problem)
+
     def cells(self, mask: np.ndarray, cells: _Cells, problem: str) -> None:
         positions = _positions(mask)
         if len(positions):
@@ -740,7 +763,11 @@ def read_transactions(path: str | Path, sheet: str | None = None) -> tuple[pd.Da
 def _read_workbook(path: Path, sheet: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Load one sheet with fastexcel, keeping typed columns typed, and clean it."""
     raw, sheet, first_row, unreadable = load_sheet(path, sheet)
-    return _clean(raw, sheet, first_row, unreadable)
+    found = match_columns(list(raw.columns))
+    formulas: dict = {}
+    if any(raw[found[c]].isna().any() for c in REQUIRED if c in found):
+        raw, formulas = _fill_merged_and_find_formulas(path, sheet, raw, first_row)
+    return _clean(raw, sheet, first_row, unreadable, formulas)
 
 
 def load_sheet(path: str | Path, sheet: str | None = None) -> tuple[pd.DataFrame, str, int, dict]:
@@ -1048,17 +1075,9 @@ def _first_used_row(path: Path, sheet: str) -> int:
 
     try:
         with zipfile.ZipFile(path) as book:
-            relation = None
-            for element in parse(book.open("xl/workbook.xml")).iter():
-                if local(element.tag) == "sheet" and element.get("name") == sheet:
-                    relation = next(v for k, v in element.attrib.items() if local(k) == "id")
-            target = None
-            for element in parse(book.open("xl/_rels/workbook.xml.rels")).iter():
-                if local(element.tag) == "Relationship" and element.get("Id") == relation:
-                    target = element.get("Target")
-            if target is None:
+            member = _sheet_part(book, sheet)
+            if member is None:
                 return 1
-            member = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
             row = 0
             with book.open(member) as xml:
                 for event, element in iterparse(xml, events=("start", "end")):
@@ -1073,6 +1092,94 @@ def _first_used_row(path: Path, sheet: str) -> int:
     except (KeyError, StopIteration, ValueError, zipfile.BadZipFile, OSError):
         return 1
     return 1
+
+
+def _sheet_part(book: zipfile.ZipFile, sheet: str) -> str | None:
+    """The name of the zip member holding the sheet's XML (xl/worksheets/sheet1.xml …)."""
+    from defusedxml.ElementTree import parse
+
+    def local(tag: str) -> str:
+        return tag.rsplit("}", 1)[-1]
+
+    relation = None
+    for element in parse(book.open("xl/workbook.xml")).iter():
+        if local(element.tag) == "sheet" and element.get("name") == sheet:
+            relation = next(v for k, v in element.attrib.items() if local(k) == "id")
+    target = None
+    for element in parse(book.open("xl/_rels/workbook.xml.rels")).iter():
+        if local(element.tag) == "Relationship" and element.get("Id") == relation:
+            target = element.get("Target")
+    if target is None:
+        return None
+    return target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
+
+
+_P = rb"(?:\w+:)?"  # an optional namespace prefix
+_MERGE = re.compile(rb"<" + _P + rb'mergeCell\b[^>]*\bref="\$?([A-Z]{1,3})\$?(\d+):\$?([A-Z]{1,3})\$?(\d+)"')
+#: a cell with a formula and no value (written by a program, never calculated by Excel)
+_UNCALCULATED = re.compile(
+    rb"<" + _P + rb"c\b([^>]*)>\s*<" + _P + rb"f\b[^>]*?(?:/>|>([^<]*)</" + _P + rb"f>)\s*"
+    rb"(?:<" + _P + rb"v\s*/>|<" + _P + rb"v>\s*</" + _P + rb"v>)?\s*</" + _P + rb"c>")
+
+
+def _column_number(letters: bytes | str) -> int:
+    number = 0
+    for letter in letters.decode() if isinstance(letters, bytes) else letters:
+        number = number * 26 + ord(letter) - 64
+    return number
+
+
+def _fill_merged_and_find_formulas(path: Path, sheet: str, raw: pd.DataFrame,
+                                   first_row: int) -> tuple[pd.DataFrame, dict[object, dict[int, str]]]:
+    """Read what fastexcel does not give: merged cells (a customer written once in A2
+    for rows 2-4) are filled down into their rows, except in number columns (one amount
+    merged over rows is one amount); and formulas without a value (the file was written
+    by a program and never calculated) are found: {header: {position: "=formula"}}.
+
+    This reads the whole sheet's XML, so it is done only when a required column has
+    empty cells (the only case either can matter)."""
+    from xml.sax.saxutils import unescape
+
+    try:
+        with zipfile.ZipFile(path) as book:
+            member = _sheet_part(book, sheet)
+            data = book.read(member) if member else b""
+    except (KeyError, StopIteration, ValueError, zipfile.BadZipFile, OSError):
+        return raw, {}
+    first_col = 0
+    for number in range(1, 16385):  # the leftmost column with a value is fastexcel's first column
+        letters, n = "", number
+        while n:
+            n, rest = divmod(n - 1, 26)
+            letters = chr(65 + rest) + letters
+        if re.search(rb"<" + _P + rb'c\b[^>]*\br="' + letters.encode() + rb'\d+"[^>]*>(?:(?!</' + _P + rb"c>).)*?<"
+                     + _P + rb"(?:v|is)\b", data, re.S):
+            first_col = number
+            break
+    if not first_col:
+        return raw, {}
+    headers = list(raw.columns)
+    numeric = {header for column, header in match_columns(headers).items() if column in NUMERIC}
+    filled = None
+    for left, top, right, bottom in _MERGE.findall(data):
+        j, top, bottom = _column_number(left) - first_col, int(top) - first_row, int(bottom) - first_row
+        if bottom <= top or top < 0 or not 0 <= j < len(headers) or headers[j] in numeric:
+            continue
+        if filled is None:
+            filled = raw.copy()
+        column = filled.iloc[:, j]
+        below = column.iloc[top + 1:bottom + 1]
+        if pd.notna(column.iloc[top]) and below.isna().all():
+            filled.iloc[top + 1:bottom + 1, j] = column.iloc[top]
+    formulas: dict[object, dict[int, str]] = {}
+    for match in _UNCALCULATED.finditer(data):
+        reference = re.search(rb'\br="([A-Z]{1,3})(\d+)"', match.group(1))
+        if reference is None:
+            continue
+        j, position = _column_number(reference.group(1)) - first_col, int(reference.group(2)) - first_row
+        if 0 <= j < len(headers) and 0 <= position < len(raw):
+            formulas.setdefault(headers[j], {})[position] = "=" + unescape((match.group(2) or b"").decode("utf-8", "replace"))
+    return (raw if filled is None else filled), formulas
 
 
 #: What to tell the user whose .csv file is something else ({name}, {stem}: the file's name).
