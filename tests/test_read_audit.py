@@ -442,3 +442,46 @@ def test_merged_customer_cells_are_filled_down_but_merged_amounts_are_not(tmp_pa
     assert tx["manager"].tolist() == ["Ann"] * 3 + ["Bob"]
     assert tx["amount"].tolist() == [10.0, 20.0, 30.0, 40.0]
     assert as_list(report) == [("S", 8, "Сумма", "", "amount is empty"), ("S", 9, "Клиент", "", "customer is empty")]
+
+
+# --- 14: US dates ----------------------------------------------------------------------------------
+
+
+def dates_of(*cells: str) -> tuple[list[str], list[tuple]]:
+    import pandas as pd
+
+    from tierbook.read import clean_transactions
+
+    tx, report = clean_transactions(pd.DataFrame({"customer": ["a"] * len(cells), "date": list(cells),
+                                                  "amount": [1.0] * len(cells)}))
+    return tx["date"].dt.strftime("%Y-%m-%d").tolist(), [r[1:] for r in as_list(report)]
+
+
+ASSUMED = ("day and month could be either way in every date of this column; read day first (DD/MM/YYYY): for "
+           "US dates (MM/DD/YYYY) set TIERBOOK_DATE_ORDER=MDY")
+
+
+def test_a_column_with_a_month_first_date_is_read_month_first():
+    assert dates_of("01/02/2024", "11/19/2023", "3/4/24 10:30 PM") == (["2024-01-02", "2023-11-19", "2024-03-04"], [])
+
+
+def test_a_column_with_a_day_first_date_is_read_day_first_and_dots_are_always_day_first():
+    assert dates_of("01/02/2024", "19/11/2023") == (["2024-02-01", "2023-11-19"], [])
+    assert dates_of("01.02.2024", "11/19/2023") == (["2024-02-01", "2023-11-19"], [])
+
+
+def test_when_nothing_proves_the_order_the_assumption_is_reported_once_and_can_be_set(monkeypatch):
+    assert dates_of("05/05/2024", "01/02/2024", "03/04/2024") == (
+        ["2024-05-05", "2024-02-01", "2024-04-03"], [(3, "date", "01/02/2024", ASSUMED)])
+    assert dates_of("05/05/2024") == (["2024-05-05"], [])  # the same either way: nothing to say
+    monkeypatch.setenv("TIERBOOK_DATE_ORDER", "mdy")
+    assert dates_of("01/02/2024", "03/04/2024") == (["2024-01-02", "2024-03-04"], [])
+    monkeypatch.setenv("TIERBOOK_DATE_ORDER", "YMD")
+    with pytest.raises(InputError) as e:
+        dates_of("01/02/2024")
+    assert error(e) == "TIERBOOK_DATE_ORDER must be DMY or MDY, got 'YMD'"
+
+
+def test_a_column_mixing_both_orders_reports_the_impossible_ones():
+    assert dates_of("01/02/2024", "11/19/2023", "19/11/2023") == (
+        ["2024-02-01", "2023-11-19"], [(3, "date", "11/19/2023", "not a date")])

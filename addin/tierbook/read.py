@@ -405,7 +405,42 @@ def _normalise_number_text(text: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.if_else(pa.array(decimal_comma), pc.replace_substring(s, ",", "."), s)
 
 
-def parse_dates(cells: _Cells) -> tuple[np.ndarray, np.ndarray]:
+#: How to read a slash date such as 01/02/2024 whose column does not prove its order:
+#: "DMY" (day first, as in Europe and Russia) unless TIERBOOK_DATE_ORDER says "MDY" (US).
+DATE_ORDER_ASSUMED = ("day and month could be either way in every date of this column; read day first "
+                      "(DD/MM/YYYY): for US dates (MM/DD/YYYY) set TIERBOOK_DATE_ORDER=MDY")
+_SLASH_DATE = r"^(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?:\d{4}|\d{2})(?:\s*г\.?)?" + _TIME + "$"
+
+
+def date_order(cells: _Cells) -> tuple[str, int | None]:
+    """The order of day and month in the column's slash dates ("DMY" or "MDY"), and the
+    position of a cell it was assumed for (None when the column proves it or has no
+    slash dates, or when TIERBOOK_DATE_ORDER names it).
+
+    A date like 11/19/2023 proves month first, 19/11/2023 day first; dates with dots or
+    dashes (19.11.2023) are always day first.
+    """
+    setting = os.environ.get("TIERBOOK_DATE_ORDER", "").strip().upper()
+    if setting and setting not in ("DMY", "MDY"):
+        raise InputError(f"TIERBOOK_DATE_ORDER must be DMY or MDY, got {setting!r}")
+    if cells.kind != "text" or not _may_contain(cells.text, (b"/",)):
+        return setting or "DMY", None
+    parts = pc.extract_regex(cells.text, _SLASH_DATE)
+    matched = _mask(parts.is_valid())
+    if setting or not matched.any():
+        return setting or "DMY", None
+    parts = parts.filter(pa.array(matched))
+    a, b = (np.asarray(pc.cast(pc.struct_field(parts, name), pa.int64()).to_numpy(), dtype="int64") for name in ("a", "b"))
+    day_first, month_first = ((a > 12) & (b <= 12)).any(), ((b > 12) & (a <= 12)).any()
+    if month_first and not day_first:
+        return "MDY", None
+    if day_first:
+        return "DMY", None
+    either = np.flatnonzero(a != b)
+    return "DMY", (int(np.flatnonzero(matched)[either[0]]) if len(either) else None)
+
+
+def parse_dates(cells: _Cells, order: str = "DMY") -> tuple[np.ndarray, np.ndarray]:
     """Days of a column as datetime64[ns] (time of day dropped), and a mask of bad cells.
 
     Accepted: real dates; Excel serial numbers (1 … 80 000, fractions are the time of
@@ -422,7 +457,7 @@ def parse_dates(cells: _Cells) -> tuple[np.ndarray, np.ndarray]:
     elif cells.kind == "number":
         days = _days_from_numbers(cells.series.to_numpy("float64", na_value=np.nan))
     else:
-        days = _days_from_text(cells.text)
+        days = _days_from_text(cells.text, order)
     days = days.copy()
     days[(days < DATE_MIN) | (days >= DATE_MAX) | cells.unreadable] = np.datetime64("NaT")
     bad = cells.filled & np.isnat(days)
@@ -448,7 +483,7 @@ def _days_from_parts(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np
     return pd.to_datetime(parts, errors="coerce").to_numpy().astype("datetime64[D]")
 
 
-def _days_from_text(text: pa.ChunkedArray) -> np.ndarray:
+def _days_from_text(text: pa.ChunkedArray, order: str = "DMY") -> np.ndarray:
     """Date text (ISO, day first, or an Excel serial written as text) → datetime64[D]."""
     days = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[D]")
     serial = _mask(pc.match_substring_regex(text, _SERIAL_TEXT))
@@ -466,6 +501,9 @@ def _days_from_text(text: pa.ChunkedArray) -> np.ndarray:
             for name in ("y", "m", "d")
         )
         year = np.where(year < 100, year + np.where(year < 69, 2000, 1900), year)
+        if order == "MDY" and pattern == _DMY_DATE:  # US dates: only those written with slashes
+            slash = _mask(pc.match_substring_regex(text.filter(pa.array(matched)), r"^\d{1,2}/"))
+            day, month = np.where(slash, month, day), np.where(slash, day, month)
         _scatter(days, matched, _days_from_parts(year, month, day))
     return days
 
@@ -561,7 +599,8 @@ def _clean(
     ]
     cells = {column: columns[i] for column, i in where.items()}
     customer, date, amount = cells["customer"], cells["date"], cells["amount"]
-    days, bad_date = parse_dates(date)
+    order, assumed_at = date_order(date)
+    days, bad_date = parse_dates(date, order)
     amounts, bad_amount = parse_amounts(amount)
     report = _Report(sheet, first_row, [str(h) for h in headers])
 
@@ -593,6 +632,8 @@ def _clean(
         report.texts(checked & never, cell, formulas.get(headers[where[name]]), NOT_CALCULATED)
         report.cells(checked & ~cell.filled & ~never, cell, f"{name} is empty")
         bad_required |= error | bad | ~cell.filled
+    if assumed_at is not None:
+        report.cells(_where({assumed_at: 1}, n), date, DATE_ORDER_ASSUMED)
     latest = latest_plausible_date()
     future = checked & ~bad_required & (days > np.datetime64(latest, "ns"))
     report.cells(future, date, f"{FUTURE_DATE} {latest:%Y-%m-%d}: a typo?)")
