@@ -485,3 +485,50 @@ def test_when_nothing_proves_the_order_the_assumption_is_reported_once_and_can_b
 def test_a_column_mixing_both_orders_reports_the_impossible_ones():
     assert dates_of("01/02/2024", "11/19/2023", "19/11/2023") == (
         ["2024-02-01", "2023-11-19"], [(3, "date", "11/19/2023", "not a date")])
+
+
+# --- 15: 1C reports grouped by customer --------------------------------------------------------------
+
+
+GROUP = "customer group row (a subtotal: its documents below are read as its payments), skipped"
+
+
+def test_a_1c_report_grouped_by_customer_reads_documents_as_the_customers_payments(tmp_path):
+    path = openpyxl_book(tmp_path / "1c.xlsx", ("TDSheet", [
+        ["Продажи по контрагентам"], ["Период: апрель 2024"], [], ["Контрагент", "Дата", "Сумма"],
+        ["ООО Ромашка", None, 3000],  # row 5: the group row and its subtotal
+        ["Реализация товаров и услуг 00000012 от 10.04.2024 12:00:00", dt.datetime(2024, 4, 10, 12), 1000],
+        ["Реализация товаров и услуг 00000013 от 15.04.2024", None, 2000],  # the date only in its name
+        ["ИП Иванов", None, 500],
+        ["Реализация товаров и услуг 00000014 от 11.04.2024 0:00:00", None, 500],
+        ["ООО Без документов", dt.date(2024, 4, 3), 70],  # a plain row: no document under it
+        ["Итого", None, 3570],
+        ["Возврат товаров от покупателя 0001 от 20.04.2024", None, -5],  # after the totals: no customer
+    ]))
+    tx, report = read_transactions(path)
+    assert tx.index.tolist() == [6, 7, 9, 10]
+    assert tx["customer"].tolist() == ["ООО Ромашка", "ООО Ромашка", "ИП Иванов", "ООО Без документов"]
+    assert tx["date"].dt.strftime("%Y-%m-%d").tolist() == ["2024-04-10", "2024-04-15", "2024-04-11", "2024-04-03"]
+    assert tx["amount"].tolist() == [1000.0, 2000.0, 500.0, 70.0]
+    assert as_list(report) == [
+        ("TDSheet", 5, "", "ООО Ромашка", GROUP), ("TDSheet", 8, "", "ИП Иванов", GROUP),
+        ("TDSheet", 11, "", "Итого", "totals row, skipped"),
+        ("TDSheet", 12, "Дата", "", "date is empty"),  # a document with no customer above it: not guessed
+    ]
+
+
+@pytest.mark.parametrize("arrow", [True, False])
+def test_a_customer_named_with_ot_is_not_a_document(arrow, monkeypatch):
+    import pandas as pd
+
+    from tierbook import arrowless, read
+
+    if not arrow:
+        monkeypatch.setattr(read, "pa", arrowless.pa)
+        monkeypatch.setattr(read, "pc", arrowless.pc)
+    raw = pd.DataFrame({"customer": ["Подарки от Деда", "ООО Ромашка", "Счет 1 от 01.04.2024"],
+                        "date": ["2024-04-01", None, "2024-04-02"], "amount": [1.0, 5.0, 5.0]}, dtype=object)
+    tx, report = read.clean_transactions(raw)
+    assert tx["customer"].tolist() == ["Подарки от Деда", "ООО Ромашка"]
+    assert tx.index.tolist() == [2, 4]
+    assert as_list(report) == [("data", 3, "", "ООО Ромашка", GROUP)]

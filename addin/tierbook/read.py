@@ -598,6 +598,15 @@ def _clean(
         for i, header in enumerate(headers)
     ]
     cells = {column: columns[i] for column, i in where.items()}
+    group = np.zeros(n, dtype=bool)
+    if cells["customer"].kind == "text" and _may_contain(cells["customer"].text, (" от ".encode(),)):
+        ungrouped, group = _ungroup_documents(raw, found, cells["customer"])
+        if group.any():  # a 1C report grouped by customer: read its documents as the customer's rows
+            columns = [
+                _cells(ungrouped.iloc[:, i].reset_index(drop=True), str(header), unreadable.get(header))
+                for i, header in enumerate(headers)
+            ]
+            cells = {column: columns[i] for column, i in where.items()}
     customer, date, amount = cells["customer"], cells["date"], cells["amount"]
     order, assumed_at = date_order(date)
     days, bad_date = parse_dates(date, order)
@@ -617,6 +626,8 @@ def _clean(
     report.rows(totals & ~customer.filled & label, TOTALS_ROW, columns[0])
     report.rows(totals & ~customer.filled & ~label, TOTALS_ROW, amount)
     checked = ~(blank | header_row | totals)
+    report.rows(checked & group, GROUP_ROW, customer)
+    checked &= ~group
 
     # Required cells: a bad one drops the row, with one issue per bad cell.
     bad_required = np.zeros(n, dtype=bool)
@@ -666,6 +677,47 @@ def _clean(
     tx = pd.DataFrame({column: _take(column, values, kept) for column, values in out.items()})
     tx.index = pd.Index(first_row + kept, dtype="int64", name="row")
     return tx, report.frame()
+
+
+#: A 1C document named in the customer column of a report grouped by customer:
+#: "Реализация товаров и услуг 00000012 от 10.04.2024 12:00:00".
+_DOCUMENT = r"^\S.*\sот\s+(\d{1,2}\.\d{1,2}\.(?:\d{4}|\d{2}))(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?\s*г?\.?$"
+GROUP_ROW = "customer group row (a subtotal: its documents below are read as its payments), skipped"
+
+
+def _ungroup_documents(raw: pd.DataFrame, found: dict[str, object], customer: _Cells) -> tuple[pd.DataFrame, np.ndarray]:
+    """A 1C report grouped by customer → one row per document, under its customer.
+
+    In such a report the customer column holds a customer's name on a group row (with
+    the customer's subtotal) and then the documents "… от 10.04.2024" under it. Each
+    document row gets the customer of the group row above it (and, when its date cell
+    is empty, the date in the document's name); returns the changed copy of RAW and the
+    group rows, which are subtotals and not payments. A name row with no document under
+    it stays an ordinary row; a totals row ("Итого") ends a group.
+    """
+    n = len(raw)
+    text = pd.Series(np.asarray(customer.text.to_pandas(), dtype=object))
+    dates = text.str.extract(_DOCUMENT, expand=False)
+    doc = dates.notna().to_numpy()
+    label = _totals_label(customer)
+    head = customer.filled & ~doc & ~label
+    marker = text.where(head)
+    marker[label] = ""
+    owner = marker.ffill()
+    owned = doc & owner.notna().to_numpy() & (owner != "").to_numpy()
+    if not owned.any():
+        return raw, np.zeros(n, dtype=bool)
+    section = np.cumsum(head | label)
+    group = head & np.isin(section, np.unique(section[owned]))
+    out = raw.copy()
+    names = out[found["customer"]].astype(object).to_numpy(copy=True)
+    names[owned] = owner.to_numpy()[owned]
+    out[found["customer"]] = names
+    day = out[found["date"]].astype(object).to_numpy(copy=True)
+    empty = owned & pd.isna(day)
+    day[empty] = dates.to_numpy()[empty]
+    out[found["date"]] = day
+    return out, group
 
 
 def _where(positions: dict[int, object] | None, n: int) -> np.ndarray:
