@@ -532,3 +532,47 @@ def test_a_customer_named_with_ot_is_not_a_document(arrow, monkeypatch):
     assert tx["customer"].tolist() == ["Подарки от Деда", "ООО Ромашка"]
     assert tx.index.tolist() == [2, 4]
     assert as_list(report) == [("data", 3, "", "ООО Ромашка", GROUP)]
+
+
+# --- 19: the smaller ones ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("arrow", [True, False])
+def test_accents_control_characters_dot_thousands_and_serial_60(arrow, monkeypatch):
+    import unicodedata
+
+    import pandas as pd
+
+    from tierbook import arrowless, read
+
+    if not arrow:
+        monkeypatch.setattr(read, "pa", arrowless.pa)
+        monkeypatch.setattr(read, "pc", arrowless.pc)
+    raw = pd.DataFrame({
+        "customer": ["Café", unicodedata.normalize("NFD", "Café"), "ACME\x07", "ACME", " AC\x00ME ", "x", "y", "z",
+                     unicodedata.normalize("NFD", "Йошкар")],
+        "date": ["2024-01-05"] * 5 + [60, 1, 59, 61],
+        "amount": ["1.234,56", "2.500", "5", "2.500 ₽", "12.5", "1", "1", "1", "99,5"],
+    }, dtype=object)
+    tx, report = read.clean_transactions(raw)
+    assert tx["customer"].tolist() == ["Café", "Café", "ACME", "ACME", "ACME", "y", "z", "Йошкар"]
+    assert len(set(tx["customer"])) == 5  # NFC and NFD Café are one customer, ACME\x07 is ACME
+    assert tx["amount"].tolist() == [1234.56, 2500.0, 5.0, 2500.0, 12.5, 1.0, 1.0, 99.5]
+    assert tx["date"].dt.strftime("%Y-%m-%d").tolist()[-3:] == ["1900-01-01", "1900-02-28", "1900-03-01"]
+    thousands = ("read as thousands (2.500 = 2500): the column's other amounts write decimals with a comma "
+                 "(1.234,56); check it")
+    assert [r[1:3] + r[4:] for r in as_list(report)] == [
+        (3, "amount", thousands), (4, "customer", "invisible control character removed"),
+        (5, "amount", thousands), (6, "customer", "invisible control character removed"),
+        (7, "date", "not a date"),  # serial 60: 29 February 1900, which never was
+    ]
+
+
+def test_a_dot_is_a_decimal_point_where_no_amount_has_a_decimal_comma():
+    import pandas as pd
+
+    from tierbook.read import clean_transactions
+
+    raw = pd.DataFrame({"customer": ["a", "b"], "date": ["2024-01-05"] * 2, "amount": ["2.500", "1,234.56"]})
+    tx, report = clean_transactions(raw)
+    assert tx["amount"].tolist() == [2.5, 1234.56] and report.empty

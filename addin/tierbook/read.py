@@ -28,6 +28,7 @@ import datetime as dt
 import io
 import os
 import re
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -440,6 +441,23 @@ def date_order(cells: _Cells) -> tuple[str, int | None]:
     return "DMY", (int(np.flatnonzero(matched)[either[0]]) if len(either) else None)
 
 
+DOT_THOUSANDS = ("read as thousands (2.500 = 2500): the column's other amounts write decimals with a comma "
+                 "(1.234,56); check it")
+
+
+def _dot_thousands(cells: _Cells) -> np.ndarray:
+    """Amounts like `2.500` in a column whose amounts write decimals with a comma (`1.234,56`,
+    `99,5`): there the dot separates thousands, and such a cell is ambiguous."""
+    n = len(cells.series)
+    if cells.kind != "text" or not _may_contain(cells.text, (b",",)) or not _may_contain(cells.text, (b".",)):
+        return np.zeros(n, dtype=bool)
+    ambiguous = _mask(pc.match_substring_regex(cells.text, r"(?i)^[+-]?[1-9]\d{0,2}\.\d{3}(?:\s*" + _CURRENCY + ")?$"))
+    if not ambiguous.any():
+        return ambiguous
+    decimal_comma = _mask(pc.match_substring_regex(cells.text, r"\d,\d{1,2}(?:\s*\D*)?$"))
+    return ambiguous if decimal_comma.any() else np.zeros(n, dtype=bool)
+
+
 def parse_dates(cells: _Cells, order: str = "DMY") -> tuple[np.ndarray, np.ndarray]:
     """Days of a column as datetime64[ns] (time of day dropped), and a mask of bad cells.
 
@@ -470,7 +488,12 @@ def _days_from_numbers(numbers: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         serial = (numbers >= 1) & (numbers < 80_000)
         ymd = (numbers >= 19000101) & (numbers <= 21181231) & (numbers == np.floor(numbers))
-    days[serial] = EXCEL_EPOCH + np.floor(numbers[serial]).astype("int64").astype("timedelta64[D]")
+    whole = np.floor(numbers[serial]).astype("int64")
+    # Excel counts a 29 February 1900 that never was (serial 60): serials before it are one
+    # day later than the 1899-12-30 origin gives (serial 1 is 1900-01-01), 60 is no date.
+    never = whole == 60
+    whole = np.where(whole < 60, whole + 1, whole)
+    days[serial] = np.where(never, np.datetime64("NaT"), EXCEL_EPOCH + whole.astype("timedelta64[D]"))
     if ymd.any():
         whole = numbers[ymd].astype("int64")
         days[ymd] = _days_from_parts(whole // 10_000, whole // 100 % 100, whole % 100)
@@ -524,14 +547,30 @@ def _channel_key(text: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.replace_substring_regex(lower, r"[^\pL\pN]+", "")
 
 
+#: Control characters (not tab, LF, CR, which are spaces here): removed from text, and
+#: reported in the customer column (`ACME\x07` and `ACME` would look the same).
+_CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+_CONTROL_BYTES = tuple(bytes([b]) for b in (*range(0, 9), 11, 12, *range(14, 32), 127))
+CONTROL_REMOVED = "invisible control character removed"
+
+
 def _clean_text(cells: _Cells, is_id: bool = False) -> pa.ChunkedArray:
-    """Text with stray spaces removed: trimmed, inner runs of spaces (also NBSP) made one.
+    """Text with stray spaces removed: trimmed, inner runs of spaces (also NBSP) made one;
+    control characters removed; accents composed (Unicode NFC), so that "Café" typed on
+    a Mac and on Windows is one customer.
 
     Ids written by Excel as numbers come out as `1001`, not `1001.0`.
     """
     text = cells.text
     if cells.kind == "datetime":
         return text
+    if _may_contain(text, _CONTROL_BYTES):  # "ACME\x07" is ACME: the bell was never meant as text
+        control = _mask(pc.match_substring_regex(text, _CONTROL))
+        text = _replace_where(text, control, lambda t: pc.utf8_trim_whitespace(pc.replace_substring_regex(t, _CONTROL, "")))
+    if _may_contain(text, (b"\xcc", b"\xcd")):  # combining accents (U+0300-U+036F): "Café" in NFD is "Café"
+        decomposed = _mask(pc.match_substring_regex(text, "[\u0300-\u036f]"))
+        text = _replace_where(text, decomposed, lambda t: pa.chunked_array([pa.array(
+            [unicodedata.normalize("NFC", str(v)) for v in t.to_pandas()], t.type)]))
     if _may_contain(text, _ODD_SPACE_BYTES):
         needles = ("  ", *_SPACES[1:], "\n", "\r")
         odd_space = np.logical_or.reduce([_mask(pc.match_substring(text, needle)) for needle in needles])
@@ -645,6 +684,14 @@ def _clean(
         bad_required |= error | bad | ~cell.filled
     if assumed_at is not None:
         report.cells(_where({assumed_at: 1}, n), date, DATE_ORDER_ASSUMED)
+    if customer.kind == "text" and _may_contain(customer.text, _CONTROL_BYTES):
+        report.cells(checked & ~bad_required & _mask(pc.match_substring_regex(customer.text, _CONTROL)), customer,
+                     CONTROL_REMOVED)
+    thousands = _dot_thousands(amount) & checked & ~bad_required
+    if thousands.any():
+        amounts = amounts.copy()
+        amounts[thousands] = _numbers_from_text(pc.replace_substring(amount.text.filter(pa.array(thousands)), ".", ""))
+        report.cells(thousands, amount, DOT_THOUSANDS)
     latest = latest_plausible_date()
     future = checked & ~bad_required & (days > np.datetime64(latest, "ns"))
     report.cells(future, date, f"{FUTURE_DATE} {latest:%Y-%m-%d}: a typo?)")
