@@ -576,3 +576,12 @@ def test_a_dot_is_a_decimal_point_where_no_amount_has_a_decimal_comma():
     raw = pd.DataFrame({"customer": ["a", "b"], "date": ["2024-01-05"] * 2, "amount": ["2.500", "1,234.56"]})
     tx, report = clean_transactions(raw)
     assert tx["amount"].tolist() == [2.5, 1234.56] and report.empty
+
+
+def test_a_csv_with_a_title_above_the_header_and_us_dates(tmp_path):
+    path = tmp_path / "report.csv"
+    path.write_text("Отчет по продажам\n\nКлиент;Дата;Сумма\nа;01/02/2024;1\nб;11/19/2023;2\n", encoding="utf-8")
+    tx, report = read_transactions(path)
+    assert tx.index.tolist() == [4, 5]
+    assert tx["date"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-02", "2023-11-19"]
+    assert report.empty

@@ -335,6 +335,15 @@ def _may_contain(text: pa.ChunkedArray, needles: tuple[bytes, ...]) -> bool:
     return False
 
 
+def _may_match(text: pa.ChunkedArray, pattern: re.Pattern) -> bool:
+    """Like `_may_contain`, with one regular expression over the raw bytes (one pass)."""
+    for chunk in text.chunks:
+        data = chunk.buffers()[2]
+        if data is not None and pattern.search(data.to_pybytes()):
+            return True
+    return False
+
+
 def _positions(mask: np.ndarray) -> np.ndarray:
     return np.flatnonzero(mask)
 
@@ -550,7 +559,7 @@ def _channel_key(text: pa.ChunkedArray) -> pa.ChunkedArray:
 #: Control characters (not tab, LF, CR, which are spaces here): removed from text, and
 #: reported in the customer column (`ACME\x07` and `ACME` would look the same).
 _CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
-_CONTROL_BYTES = tuple(bytes([b]) for b in (*range(0, 9), 11, 12, *range(14, 32), 127))
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 CONTROL_REMOVED = "invisible control character removed"
 
 
@@ -564,7 +573,7 @@ def _clean_text(cells: _Cells, is_id: bool = False) -> pa.ChunkedArray:
     text = cells.text
     if cells.kind == "datetime":
         return text
-    if _may_contain(text, _CONTROL_BYTES):  # "ACME\x07" is ACME: the bell was never meant as text
+    if _may_match(text, _CONTROL_BYTES):  # "ACME\x07" is ACME: the bell was never meant as text
         control = _mask(pc.match_substring_regex(text, _CONTROL))
         text = _replace_where(text, control, lambda t: pc.utf8_trim_whitespace(pc.replace_substring_regex(t, _CONTROL, "")))
     if _may_contain(text, (b"\xcc", b"\xcd")):  # combining accents (U+0300-U+036F): "Café" in NFD is "Café"
@@ -684,7 +693,7 @@ def _clean(
         bad_required |= error | bad | ~cell.filled
     if assumed_at is not None:
         report.cells(_where({assumed_at: 1}, n), date, DATE_ORDER_ASSUMED)
-    if customer.kind == "text" and _may_contain(customer.text, _CONTROL_BYTES):
+    if customer.kind == "text" and _may_match(customer.text, _CONTROL_BYTES):
         report.cells(checked & ~bad_required & _mask(pc.match_substring_regex(customer.text, _CONTROL)), customer,
                      CONTROL_REMOVED)
     thousands = _dot_thousands(amount) & checked & ~bad_required
@@ -1362,6 +1371,11 @@ def _read_csv(path: Path, utf16: bool = False) -> tuple[pd.DataFrame, int]:
             encoding = "cp1251"
     lines = head.decode(encoding, errors="replace").splitlines()
     skip = next((i for i, line in enumerate(lines) if line.strip()), 0)
+    for i, line in enumerate(lines[:HEADER_SEARCH_ROWS]):  # a title above the header (1C): skip it
+        if line.strip() and any(_names_required([cell.strip().strip('"') for cell in line.split(sep)])
+                                for sep in (";", ",", "\t")):
+            skip = i
+            break
     header_line = lines[skip] if lines else ""
     sep = max((";", ",", "\t"), key=header_line.count)
     options = dict(
