@@ -24,7 +24,11 @@ CONSENT_WORDS and CHANNEL_WORDS.
 from __future__ import annotations
 
 import codecs
+import datetime as dt
+import io
+import os
 import re
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -37,7 +41,7 @@ try:
 except ImportError:  # xlwings Lite (Pyodide) has no pyarrow: the same calls in plain Python
     from tierbook.arrowless import pa, pc
 
-from tierbook.schema import COLUMNS, ISSUE_COLUMNS, REQUIRED, InputError, issues_frame
+from tierbook.schema import COLUMNS, ISSUE_COLUMNS, NUMERIC, REQUIRED, InputError, issues_frame
 
 # --------------------------------------------------------------------------------------
 # Header names
@@ -128,6 +132,8 @@ LEFT_EMPTY = ", left empty"  # appended for optional columns: the row is kept
 BLANK_ROW = "blank row, skipped"
 TOTALS_ROW = "totals row, skipped"
 HEADER_ROW = "repeated header row, skipped"
+NOT_CALCULATED = ("formula never calculated (the file was written by a program, not saved by Excel: open it "
+                  "in Excel and save it, then run again)")
 
 #: Excel's error values, as they appear in a cell or in a CSV export.
 EXCEL_ERRORS = (
@@ -155,6 +161,23 @@ EXCEL_EPOCH = np.datetime64("1899-12-30", "D")
 #: which Excel stores on 1899-12-31, or a number that is not a serial).
 DATE_MIN = np.datetime64("1900-01-01", "D")
 DATE_MAX = EXCEL_EPOCH + np.timedelta64(80_000, "D")  # serial 80 000 = 2119-01-11
+
+#: Payments dated after the latest plausible date (by default tomorrow, by the clock) are
+#: typos such as 2042 for 2024: reported and left out, so that they never become the
+#: analysis month. TIERBOOK_LATEST_DATE=YYYY-MM-DD sets another day.
+FUTURE_DATE = "date in the future (after"
+
+
+def latest_plausible_date() -> dt.date:
+    """The last day a payment can be dated: TIERBOOK_LATEST_DATE, else tomorrow."""
+    value = os.environ.get("TIERBOOK_LATEST_DATE", "").strip()
+    if value:
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise InputError(f"TIERBOOK_LATEST_DATE must be a day like 2024-12-31, got {value!r}") from None
+    return dt.date.today() + dt.timedelta(days=1)
+
 
 #: consent cell (lower case, trimmed) → may we contact this customer.
 CONSENT_WORDS: dict[str, bool] = {
@@ -209,8 +232,7 @@ class _Cells:
     def text(self) -> pa.ChunkedArray:
         if self._text is None:
             if self.kind == "number":
-                values = pa.chunked_array([pa.array(self.series.to_numpy("float64", na_value=np.nan), from_pandas=True)])
-                self._text = pc.cast(values, pa.string())
+                self._text = pa.chunked_array([_number_text(self.series.to_numpy("float64", na_value=np.nan))])
             else:  # datetime columns are only read as text when they are in the wrong place
                 self._text = pa.chunked_array([pa.array(self.series.astype("str"), from_pandas=True)])
         return self._text
@@ -227,13 +249,25 @@ class _Cells:
         """The cells at `positions` as the user wrote them, for the report."""
         subset = self.series.iloc[positions]
         if self.kind == "number":
-            out = np.asarray(pc.cast(pa.array(subset.to_numpy("float64", na_value=np.nan), from_pandas=True), pa.string()).fill_null(""), dtype=object)
+            out = np.asarray(_number_text(subset.to_numpy("float64", na_value=np.nan)).fill_null(""), dtype=object)
         else:
             out = subset.astype("str").fillna("").to_numpy(dtype=object)
         for i, position in enumerate(positions):  # only the few unreadable cells
             if position in self.overlay:
                 out[i] = self.overlay[position]
         return out
+
+
+def _number_text(numbers: np.ndarray) -> pa.Array:
+    """Numbers as the user wrote them: whole numbers in full (customer id 123456789012, phone
+    79001234567, never 1.23456789012e+11), others in their shortest decimal form."""
+    text = pc.cast(pa.array(numbers, from_pandas=True), pa.string())
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(numbers) & (numbers == np.trunc(numbers)) & (np.abs(numbers) < 2.0**53)
+    if whole.any():
+        ints = pc.cast(pa.array(np.where(whole, numbers, 0).astype("int64")), pa.string())
+        text = pc.if_else(pa.array(whole), ints, text)
+    return text
 
 
 def _cells(series: pd.Series, header: str, overlay: dict[int, str] | None = None) -> _Cells:
@@ -298,6 +332,15 @@ def _may_contain(text: pa.ChunkedArray, needles: tuple[bytes, ...]) -> bool:
             raw = data.to_pybytes()
             if any(needle in raw for needle in needles):
                 return True
+    return False
+
+
+def _may_match(text: pa.ChunkedArray, pattern: re.Pattern) -> bool:
+    """Like `_may_contain`, with one regular expression over the raw bytes (one pass)."""
+    for chunk in text.chunks:
+        data = chunk.buffers()[2]
+        if data is not None and pattern.search(data.to_pybytes()):
+            return True
     return False
 
 
@@ -372,7 +415,59 @@ def _normalise_number_text(text: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.if_else(pa.array(decimal_comma), pc.replace_substring(s, ",", "."), s)
 
 
-def parse_dates(cells: _Cells) -> tuple[np.ndarray, np.ndarray]:
+#: How to read a slash date such as 01/02/2024 whose column does not prove its order:
+#: "DMY" (day first, as in Europe and Russia) unless TIERBOOK_DATE_ORDER says "MDY" (US).
+DATE_ORDER_ASSUMED = ("day and month could be either way in every date of this column; read day first "
+                      "(DD/MM/YYYY): for US dates (MM/DD/YYYY) set TIERBOOK_DATE_ORDER=MDY")
+_SLASH_DATE = r"^(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?:\d{4}|\d{2})(?:\s*г\.?)?" + _TIME + "$"
+
+
+def date_order(cells: _Cells) -> tuple[str, int | None]:
+    """The order of day and month in the column's slash dates ("DMY" or "MDY"), and the
+    position of a cell it was assumed for (None when the column proves it or has no
+    slash dates, or when TIERBOOK_DATE_ORDER names it).
+
+    A date like 11/19/2023 proves month first, 19/11/2023 day first; dates with dots or
+    dashes (19.11.2023) are always day first.
+    """
+    setting = os.environ.get("TIERBOOK_DATE_ORDER", "").strip().upper()
+    if setting and setting not in ("DMY", "MDY"):
+        raise InputError(f"TIERBOOK_DATE_ORDER must be DMY or MDY, got {setting!r}")
+    if cells.kind != "text" or not _may_contain(cells.text, (b"/",)):
+        return setting or "DMY", None
+    parts = pc.extract_regex(cells.text, _SLASH_DATE)
+    matched = _mask(parts.is_valid())
+    if setting or not matched.any():
+        return setting or "DMY", None
+    parts = parts.filter(pa.array(matched))
+    a, b = (np.asarray(pc.cast(pc.struct_field(parts, name), pa.int64()).to_numpy(), dtype="int64") for name in ("a", "b"))
+    day_first, month_first = ((a > 12) & (b <= 12)).any(), ((b > 12) & (a <= 12)).any()
+    if month_first and not day_first:
+        return "MDY", None
+    if day_first:
+        return "DMY", None
+    either = np.flatnonzero(a != b)
+    return "DMY", (int(np.flatnonzero(matched)[either[0]]) if len(either) else None)
+
+
+DOT_THOUSANDS = ("read as thousands (2.500 = 2500): the column's other amounts write decimals with a comma "
+                 "(1.234,56); check it")
+
+
+def _dot_thousands(cells: _Cells) -> np.ndarray:
+    """Amounts like `2.500` in a column whose amounts write decimals with a comma (`1.234,56`,
+    `99,5`): there the dot separates thousands, and such a cell is ambiguous."""
+    n = len(cells.series)
+    if cells.kind != "text" or not _may_contain(cells.text, (b",",)) or not _may_contain(cells.text, (b".",)):
+        return np.zeros(n, dtype=bool)
+    ambiguous = _mask(pc.match_substring_regex(cells.text, r"(?i)^[+-]?[1-9]\d{0,2}\.\d{3}(?:\s*" + _CURRENCY + ")?$"))
+    if not ambiguous.any():
+        return ambiguous
+    decimal_comma = _mask(pc.match_substring_regex(cells.text, r"\d,\d{1,2}(?:\s*\D*)?$"))
+    return ambiguous if decimal_comma.any() else np.zeros(n, dtype=bool)
+
+
+def parse_dates(cells: _Cells, order: str = "DMY") -> tuple[np.ndarray, np.ndarray]:
     """Days of a column as datetime64[ns] (time of day dropped), and a mask of bad cells.
 
     Accepted: real dates; Excel serial numbers (1 … 80 000, fractions are the time of
@@ -389,7 +484,7 @@ def parse_dates(cells: _Cells) -> tuple[np.ndarray, np.ndarray]:
     elif cells.kind == "number":
         days = _days_from_numbers(cells.series.to_numpy("float64", na_value=np.nan))
     else:
-        days = _days_from_text(cells.text)
+        days = _days_from_text(cells.text, order)
     days = days.copy()
     days[(days < DATE_MIN) | (days >= DATE_MAX) | cells.unreadable] = np.datetime64("NaT")
     bad = cells.filled & np.isnat(days)
@@ -402,7 +497,12 @@ def _days_from_numbers(numbers: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         serial = (numbers >= 1) & (numbers < 80_000)
         ymd = (numbers >= 19000101) & (numbers <= 21181231) & (numbers == np.floor(numbers))
-    days[serial] = EXCEL_EPOCH + np.floor(numbers[serial]).astype("int64").astype("timedelta64[D]")
+    whole = np.floor(numbers[serial]).astype("int64")
+    # Excel counts a 29 February 1900 that never was (serial 60): serials before it are one
+    # day later than the 1899-12-30 origin gives (serial 1 is 1900-01-01), 60 is no date.
+    never = whole == 60
+    whole = np.where(whole < 60, whole + 1, whole)
+    days[serial] = np.where(never, np.datetime64("NaT"), EXCEL_EPOCH + whole.astype("timedelta64[D]"))
     if ymd.any():
         whole = numbers[ymd].astype("int64")
         days[ymd] = _days_from_parts(whole // 10_000, whole // 100 % 100, whole % 100)
@@ -415,7 +515,7 @@ def _days_from_parts(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np
     return pd.to_datetime(parts, errors="coerce").to_numpy().astype("datetime64[D]")
 
 
-def _days_from_text(text: pa.ChunkedArray) -> np.ndarray:
+def _days_from_text(text: pa.ChunkedArray, order: str = "DMY") -> np.ndarray:
     """Date text (ISO, day first, or an Excel serial written as text) → datetime64[D]."""
     days = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[D]")
     serial = _mask(pc.match_substring_regex(text, _SERIAL_TEXT))
@@ -433,6 +533,9 @@ def _days_from_text(text: pa.ChunkedArray) -> np.ndarray:
             for name in ("y", "m", "d")
         )
         year = np.where(year < 100, year + np.where(year < 69, 2000, 1900), year)
+        if order == "MDY" and pattern == _DMY_DATE:  # US dates: only those written with slashes
+            slash = _mask(pc.match_substring_regex(text.filter(pa.array(matched)), r"^\d{1,2}/"))
+            day, month = np.where(slash, month, day), np.where(slash, day, month)
         _scatter(days, matched, _days_from_parts(year, month, day))
     return days
 
@@ -453,14 +556,30 @@ def _channel_key(text: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.replace_substring_regex(lower, r"[^\pL\pN]+", "")
 
 
+#: Control characters (not tab, LF, CR, which are spaces here): removed from text, and
+#: reported in the customer column (`ACME\x07` and `ACME` would look the same).
+_CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL_REMOVED = "invisible control character removed"
+
+
 def _clean_text(cells: _Cells, is_id: bool = False) -> pa.ChunkedArray:
-    """Text with stray spaces removed: trimmed, inner runs of spaces (also NBSP) made one.
+    """Text with stray spaces removed: trimmed, inner runs of spaces (also NBSP) made one;
+    control characters removed; accents composed (Unicode NFC), so that "Café" typed on
+    a Mac and on Windows is one customer.
 
     Ids written by Excel as numbers come out as `1001`, not `1001.0`.
     """
     text = cells.text
     if cells.kind == "datetime":
         return text
+    if _may_match(text, _CONTROL_BYTES):  # "ACME\x07" is ACME: the bell was never meant as text
+        control = _mask(pc.match_substring_regex(text, _CONTROL))
+        text = _replace_where(text, control, lambda t: pc.utf8_trim_whitespace(pc.replace_substring_regex(t, _CONTROL, "")))
+    if _may_contain(text, (b"\xcc", b"\xcd")):  # combining accents (U+0300-U+036F): "Café" in NFD is "Café"
+        decomposed = _mask(pc.match_substring_regex(text, "[\u0300-\u036f]"))
+        text = _replace_where(text, decomposed, lambda t: pa.chunked_array([pa.array(
+            [unicodedata.normalize("NFC", str(v)) for v in t.to_pandas()], t.type)]))
     if _may_contain(text, _ODD_SPACE_BYTES):
         needles = ("  ", *_SPACES[1:], "\n", "\r")
         odd_space = np.logical_or.reduce([_mask(pc.match_substring(text, needle)) for needle in needles])
@@ -507,9 +626,12 @@ def clean_transactions(raw: pd.DataFrame, sheet: str = "data", first_row: int = 
 
 
 def _clean(
-    raw: pd.DataFrame, sheet: str, first_row: int, unreadable: dict[object, dict[int, str]]
+    raw: pd.DataFrame, sheet: str, first_row: int, unreadable: dict[object, dict[int, str]],
+    formulas: dict[object, dict[int, str]] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """clean_transactions, plus the cells the file reader could not read ({header: {position: text}})."""
+    """clean_transactions, plus the cells the file reader could not read ({header: {position: text}})
+    and the formulas that were never calculated ({header: {position: "=formula"}})."""
+    formulas = formulas or {}
     headers = list(raw.columns)
     found = match_columns(headers)
     missing = [column for column in REQUIRED if column not in found]
@@ -524,8 +646,18 @@ def _clean(
         for i, header in enumerate(headers)
     ]
     cells = {column: columns[i] for column, i in where.items()}
+    group = np.zeros(n, dtype=bool)
+    if cells["customer"].kind == "text" and _may_contain(cells["customer"].text, (" от ".encode(),)):
+        ungrouped, group = _ungroup_documents(raw, found, cells["customer"])
+        if group.any():  # a 1C report grouped by customer: read its documents as the customer's rows
+            columns = [
+                _cells(ungrouped.iloc[:, i].reset_index(drop=True), str(header), unreadable.get(header))
+                for i, header in enumerate(headers)
+            ]
+            cells = {column: columns[i] for column, i in where.items()}
     customer, date, amount = cells["customer"], cells["date"], cells["amount"]
-    days, bad_date = parse_dates(date)
+    order, assumed_at = date_order(date)
+    days, bad_date = parse_dates(date, order)
     amounts, bad_amount = parse_amounts(amount)
     report = _Report(sheet, first_row, [str(h) for h in headers])
 
@@ -542,6 +674,8 @@ def _clean(
     report.rows(totals & ~customer.filled & label, TOTALS_ROW, columns[0])
     report.rows(totals & ~customer.filled & ~label, TOTALS_ROW, amount)
     checked = ~(blank | header_row | totals)
+    report.rows(checked & group, GROUP_ROW, customer)
+    checked &= ~group
 
     # Required cells: a bad one drops the row, with one issue per bad cell.
     bad_required = np.zeros(n, dtype=bool)
@@ -551,11 +685,26 @@ def _clean(
         ("amount", amount, bad_amount, NOT_A_NUMBER),
     ):
         error = cell.excel_error()
+        never = _where(formulas.get(headers[where[name]]), n) & ~cell.filled
         report.cells(checked & error, cell, EXCEL_ERROR)
         report.cells(checked & bad & ~error, cell, problem)
-        report.cells(checked & ~cell.filled, cell, f"{name} is empty")
+        report.texts(checked & never, cell, formulas.get(headers[where[name]]), NOT_CALCULATED)
+        report.cells(checked & ~cell.filled & ~never, cell, f"{name} is empty")
         bad_required |= error | bad | ~cell.filled
-    keep = checked & ~bad_required
+    if assumed_at is not None:
+        report.cells(_where({assumed_at: 1}, n), date, DATE_ORDER_ASSUMED)
+    if customer.kind == "text" and _may_match(customer.text, _CONTROL_BYTES):
+        report.cells(checked & ~bad_required & _mask(pc.match_substring_regex(customer.text, _CONTROL)), customer,
+                     CONTROL_REMOVED)
+    thousands = _dot_thousands(amount) & checked & ~bad_required
+    if thousands.any():
+        amounts = amounts.copy()
+        amounts[thousands] = _numbers_from_text(pc.replace_substring(amount.text.filter(pa.array(thousands)), ".", ""))
+        report.cells(thousands, amount, DOT_THOUSANDS)
+    latest = latest_plausible_date()
+    future = checked & ~bad_required & (days > np.datetime64(latest, "ns"))
+    report.cells(future, date, f"{FUTURE_DATE} {latest:%Y-%m-%d}: a typo?)")
+    keep = checked & ~bad_required & ~future
 
     # Optional cells: a bad one is reported and left empty; the row is kept.
     out: dict[str, object] = {"customer": _clean_text(customer, is_id=True), "date": days, "amount": amounts}
@@ -563,6 +712,8 @@ def _clean(
         cell = cells[column]
         error = cell.excel_error()
         report.cells(checked & error, cell, EXCEL_ERROR + LEFT_EMPTY)
+        never = _where(formulas.get(headers[where[column]]), n) & ~cell.filled
+        report.texts(checked & never, cell, formulas.get(headers[where[column]]), NOT_CALCULATED + LEFT_EMPTY)
         if column in ("units", "margin"):
             values, bad = parse_amounts(cell)
             report.cells(checked & bad & ~error, cell, NOT_A_NUMBER + LEFT_EMPTY)
@@ -582,6 +733,54 @@ def _clean(
     tx = pd.DataFrame({column: _take(column, values, kept) for column, values in out.items()})
     tx.index = pd.Index(first_row + kept, dtype="int64", name="row")
     return tx, report.frame()
+
+
+#: A 1C document named in the customer column of a report grouped by customer:
+#: "Реализация товаров и услуг 00000012 от 10.04.2024 12:00:00".
+_DOCUMENT = r"^\S.*\sот\s+(\d{1,2}\.\d{1,2}\.(?:\d{4}|\d{2}))(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?\s*г?\.?$"
+GROUP_ROW = "customer group row (a subtotal: its documents below are read as its payments), skipped"
+
+
+def _ungroup_documents(raw: pd.DataFrame, found: dict[str, object], customer: _Cells) -> tuple[pd.DataFrame, np.ndarray]:
+    """A 1C report grouped by customer → one row per document, under its customer.
+
+    In such a report the customer column holds a customer's name on a group row (with
+    the customer's subtotal) and then the documents "… от 10.04.2024" under it. Each
+    document row gets the customer of the group row above it (and, when its date cell
+    is empty, the date in the document's name); returns the changed copy of RAW and the
+    group rows, which are subtotals and not payments. A name row with no document under
+    it stays an ordinary row; a totals row ("Итого") ends a group.
+    """
+    n = len(raw)
+    text = pd.Series(np.asarray(customer.text.to_pandas(), dtype=object))
+    dates = text.str.extract(_DOCUMENT, expand=False)
+    doc = dates.notna().to_numpy()
+    label = _totals_label(customer)
+    head = customer.filled & ~doc & ~label
+    marker = text.where(head)
+    marker[label] = ""
+    owner = marker.ffill()
+    owned = doc & owner.notna().to_numpy() & (owner != "").to_numpy()
+    if not owned.any():
+        return raw, np.zeros(n, dtype=bool)
+    section = np.cumsum(head | label)
+    group = head & np.isin(section, np.unique(section[owned]))
+    out = raw.copy()
+    names = out[found["customer"]].astype(object).to_numpy(copy=True)
+    names[owned] = owner.to_numpy()[owned]
+    out[found["customer"]] = names
+    day = out[found["date"]].astype(object).to_numpy(copy=True)
+    empty = owned & pd.isna(day)
+    day[empty] = dates.to_numpy()[empty]
+    out[found["date"]] = day
+    return out, group
+
+
+def _where(positions: dict[int, object] | None, n: int) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    if positions:
+        mask[list(positions)] = True
+    return mask
 
 
 def _take(column: str, values: object, positions: np.ndarray) -> object:
@@ -646,6 +845,13 @@ class _Report:
             values = value_from.values_as_text(positions) if value_from is not None else np.full(len(positions), "", dtype=object)
             self._add(positions, "", -1, values, problem)
 
+    def texts(self, mask: np.ndarray, cells: _Cells, texts: dict[int, str] | None, problem: str) -> None:
+        """Like `cells`, with the values shown taken from `texts` ({position: text})."""
+        positions = _positions(mask)
+        if len(positions):
+            values = np.array([(texts or {}).get(p, "") for p in positions], dtype=object)
+            self._add(positions, cells.header, self.headers.index(cells.header), values, problem)
+
     def cells(self, mask: np.ndarray, cells: _Cells, problem: str) -> None:
         positions = _positions(mask)
         if len(positions):
@@ -689,7 +895,10 @@ def read_transactions(path: str | Path, sheet: str | None = None) -> tuple[pd.Da
     if suffix in (".xlsx", ".xlsm"):
         return _read_workbook(path, sheet)
     if suffix == ".csv":
-        raw, first_row = _read_csv(path)
+        kind = what_file_is(path)
+        if kind in _NOT_CSV:
+            raise InputError(_NOT_CSV[kind].format(name=path.name, stem=path.stem))
+        raw, first_row = _read_csv(path, utf16=kind == "utf16")
         return _clean(raw, path.name, first_row, {})
     if suffix == ".parquet":
         try:
@@ -703,23 +912,35 @@ def read_transactions(path: str | Path, sheet: str | None = None) -> tuple[pd.Da
 def _read_workbook(path: Path, sheet: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Load one sheet with fastexcel, keeping typed columns typed, and clean it."""
     raw, sheet, first_row, unreadable = load_sheet(path, sheet)
-    return _clean(raw, sheet, first_row, unreadable)
+    found = match_columns(list(raw.columns))
+    formulas: dict = {}
+    if any(raw[found[c]].isna().any() for c in REQUIRED if c in found):
+        raw, formulas = _fill_merged_and_find_formulas(path, sheet, raw, first_row)
+    return _clean(raw, sheet, first_row, unreadable, formulas)
 
 
 def load_sheet(path: str | Path, sheet: str | None = None) -> tuple[pd.DataFrame, str, int, dict]:
-    """One sheet of a workbook as a raw frame (header = its first non-empty row), with
-    the sheet's name, the row number of its first data row, and the cells fastexcel
-    could not read ({header: {position: text}})."""
+    """One sheet of a workbook as a raw frame, with the sheet's name, the row number of
+    its first data row, and the cells fastexcel could not read ({header: {position: text}}).
+
+    The header is the first non-empty row, or, when that row does not name the customer,
+    date and amount columns (a report title above the table, as 1C writes), the first of
+    the sheet's first HEADER_SEARCH_ROWS rows that does. The file is checked first
+    (`check_workbook_file`): what it really is, its unpacked size, no DOCTYPE. Cells
+    fastexcel cannot read at all (`#NAME?`, `#SPILL!` …) make it read the sheet with
+    openpyxl instead, so they are reported like any other Excel error value.
+    """
     fastexcel = _fastexcel()
 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"File not found: {path}")
+    check_workbook_file(path)
     try:
         reader = fastexcel.read_excel(str(path))
+        names = reader.sheet_names
     except Exception as e:  # noqa: BLE001 - a corrupt or encrypted workbook
-        raise InputError(f"Cannot read {path.name} as a workbook: {e}") from None
-    names = reader.sheet_names
+        raise InputError(f"Cannot read {path.name} as a workbook: {_first_line(e)}") from None
     if sheet is None:
         if not names:
             raise InputError(f"{path.name} has no sheets")
@@ -727,15 +948,233 @@ def load_sheet(path: str | Path, sheet: str | None = None) -> tuple[pd.DataFrame
     elif sheet not in names:
         listed = ", ".join(f'"{name}"' for name in names)
         raise InputError(f'No sheet "{sheet}" in {path.name}; its sheets are {listed}')
+    try:
+        raw, errors, header = _fastexcel_sheet(fastexcel, reader, sheet)
+    except Exception as e:  # noqa: BLE001 - calamine refuses some cells; anything else is a bad file
+        if not _openpyxl_can_read(e):
+            raise InputError(f'Cannot read sheet "{sheet}" of {path.name}: {_first_line(e)}') from None
+        raw, first_row = _openpyxl_sheet(path, sheet)
+        unreadable: dict = {}
+    else:
+        first_row = _first_used_row(path, sheet) + header + 1
+        unreadable = _unreadable_cells(errors, list(raw.columns))
+    if raw.shape[1] == 0:
+        others = [n for n in names if n != sheet]
+        hint = (f"choose the sheet with the transactions with --sheet; its sheets are "
+                + ", ".join(f'"{n}"' for n in names)) if others else "it has no other sheets"
+        raise InputError(f'Sheet "{sheet}" of {path.name} is empty: {hint}')
+    return raw, sheet, first_row, unreadable
+
+
+#: How many rows from the top of a sheet are searched for the header row.
+HEADER_SEARCH_ROWS = 30
+
+
+def _fastexcel_sheet(fastexcel, reader, sheet: str) -> tuple[pd.DataFrame, object, int]:
+    """The sheet as fastexcel reads it: (raw frame, cell errors, header index from the first used row)."""
     # schema_sample_rows=None: a column's type is guessed from all its cells, so a column
     # with one text cell among numbers is read as text (nothing coerced to empty); a
     # column fastexcel cannot type at all (e.g. durations and numbers) is read as text.
+    def load(header: int):
+        try:
+            return reader.load_sheet(sheet, header_row=header, schema_sample_rows=None).to_arrow_with_errors()
+        except fastexcel.UnsupportedColumnTypeCombinationError:
+            return reader.load_sheet(sheet, header_row=header, dtypes="string").to_arrow_with_errors()
+
+    batch, errors = load(0)
+    header = 0
+    if batch.num_columns and not _names_required(batch.schema.names):
+        top = reader.load_sheet(sheet, header_row=None, n_rows=HEADER_SEARCH_ROWS, dtypes="string").to_pandas()
+        found = _header_index(top.itertuples(index=False, name=None))
+        if found:
+            header = found
+            batch, errors = load(header)
+    return batch.to_pandas(), errors, header
+
+
+def _names_required(headers: list[object]) -> bool:
+    return all(column in match_columns(list(headers)) for column in REQUIRED)
+
+
+def _header_index(rows) -> int:
+    """The index of the first row naming the customer, date and amount columns (0 when none does)."""
+    for i, row in enumerate(rows):
+        if i >= HEADER_SEARCH_ROWS:
+            break
+        if _names_required([cell for cell in row if cell is not None and cell == cell]):
+            return i
+    return 0
+
+
+def _openpyxl_can_read(error: Exception) -> bool:
+    """Whether fastexcel failed on a cell value it does not know (#NAME?, #SPILL! …)."""
+    text = str(error)
+    return "cell error" in text or "Unsupported cell error value" in text
+
+
+def _openpyxl_sheet(path: Path, sheet: str) -> tuple[pd.DataFrame, int]:
+    """The sheet read with openpyxl (slower; for sheets fastexcel cannot read): the raw
+    frame, header found as fastexcel would, error cells as the text Excel shows."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(path, read_only=True, data_only=True)
     try:
-        batch, errors = reader.load_sheet(sheet, header_row=0, schema_sample_rows=None).to_arrow_with_errors()
-    except fastexcel.UnsupportedColumnTypeCombinationError:
-        batch, errors = reader.load_sheet(sheet, header_row=0, dtypes="string").to_arrow_with_errors()
-    raw = batch.to_pandas()
-    return raw, sheet, _first_used_row(path, sheet) + 1, _unreadable_cells(errors, list(raw.columns))
+        rows = [list(row) for row in book[sheet].iter_rows(values_only=True)]
+    finally:
+        book.close()
+    used = [i for i, row in enumerate(rows) if any(v is not None and str(v).strip() for v in row)]
+    if not used:
+        return pd.DataFrame(), 1
+    rows = rows[used[0]:used[-1] + 1]
+    width = max(len(row) for row in rows)
+    rows = [row + [None] * (width - len(row)) for row in rows]
+    left = min(next(j for j, v in enumerate(row) if v is not None) for row in rows if any(v is not None for v in row))
+    rows = [row[left:] for row in rows]
+    header = _header_index(rows)
+    names, seen = [], set()
+    for j, cell in enumerate(rows[header]):
+        name = f"__UNNAMED__{j}" if cell is None or not str(cell).strip() else str(cell)
+        while name in seen:
+            name += "_1"
+        seen.add(name)
+        names.append(name)
+    raw = pd.DataFrame(rows[header + 1:], columns=names, dtype=object)
+    for name in names:  # typed columns stay typed, as fastexcel gives them
+        values = raw[name].dropna()
+        if len(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            raw[name] = pd.to_numeric(raw[name]).astype("float64")
+        elif len(values) and all(isinstance(v, dt.datetime) for v in values):
+            raw[name] = pd.to_datetime(raw[name])
+    return raw, used[0] + 1 + header + 1
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+# --------------------------------------------------------------------------------------
+# What a file really is
+# --------------------------------------------------------------------------------------
+
+#: Limits on what a workbook may unpack to (a small file can unpack to gigabytes: a "zip
+#: bomb"). Raise them with the environment variables of the same names.
+TIERBOOK_MAX_UNPACKED_MB = 2048
+TIERBOOK_MAX_ZIP_RATIO = 200
+_RATIO_FROM_MB = 16  # parts smaller than this unpacked are never too compressed
+
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def _limit(name: str) -> float:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return float(globals()[name])
+    try:
+        return float(value)
+    except ValueError:
+        raise InputError(f"{name} must be a number, got {value!r}") from None
+
+
+def what_file_is(path: Path) -> str:
+    """What the file's first bytes say it is: zip, ole2 (.xls or an encrypted workbook),
+    parquet, empty, utf16, html, xml2003 (Excel 2003 XML), text or binary."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if not head:
+        return "empty"
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        return "zip"
+    if head.startswith(_OLE2):
+        return "ole2"
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _utf16_without_bom(head):
+        return "utf16"
+    lower = head.lstrip(codecs.BOM_UTF8).lstrip().lower()
+    if lower.startswith((b"<!doctype html", b"<html", b"<table")) or b"<html" in lower[:512]:
+        return "html"
+    if lower.startswith(b"<?xml") and b"urn:schemas-microsoft-com:office:spreadsheet" in lower:
+        return "xml2003"
+    if b"\x00" in head:
+        return "binary"
+    return "text"
+
+
+def _utf16_without_bom(head: bytes) -> str:
+    """ "utf-16-le" or "utf-16-be" when the bytes have NULs (no 8-bit text has) and read
+    as UTF-16 into printable text; else ""."""
+    sample = head[: len(head[:400]) // 2 * 2]
+    if b"\x00" not in sample:
+        return ""
+    for codec in ("utf-16-le", "utf-16-be"):
+        text = sample.decode(codec, errors="replace")
+        if sum(c.isprintable() or c in "\t\r\n" for c in text) >= 0.95 * len(text):
+            return codec
+    return ""
+
+
+def _not_a_workbook(path: Path, kind: str) -> str:
+    """What to tell the user whose .xlsx file is something else."""
+    name, stem = path.name, path.stem
+    return {
+        "empty": f"{name} is empty (0 bytes): export the data again",
+        "ole2": f"{name} is an old Excel 97-2003 workbook (.xls) or a password-protected workbook, not an .xlsx: "
+                f"open it in Excel, remove any password and save it as an Excel Workbook (.xlsx)",
+        "parquet": f"{name} is a Parquet file, not an Excel workbook: rename it to {stem}.parquet",
+        "utf16": f"{name} is a text file (Unicode text or CSV), not an Excel workbook: rename it to {stem}.csv",
+        "text": f"{name} is a text file (CSV), not an Excel workbook: rename it to {stem}.csv",
+        "html": f"{name} is a web page (HTML) saved under a workbook's name, not an Excel workbook: open it in "
+                f"Excel and save it as an Excel Workbook (.xlsx)",
+        "xml2003": f"{name} is an Excel 2003 XML spreadsheet, not an .xlsx workbook: open it in Excel and save it "
+                   f"as an Excel Workbook (.xlsx)",
+    }.get(kind, f"{name} is not an Excel workbook (.xlsx): open it in Excel and save it as an Excel Workbook")
+
+
+def check_workbook_file(path: Path) -> None:
+    """Refuse, with a sentence a manager understands, a workbook file that is something
+    else (a CSV, an .xls or a web page under an .xlsx name), that is damaged, that would
+    unpack to more than TIERBOOK_MAX_UNPACKED_MB or TIERBOOK_MAX_ZIP_RATIO times its
+    compressed size (a zip bomb), or whose XML declares a DOCTYPE (entities, which Excel
+    never writes: refused rather than parsed, so nothing is ever expanded)."""
+    kind = what_file_is(path)
+    if kind != "zip":
+        raise InputError(_not_a_workbook(path, kind))
+    try:
+        book = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        raise InputError(f"{path.name} is damaged or incomplete (not a whole Excel workbook): export or "
+                         f"download it again") from None
+    with book:
+        members = book.infolist()
+        names = {m.filename for m in members}
+        if "xl/workbook.xml" not in names:
+            if "content.xml" in names:
+                raise InputError(f"{path.name} is an OpenDocument spreadsheet (LibreOffice .ods), not an Excel "
+                                 f"workbook: save it as an Excel Workbook (.xlsx)")
+            raise InputError(f"{path.name} is a zip archive but not an Excel workbook: export the data as .xlsx")
+        max_mb, max_ratio = _limit("TIERBOOK_MAX_UNPACKED_MB"), _limit("TIERBOOK_MAX_ZIP_RATIO")
+        unpacked = sum(m.file_size for m in members)
+        packed = max(1, sum(m.compress_size for m in members))
+        worst = max(members, key=lambda m: m.file_size / max(1, m.compress_size))
+        too_big = unpacked > max_mb * 2**20
+        too_packed = worst.file_size > _RATIO_FROM_MB * 2**20 and worst.file_size / max(1, worst.compress_size) > max_ratio
+        if too_big or too_packed:
+            what = (f"unpacks to {unpacked / 2**20:,.0f} MB, more than the {max_mb:,.0f} MB tierbook reads" if too_big
+                    else f"has a part ({worst.filename}) that unpacks to {worst.file_size / max(1, worst.compress_size):,.0f}"
+                         f" times its packed size, more than the {max_ratio:,.0f} times tierbook reads")
+            raise InputError(
+                f"{path.name} {what} (a file built to exhaust memory looks like this): if it is a genuine workbook, "
+                f"raise the limit with the environment variable "
+                f"{'TIERBOOK_MAX_UNPACKED_MB' if too_big else 'TIERBOOK_MAX_ZIP_RATIO'} and run again")
+        for member in members[:1000]:
+            if member.filename.endswith((".xml", ".rels")):
+                with book.open(member) as part:
+                    start = part.read(8192)
+                if b"<!doctype" in start.lower() or b"<!entity" in start.lower():
+                    raise InputError(
+                        f"{path.name} is not a workbook as Excel writes it: its part {member.filename} declares a "
+                        f"DOCTYPE (XML entities), which tierbook does not read; open the file in Excel and save it "
+                        f"again, or export it again")
 
 
 FASTEXCEL_MISSING = ("Reading .xlsx files needs fastexcel, which is not installed (xlwings Lite has none): "
@@ -785,17 +1224,9 @@ def _first_used_row(path: Path, sheet: str) -> int:
 
     try:
         with zipfile.ZipFile(path) as book:
-            relation = None
-            for element in parse(book.open("xl/workbook.xml")).iter():
-                if local(element.tag) == "sheet" and element.get("name") == sheet:
-                    relation = next(v for k, v in element.attrib.items() if local(k) == "id")
-            target = None
-            for element in parse(book.open("xl/_rels/workbook.xml.rels")).iter():
-                if local(element.tag) == "Relationship" and element.get("Id") == relation:
-                    target = element.get("Target")
-            if target is None:
+            member = _sheet_part(book, sheet)
+            if member is None:
                 return 1
-            member = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
             row = 0
             with book.open(member) as xml:
                 for event, element in iterparse(xml, events=("start", "end")):
@@ -812,28 +1243,149 @@ def _first_used_row(path: Path, sheet: str) -> int:
     return 1
 
 
-def _read_csv(path: Path) -> tuple[pd.DataFrame, int]:
+def _sheet_part(book: zipfile.ZipFile, sheet: str) -> str | None:
+    """The name of the zip member holding the sheet's XML (xl/worksheets/sheet1.xml …)."""
+    from defusedxml.ElementTree import parse
+
+    def local(tag: str) -> str:
+        return tag.rsplit("}", 1)[-1]
+
+    relation = None
+    for element in parse(book.open("xl/workbook.xml")).iter():
+        if local(element.tag) == "sheet" and element.get("name") == sheet:
+            relation = next(v for k, v in element.attrib.items() if local(k) == "id")
+    target = None
+    for element in parse(book.open("xl/_rels/workbook.xml.rels")).iter():
+        if local(element.tag) == "Relationship" and element.get("Id") == relation:
+            target = element.get("Target")
+    if target is None:
+        return None
+    return target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
+
+
+_P = rb"(?:\w+:)?"  # an optional namespace prefix
+_MERGE = re.compile(rb"<" + _P + rb'mergeCell\b[^>]*\bref="\$?([A-Z]{1,3})\$?(\d+):\$?([A-Z]{1,3})\$?(\d+)"')
+#: a cell with a formula and no value (written by a program, never calculated by Excel)
+_UNCALCULATED = re.compile(
+    rb"<" + _P + rb"c\b([^>]*)>\s*<" + _P + rb"f\b[^>]*?(?:/>|>([^<]*)</" + _P + rb"f>)\s*"
+    rb"(?:<" + _P + rb"v\s*/>|<" + _P + rb"v>\s*</" + _P + rb"v>)?\s*</" + _P + rb"c>")
+
+
+def _column_number(letters: bytes | str) -> int:
+    number = 0
+    for letter in letters.decode() if isinstance(letters, bytes) else letters:
+        number = number * 26 + ord(letter) - 64
+    return number
+
+
+def _fill_merged_and_find_formulas(path: Path, sheet: str, raw: pd.DataFrame,
+                                   first_row: int) -> tuple[pd.DataFrame, dict[object, dict[int, str]]]:
+    """Read what fastexcel does not give: merged cells (a customer written once in A2
+    for rows 2-4) are filled down into their rows, except in number columns (one amount
+    merged over rows is one amount); and formulas without a value (the file was written
+    by a program and never calculated) are found: {header: {position: "=formula"}}.
+
+    This reads the whole sheet's XML, so it is done only when a required column has
+    empty cells (the only case either can matter)."""
+    from xml.sax.saxutils import unescape
+
+    try:
+        with zipfile.ZipFile(path) as book:
+            member = _sheet_part(book, sheet)
+            data = book.read(member) if member else b""
+    except (KeyError, StopIteration, ValueError, zipfile.BadZipFile, OSError):
+        return raw, {}
+    first_col = 0
+    for number in range(1, 16385):  # the leftmost column with a value is fastexcel's first column
+        letters, n = "", number
+        while n:
+            n, rest = divmod(n - 1, 26)
+            letters = chr(65 + rest) + letters
+        if re.search(rb"<" + _P + rb'c\b[^>]*\br="' + letters.encode() + rb'\d+"[^>]*>(?:(?!</' + _P + rb"c>).)*?<"
+                     + _P + rb"(?:v|is)\b", data, re.S):
+            first_col = number
+            break
+    if not first_col:
+        return raw, {}
+    headers = list(raw.columns)
+    numeric = {header for column, header in match_columns(headers).items() if column in NUMERIC}
+    filled = None
+    for left, top, right, bottom in _MERGE.findall(data):
+        j, top, bottom = _column_number(left) - first_col, int(top) - first_row, int(bottom) - first_row
+        if bottom <= top or top < 0 or not 0 <= j < len(headers) or headers[j] in numeric:
+            continue
+        if filled is None:
+            filled = raw.copy()
+        column = filled.iloc[:, j]
+        below = column.iloc[top + 1:bottom + 1]
+        if pd.notna(column.iloc[top]) and below.isna().all():
+            filled.iloc[top + 1:bottom + 1, j] = column.iloc[top]
+    formulas: dict[object, dict[int, str]] = {}
+    for match in _UNCALCULATED.finditer(data):
+        reference = re.search(rb'\br="([A-Z]{1,3})(\d+)"', match.group(1))
+        if reference is None:
+            continue
+        j, position = _column_number(reference.group(1)) - first_col, int(reference.group(2)) - first_row
+        if 0 <= j < len(headers) and 0 <= position < len(raw):
+            formulas.setdefault(headers[j], {})[position] = "=" + unescape((match.group(2) or b"").decode("utf-8", "replace"))
+    return (raw if filled is None else filled), formulas
+
+
+#: What to tell the user whose .csv file is something else ({name}, {stem}: the file's name).
+_NOT_CSV = {
+    "empty": "{name} is empty (0 bytes): export the data again",
+    "zip": "{name} is an Excel workbook (.xlsx), not a CSV text file: rename it to {stem}.xlsx",
+    "ole2": "{name} is an old Excel 97-2003 workbook (.xls), not a CSV text file: open it in Excel and save it "
+            "as an Excel Workbook (.xlsx) or as CSV",
+    "parquet": "{name} is a Parquet file, not a CSV text file: rename it to {stem}.parquet",
+    "binary": "{name} is not a text file, so not a CSV: export the data again as CSV or .xlsx",
+}
+
+
+def _read_csv(path: Path, utf16: bool = False) -> tuple[pd.DataFrame, int]:
     """Read a CSV as text columns; return it with the line number of its first data row.
 
-    The encoding (UTF-8 with or without BOM, else cp1251) and the separator (the most
-    frequent of `;`, `,` and tab in the header line) are found from the file's start.
-    Blank lines are kept as rows, so that row numbers are line numbers.
+    The encoding (UTF-8 with or without BOM, UTF-16 as Excel's "Unicode text" writes it,
+    else cp1251) and the separator (the most frequent of `;`, `,` and tab in the header
+    line) are found from the file's start. Blank lines are kept as rows, so that row
+    numbers are line numbers.
     """
-    with open(path, "rb") as f:
-        head = f.read(1 << 16)
-    encoding = "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-    except UnicodeDecodeError:
-        encoding = "cp1251"
+    if utf16:
+        data = path.read_bytes()
+        bom = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        codec = "utf-16" if bom else _utf16_without_bom(data[:4096])
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            raise InputError(f"{path.name} looks like UTF-16 text but is damaged: export it again") from None
+        path = io.StringIO(text)  # type: ignore[assignment] - read from memory below
+        head = text[: 1 << 15].encode("utf-8")
+        encoding = "utf-8"
+    else:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+        encoding = "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
+        try:
+            codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        except UnicodeDecodeError:
+            encoding = "cp1251"
     lines = head.decode(encoding, errors="replace").splitlines()
     skip = next((i for i, line in enumerate(lines) if line.strip()), 0)
+    for i, line in enumerate(lines[:HEADER_SEARCH_ROWS]):  # a title above the header (1C): skip it
+        if line.strip() and any(_names_required([cell.strip().strip('"') for cell in line.split(sep)])
+                                for sep in (";", ",", "\t")):
+            skip = i
+            break
     header_line = lines[skip] if lines else ""
     sep = max((";", ",", "\t"), key=header_line.count)
     options = dict(
         sep=sep, dtype="str", skiprows=skip, skip_blank_lines=False, keep_default_na=False, na_values=[""],
     )
+    name = getattr(path, "name", "the CSV file")
     try:
+        if utf16:
+            raw = pd.read_csv(path, engine="c", **options)
+            return raw, skip + 2
         try:
             raw = pd.read_csv(path, encoding=encoding, engine="pyarrow", **options)
         except Exception:  # noqa: BLE001 - pyarrow refuses some files (quoted newlines, …)
@@ -844,7 +1396,7 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, int]:
     except pd.errors.EmptyDataError:
         raw = pd.DataFrame()
     except Exception as e:  # noqa: BLE001
-        raise InputError(f"Cannot read {path.name} as CSV: {e}") from None
+        raise InputError(f"Cannot read {name} as CSV: {_first_line(e)}") from None
     return raw, skip + 2
 
 
