@@ -66,7 +66,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _summary_line(out: Path, result) -> str:
     tiers = result.customers["tier"].value_counts()
-    return (f"{out}: {len(result.customers):,} customers as of {result.analysis_month}: "
+    why = ("the month you chose" if result.settings.month else
+           "the last month with payments in the data; --month YYYY-MM to choose another")
+    return (f"{out}: {len(result.customers):,} customers as of {result.analysis_month} ({why}): "
             + ", ".join(f"{tiers.get(t, 0):,} {t}" for t in ("VIP", "Good", "Regular"))
             + f"; {len(result.issues):,} input issues")
 

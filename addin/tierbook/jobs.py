@@ -36,6 +36,10 @@ def segment_file(src: str | Path, out: str | Path, settings: Settings | None = N
     progress(f"reading {src}")
     tx, issues = read_transactions(src, sheet=sheet)
     progress(f"read {len(tx):,} usable rows, {len(issues):,} input issues ({time.perf_counter() - started:.1f} s)")
+    if tx.empty and len(issues):
+        _write_issues_only(issues, out, lang)
+        raise InputError(f"no usable transactions in {Path(src).name}: all its rows have problems; {len(issues):,} "
+                         f'are listed in the sheet "{_issues_title(lang)}" of {out}')
     result = classify(tx, settings or Settings(), issues)
     progress(f"classified {len(result.customers):,} customers as of {result.analysis_month} "
              f"({time.perf_counter() - started:.1f} s)")
@@ -44,6 +48,22 @@ def segment_file(src: str | Path, out: str | Path, settings: Settings | None = N
     write_workbook(result, out, lang=lang, tx=tx, source=(src, sheet), history=history, extra=extra, kept=kept)
     progress(f"wrote {out} ({time.perf_counter() - started:.1f} s)")
     return result
+
+
+def _issues_title(lang: str) -> str:
+    from . import labels
+
+    return labels.sheet_title("issues", lang)
+
+
+def _write_issues_only(issues: pd.DataFrame, out: str | Path, lang: str) -> None:
+    """OUT with just the Input issues sheet: when no row can be used, the user still
+    gets the list of what is wrong with each (the run then ends with an error)."""
+    from .sheets import issues_sheet, load_texts
+    from .workbook import write_sheets
+
+    content = issues_sheet(issues, lang)
+    write_sheets([content], out, load_texts(lang), properties={"lang": lang, "sheets": json.dumps([content.title])})
 
 
 def foreign_sheets(out: str | Path) -> list[str] | None:
