@@ -184,7 +184,9 @@ def test_a_failed_save_keeps_the_earlier_workbook(sales_book, tmp_path):
     assert line == f"tierbook: error: cannot write {folder / 't.xlsx'}: File exists" and folder.read_text() == "x"
     (tmp_path / "a-folder.xlsx").mkdir()
     line = only_error_line(run("segment", str(sales_book), "--out", str(tmp_path / "a-folder.xlsx"), "--quiet"))
-    assert line == f"tierbook: error: cannot write {tmp_path / 'a-folder.xlsx'}: Is a directory"
+    # an OUT that is no workbook (here a folder) is never replaced without --force
+    assert line == ("tierbook: error: a-folder.xlsx exists and is not a workbook tierbook can read: it would be "
+                    "replaced; write to another file, or add --force to replace it")
     (tmp_path / "a-folder.xlsx").rmdir()
     only_error_line(run("segment", str(sales_book), "--out", str(out), "--quiet", max_file_bytes=20_000))
     assert out.read_bytes() == before

@@ -129,6 +129,13 @@ def top_share(values: pd.Series, share: float, by: pd.Series | None = None) -> p
 # --------------------------------------------------------------------------- the purchase rule
 
 
+def returned_units(amount: np.ndarray, units: np.ndarray) -> np.ndarray:
+    """Units as they count: the units of a refund row (negative amount) are returned,
+    whatever sign the export gives them, so a refund never adds units (the units
+    criterion is net of refunds, as revenue is)."""
+    return np.where(amount < 0, -np.abs(units), units)
+
+
 def is_purchase(amount: np.ndarray, units: np.ndarray) -> np.ndarray:
     """True for a row that sold something: a positive amount, or a zero amount with
     units shipped (goods given for free). A row with a negative amount (a refund or a
@@ -245,6 +252,7 @@ def _rows(tx: pd.DataFrame) -> tuple[pd.DataFrame, pd.Index]:
     day = tx["date"].to_numpy().astype("datetime64[D]").astype("int64")
     amount = tx["amount"].to_numpy(dtype="float64", na_value=np.nan)
     units = tx["units"].to_numpy(dtype="float64", na_value=np.nan) if "units" in tx.columns else np.full(len(tx), np.nan)
+    units = returned_units(amount, units)
     margin = tx["margin"].to_numpy(dtype="float64", na_value=np.nan) if "margin" in tx.columns else np.full(len(tx), np.nan)
     payment = _payments(tx, codes, day, amount)
     order = np.argsort(codes.astype("int64") * (day.max() - day.min() + 1) + (day - day.min()), kind="stable")
