@@ -3,7 +3,8 @@
 This folder is an xlwings Server project directory: custom_functions/ and
 custom_scripts/ re-export the entry points of tierbook.excel, templates/manifest.xml
 is the add-in manifest with the tierbook ribbon tab, templates/taskpane.html the
-settings task pane and static/js/ribbon.js binds the ribbon buttons to the scripts.
+settings task pane and static/js/ribbon.js binds the ribbon buttons to the scripts;
+routers/custom.py adds the chunked transport of a ribbon run (transport.py).
 
 xlwings Server and the xlwings PRO code it runs are free for non-commercial use
 (PolyForm Noncommercial License 1.0.0); commercial use needs an xlwings licence.
@@ -200,6 +201,11 @@ def app(port: int | None = None):
 
     if routes.custom_functions is not custom_functions or routes.custom_scripts is not custom_scripts:
         raise ServeError("xlwings Server did not load tierbook's custom functions and scripts")
+    custom_routes = sys.modules.get("routers.custom")
+    if (custom_routes is None or Path(custom_routes.__file__).resolve().parent.parent != PROJECT_DIR
+            or not any(getattr(r, "original_router", None) is custom_routes.router  # FastAPI ≥ 0.160
+                       or str(getattr(r, "path", "")).endswith("/tierbook/run/{script_name}") for r in main.app.routes)):
+        raise ServeError("xlwings Server did not load tierbook's routes (routers/custom.py)")
     return RequestGuard(main.main_app, port)
 
 

@@ -1,0 +1,1 @@
+"""Routes tierbook adds to xlwings Server (xlwings Server loads routers/custom.py)."""

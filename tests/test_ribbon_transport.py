@@ -1,0 +1,237 @@
+"""The ribbon's chunked transport (issue 11, item 3): a run of Segment customers read in
+row blocks, uploaded, run off the server's event loop and answered in pages, none over
+its limit; run for real: the server with uvicorn on 127.0.0.1, the ribbon's JavaScript
+(static/js/ribbon.js) in node, with a recorded workbook in place of Excel."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+os.environ["XLWINGS_ON_SERVER"] = "true"  # before the first import of xlwings
+os.environ["XLWINGS_LICENSE_KEY"] = "noncommercial"
+
+import httpx
+import openpyxl
+import pytest
+
+import tierbook.excel as excel
+from test_excel import BOOK, book_payload
+from test_excel_scripts import apply_actions, demo_payload, excluded, grid, run_script
+from test_excel_server import free_port
+from tierbook.demo import demo_path
+from tierbook.server.transport import Store, TransportError, json_size, pages, split_action
+
+ROOT = Path(__file__).resolve().parents[1]
+HARNESS = ROOT / "tests" / "js" / "ribbon_harness.js"
+PAGE_MB = 0.3  # the server's page limit in these tests: the demo's answer comes in several pages
+READ_BYTES = 150_000  # the client's block size in these tests: the demo's Sales sheet in several blocks
+
+
+# --------------------------------------------------------------------------- pages and blocks
+
+
+def values_action(rows: int, width: int = 6, row0: int = 3) -> dict:
+    values = [[f"customer {r}", r * 1.5, "2026-01-02T00:00:00.000Z", None, r, "x" * (r % 40)][:width]
+              for r in range(rows)]
+    return {"func": "setValues", "args": [], "values": values, "sheet_position": 2, "start_row": row0,
+            "start_column": 1, "row_count": rows, "column_count": width}
+
+
+def test_a_large_set_values_is_split_by_rows_into_the_same_cells():
+    action = values_action(5000)
+    parts = split_action(action, 40_000)
+    assert len(parts) > 5 and all(json_size(p) <= 40_000 for p in parts)
+    assert [row for p in parts for row in p["values"]] == action["values"]
+    assert [p["start_row"] for p in parts] == [3 + sum(len(q["values"]) for q in parts[:i]) for i in range(len(parts))]
+    assert all(p["row_count"] == len(p["values"]) and p["column_count"] == 6 for p in parts)
+    assert split_action(values_action(10), 40_000) == [values_action(10)]  # small: as it is
+
+
+def test_pages_keep_the_order_and_stay_under_the_limit():
+    actions = [{"func": "addSheet", "args": [0, "Customers"], "values": None, "sheet_position": None,
+                "start_row": None, "start_column": None, "row_count": None, "column_count": None},
+               values_action(3000), values_action(20, row0=9000), values_action(4000, row0=10000)]
+    result = pages(actions, 50_000)
+    assert len(result) > 3 and all(json_size(page) <= 50_000 for page in result)
+    flat = [a for page in result for a in page]
+    assert flat[0] == actions[0]
+    for original in actions[1:]:  # every cell once, at its place, in order
+        mine = [a for a in flat if a.get("start_row") is not None and
+                original["start_row"] <= a["start_row"] < original["start_row"] + original["row_count"]]
+        assert [row for a in mine for row in a["values"]] == original["values"]
+    assert pages(actions[:1]) == [actions[:1]]
+
+
+def test_an_upload_is_put_together_in_row_order_and_a_gap_is_refused():
+    store = Store()
+    key, rows = store.add_block(None, 0, 2, [["c"], ["d"]])
+    assert store.add_block(key, 0, 0, [["a"], ["b"]]) == (key, 4)
+    payload = {"sheets": [{"name": "Sales", "values": [[]]}, {"name": "Notes", "values": [["kept"]]}]}
+    assert store.assemble(key, payload)["sheets"] == [{"name": "Sales", "values": [["a"], ["b"], ["c"], ["d"]]},
+                                                      {"name": "Notes", "values": [["kept"]]}]
+    with pytest.raises(TransportError, match="unknown or already used"):
+        store.add_block(key, 0, 4, [["e"]])  # a used upload takes no more rows
+    key, _ = store.add_block(None, 0, 0, [["a"]])
+    store.add_block(key, 0, 2, [["c"]])
+    with pytest.raises(TransportError, match='rows 2 to 2 of sheet "Sales" were not sent'):
+        store.assemble(key, {"sheets": [{"name": "Sales", "values": [[]]}]})
+    with pytest.raises(TransportError, match="sent twice"):
+        store.add_block(store.add_block(None, 0, 0, [["a"]])[0], 0, 0, [["a"]])
+    with pytest.raises(TransportError, match="a list of lists"):
+        store.add_block(None, 0, 0, "rows")
+
+
+# --------------------------------------------------------------------------- over HTTP
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = free_port()
+    env = {**os.environ, "TIERBOOK_OUTPUT_ROOT": str(tmp_path_factory.mktemp("root")),
+           "TIERBOOK_SERVER_PAGE_MB": str(PAGE_MB)}
+    process = subprocess.Popen([sys.executable, "-m", "tierbook.server", "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(base + "/", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+            if process.poll() is not None:
+                raise AssertionError(process.stdout.read())
+        else:
+            raise AssertionError("the server did not start")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def node() -> str:
+    found = shutil.which("node")
+    assert found, "node is needed to run the ribbon's JavaScript (scripts/test.sh installs it)"
+    return found
+
+
+def ribbon_run(server: str, script: str, payload: dict, tmp_path: Path, read_bytes: int = READ_BYTES) -> dict:
+    """ribbon.js's run of SCRIPT in node, against SERVER, with PAYLOAD as the workbook."""
+    book, out = tmp_path / "book.json", tmp_path / "out.json"
+    book.write_text(json.dumps(payload, default=str))
+    done = subprocess.run([node(), str(HARNESS), server, script, str(book), str(out), str(read_bytes)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(out.read_text())
+
+
+def applied(actions: list[dict]) -> openpyxl.Workbook:
+    wb = openpyxl.load_workbook(demo_path())
+    apply_actions(wb, actions)
+    return wb
+
+
+def test_the_ribbon_run_in_pieces_gives_the_workbook_of_one_script_call(server, tmp_path):
+    run = ribbon_run(server, "segment_customers", demo_payload(), tmp_path)
+    assert run["lazy"] is True  # xlwings' client read no values itself
+    rows = len(demo_payload()["sheets"][0]["values"])
+    assert run["reads"] >= rows * 40 // READ_BYTES  # Sales in blocks …
+    assert run["largest_read"] <= 1.25 * READ_BYTES  # … each about the block size
+    assert run["largest_request"] <= READ_BYTES
+    assert run["pages"] >= 2 and run["largest_response"] <= PAGE_MB * 1e6 and run["largest_action"] <= PAGE_MB * 1e6
+    assert any("of 4,741 rows" in s for s in run["statuses"]) and any("part 2 of" in s for s in run["statuses"])
+
+    excel.CURRENT.clear()
+    payload = book_payload(demo_path(), exclude=excluded("segment_customers"))
+    direct = applied(run_script("segment_customers", payload))
+    chunked = applied(run["actions"])
+    assert chunked.sheetnames == direct.sheetnames and "Customers" in chunked.sheetnames
+    for ws in direct.worksheets:
+        assert grid(chunked[ws.title]) == grid(ws), ws.title
+        assert sorted(chunked[ws.title].tables) == sorted(ws.tables), ws.title
+        assert chunked[ws.title].freeze_panes == ws.freeze_panes, ws.title
+
+
+def upload_and_run(server: str, payload: dict, script: str = "segment_customers"
+                   ) -> tuple[str, threading.Thread, list[httpx.Response]]:
+    """Upload PAYLOAD's first sheet in blocks of 1,000 rows; start the run in a thread."""
+    values = payload["sheets"][0]["values"]
+    key = None
+    for start in range(0, len(values), 1000):
+        key = httpx.post(server + "/tierbook/upload", json={"upload": key, "sheet": 0, "start": start,
+                                                           "values": values[start:start + 1000]}).json()["upload"]
+    payload["sheets"][0]["values"] = [[]]
+    answer: list[httpx.Response] = []
+    thread = threading.Thread(target=lambda: answer.append(httpx.post(
+        f"{server}/tierbook/run/{script}", content=json.dumps({**payload, "upload": key}, default=str),
+        headers={"Content-Type": "application/json"}, timeout=300)))
+    thread.start()
+    return key, thread, answer
+
+
+SMALL_CALL = {"func_name": "segment", "args": [[["Acme"]], [["customer", "date", "amount"], ["Acme", "2026-01-05", 10],
+                                                             ["Bolt", "2026-02-05", 20]], None],
+              "caller_address": f"[{BOOK}]Sheet1!B2", "culture_info_name": "en-US", "date_format": "yyyy-mm-dd",
+              "runtime": "1.4", "version": "0", "client": "Office.js"}
+
+
+def test_a_function_call_is_answered_while_a_ribbon_run_is_in_progress(server):
+    key, thread, answer = upload_and_run(server, copy.deepcopy(demo_payload()))
+    for _ in range(600):
+        if httpx.get(f"{server}/tierbook/status/{key}").json()["state"] == "running":
+            break
+        time.sleep(0.02)
+    else:
+        raise AssertionError("the run did not start")
+    response = httpx.post(server + "/xlwings/custom-functions-call", json=SMALL_CALL, timeout=60)
+    assert response.status_code == 200 and "result" in response.json(), response.text
+    still = httpx.get(f"{server}/tierbook/status/{key}").json()["state"]
+    thread.join(300)
+    assert still == "running", "the function call was answered only after the ribbon run"
+    assert answer[0].status_code == 200 and answer[0].json()["actions"], answer[0].text
+    assert httpx.get(f"{server}/tierbook/status/{key}").json()["state"] == "done"
+
+
+def test_xlwings_own_script_route_runs_off_the_event_loop_too(server):
+    finished: dict[str, float] = {}
+
+    def script_call():
+        httpx.post(server + "/xlwings/custom-scripts-call/segment_customers", timeout=300,
+                   content=json.dumps(book_payload(demo_path(), exclude=excluded("segment_customers")), default=str),
+                   headers={"Content-Type": "application/json"})
+        finished["script"] = time.monotonic()
+
+    thread = threading.Thread(target=script_call)
+    thread.start()
+    time.sleep(1.0)  # the script is running (it takes several seconds)
+    assert httpx.post(server + "/xlwings/custom-functions-call", json=SMALL_CALL, timeout=60).status_code == 200
+    finished["function"] = time.monotonic()
+    thread.join(300)
+    assert finished["function"] < finished["script"]
+
+
+def test_a_run_with_rows_missing_or_an_unknown_upload_is_refused(server):
+    payload = demo_payload()
+    key = httpx.post(server + "/tierbook/upload", json={"upload": None, "sheet": 0, "start": 0,
+                                                       "values": payload["sheets"][0]["values"][:10]}).json()["upload"]
+    httpx.post(server + "/tierbook/upload", json={"upload": key, "sheet": 0, "start": 20,
+                                                 "values": payload["sheets"][0]["values"][20:30]})
+    payload["sheets"][0]["values"] = [[]]
+    response = httpx.post(server + "/tierbook/run/segment_customers", json={**payload, "upload": key})
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith('tierbook: rows 11 to 20 of sheet "Sales" were not sent')
+    response = httpx.post(server + "/tierbook/run/segment_customers", json={**payload, "upload": "forged"})
+    assert response.status_code == 400 and "unknown" in response.json()["detail"]
+    assert httpx.post(server + "/tierbook/run/segment_book", json=payload).status_code == 404
+    assert httpx.get(server + "/tierbook/result/forged/1").status_code == 404
+    response = httpx.post(server + "/tierbook/upload", content=b'{"upload": null}',
+                          headers={"Content-Type": "text/plain"})
+    assert response.status_code == 415  # RequestGuard stands in front of these routes too
