@@ -10,11 +10,13 @@ cd "$(dirname "$0")/.."
 # so it goes in without them (what its import needs is in the test extra).
 .venv/bin/python -m pip install -q --no-deps lifetimes==0.11.3
 # The workbook tests open every generated file in a real spreadsheet application; the
-# object-handle tests run xlwings Server's object cache in a real Redis (started by them).
-if ! command -v soffice >/dev/null || ! command -v pdftoppm >/dev/null || ! command -v redis-server >/dev/null; then
+# object-handle tests run xlwings Server's object cache in a real Redis (started by them);
+# the ribbon transport tests run the ribbon's JavaScript in node.
+if ! command -v soffice >/dev/null || ! command -v pdftoppm >/dev/null || ! command -v redis-server >/dev/null \
+        || ! command -v node >/dev/null; then
     sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-        libreoffice-calc-nogui poppler-utils fonts-dejavu-core redis-server >/dev/null
+        libreoffice-calc-nogui poppler-utils fonts-dejavu-core redis-server nodejs >/dev/null
 fi
 exec .venv/bin/python -m pytest "$@"
