@@ -8,8 +8,8 @@ mirrors segment.aggregate_transactions, which is the pandas definition; the test
 that all three give the same classification.
 
 The input is a relation named `tx` with the clean columns of schema.py (customer, date,
-amount and any optional ones) and `_row`, the row's position in the export (a later row
-wins a tie on the date, as in the pandas engine).
+amount and any optional ones) and `_row`, the row's position in the export below 2**42
+(a later row wins a tie on the date, as in the pandas engine).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def aggregate_sql(columns: set[str], dialect: str, as_of: str | None = None) -> 
         picks.append(f"max_by({c}, CASE WHEN {ok} THEN stamp END) AS {c}")
     attributes = (f"""
         SELECT CAST(customer AS STRING) AS customer, {', '.join(picks)}
-        FROM (SELECT *, CAST({DAY_NUMBER[dialect]} AS BIGINT) * 10000000000 + CAST(_row AS BIGINT) AS stamp
+        FROM (SELECT *, CAST({DAY_NUMBER[dialect]} AS BIGINT) * 4398046511104 + CAST(_row AS BIGINT) AS stamp
               FROM tx {where}) t
         GROUP BY customer""" if picks else "")
     bounds = f"""

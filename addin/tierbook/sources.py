@@ -32,13 +32,21 @@ def is_large_source(path: str | Path, sql: str | None = None, engine: str | None
 
 
 def _scan(path: str | Path) -> str:
+    """The DuckDB scan of PATH and its `_row` expression (file number × 2**32 + row in the
+    file, without a window over all rows, so the scan stays streaming)."""
     text = str(path)
-    if Path(text).is_dir():
-        text = str(Path(text) / "**" / "*.parquet")
-    quoted = text.replace("'", "''")
     if text.lower().endswith((".csv", ".txt", ".csv.gz")):
-        return f"read_csv_auto('{quoted}', header=true)"
-    return f"read_parquet('{quoted}', filename=true, file_row_number=true)"
+        quoted = text.replace("'", "''")
+        return f"read_csv_auto('{quoted}', header=true)", "row_number() OVER ()"
+    pattern = str(Path(text) / "**" / "*.parquet") if Path(text).is_dir() else text
+    files = sorted(globbing.glob(pattern, recursive=True))
+    if not files:
+        raise InputError(f"no Parquet files match {text}")
+    if len(files) > 1024:
+        raise InputError(f"{len(files):,} Parquet files match {text}; tierbook reads at most 1,024 (compact them)")
+    listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+    return (f"read_parquet({listed}, filename=true, file_row_number=true)",
+            f"(list_position({listed}, filename) - 1) * 4294967296 + file_row_number")
 
 
 def duckdb_aggregates(columns: set[str], settings: Settings, con) -> tuple[Aggregates, pd.DataFrame]:
@@ -77,12 +85,12 @@ def connect_duckdb(path: str | Path, sql: str | None = None):
 
     if sql:
         con = duckdb.connect(str(path), read_only=True)
+        con.execute("SET enable_progress_bar = false")  # DuckDB's bar would print on our stdout
         con.execute(f"CREATE TEMP VIEW raw AS SELECT *, row_number() OVER () AS _row FROM ({sql}) q")
     else:
         con = duckdb.connect()
-        scan = _scan(path)
-        order = "filename, file_row_number" if "read_parquet" in scan else None
-        row = f"row_number() OVER (ORDER BY {order})" if order else "row_number() OVER ()"
+        con.execute("SET enable_progress_bar = false")
+        scan, row = _scan(path)
         con.execute(f"CREATE TEMP VIEW raw AS SELECT *, {row} AS _row FROM {scan}")
     return con
 
