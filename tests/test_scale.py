@@ -11,8 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("duckdb")  # the `scale` extra; CI installs it
-
 from tierbook.read import read_transactions
 from tierbook.segment import classify, classify_aggregates
 from tierbook.settings import Settings
@@ -57,6 +55,18 @@ def test_duckdb_gives_the_pandas_classification_of_a_synthetic_export(criterion)
     agg, _ = frame_aggregates(tx, settings)
     assert_same(classify_aggregates(agg, settings), expected)
     assert (expected.customers["tier"] == "VIP").sum() > 10  # the comparison covers every tier
+
+
+def test_duckdb_gives_the_pandas_classification_of_cdnow():
+    from test_cdnow import CDNOW
+
+    raw = pd.read_csv(CDNOW, sep=r"\s+", dtype={"customer_id": str, "date": str})
+    tx = pd.DataFrame({"customer": raw["customer_id"], "date": pd.to_datetime(raw["date"], format="%Y%m%d"),
+                       "amount": raw["dollar_value"].astype("float64"),
+                       "units": raw["number_of_cds"].astype("float64")})
+    for settings in (Settings(), Settings(criterion="units")):
+        agg, _ = frame_aggregates(tx, settings)
+        assert_same(classify_aggregates(agg, settings), classify(tx, settings))
 
 
 def test_duckdb_gives_the_pandas_classification_of_the_demo_and_of_a_replayed_month():
@@ -110,7 +120,6 @@ def test_the_cli_segments_a_query_against_a_duckdb_file(tmp_path):
 
 @pytest.mark.slow
 def test_spark_local_mode_gives_the_pandas_classification():
-    pytest.importorskip("pyspark")
     from tierbook.sources import spark_session
 
     tx = synthetic(50_000)
