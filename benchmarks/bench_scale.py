@@ -38,6 +38,7 @@ if kind == "tierbook":
 else:
     import duckdb
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     frame = con.execute(f"SELECT customer, (year(date) - 1970) * 12 + month(date) - 1 AS month, sum(amount), "
                         f"sum(units), sum(margin) FROM read_parquet('{folder}/*.parquet') GROUP BY ALL").fetchdf()
     out = {"groups": len(frame)}
@@ -69,7 +70,8 @@ def make_data(rows: int, customers: int) -> Path:
 
 def measure(kind: str, folder: Path) -> dict:
     done = subprocess.run([sys.executable, "-c", CHILD, kind, str(folder)], capture_output=True, text=True, check=True)
-    return json.loads(next(line for line in reversed(done.stdout.splitlines()) if line.startswith("{")))
+    line = next(line for line in reversed(done.stdout.splitlines()) if "{" in line)
+    return json.loads(line[line.index("{"):])
 
 
 def main() -> int:
