@@ -37,6 +37,34 @@ def synthetic(n: int, customers: int = 3000, seed: int = 7) -> pd.DataFrame:
                         index=pd.RangeIndex(2, n + 2))
 
 
+def adversarial(seed: int, n: int = 600) -> pd.DataFrame:
+    """Small exports made of the cases the rules single out: refunds with positive and
+    negative units, zero amounts with and without units, blank margins (for whole
+    customers and for some rows), blank units, order ids repeated across days, customers
+    and refunds, empty and missing managers, consent yes / no / blank, same-day rows, and
+    names whose order differs between byte and case-folded collations."""
+    rng = np.random.default_rng(seed)
+    names = np.array(["c0", "c1", "C2", "Émile", "emile", "Zoë", "zoe", "b-3", "B 3", "ü", "a", "Ab"], dtype=object)
+    who = names[rng.integers(0, len(names), n)]
+    amount = rng.choice([-30.0, -5.5, 0.0, 0.0, 7.25, 19.99, 100.0, 250.0], n)
+    units = rng.choice([np.nan, -3.0, 0.0, 2.0, 5.0, 1.0], n)
+    margin = rng.choice([np.nan, -4.0, 0.0, 3.5, 40.0], n)
+    margin[np.isin(who, ["c0", "Zoë"])] = np.nan  # these customers' profit is unknown
+    order = rng.choice(np.array([None, None, "A", "B", "7", "C"], dtype=object), n)
+    day = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 460, n) // 3 * 3, unit="D")
+    manager = rng.choice(np.array([None, "", "Ann", "Bob"], dtype=object), n)
+    consent = pd.array(rng.choice(np.array([True, False, None], dtype=object), n), dtype="boolean")
+    consent[np.isin(who, ["a", "Ab"])] = pd.NA  # never asked
+    return pd.DataFrame({"customer": pd.array(who, dtype="str"), "date": day, "amount": amount, "units": units,
+                         "margin": margin, "order_id": pd.array(order, dtype="str"),
+                         "manager": pd.array(manager, dtype="str"), "consent": consent},
+                        index=pd.RangeIndex(2, n + 2))
+
+
+ADVERSARIAL_SETTINGS = [Settings(), Settings(criterion="payments"), Settings(criterion="units"),
+                        Settings(criterion="profit"), Settings(month="2023-09"), Settings(consent_if_missing=True)]
+
+
 def assert_same(a, b) -> None:
     pd.testing.assert_frame_equal(a.customers, b.customers)
     pd.testing.assert_frame_equal(a.ledger, b.ledger)
@@ -55,6 +83,39 @@ def test_duckdb_gives_the_pandas_classification_of_a_synthetic_export(criterion)
     agg, _ = frame_aggregates(tx, settings)
     assert_same(classify_aggregates(agg, settings), expected)
     assert (expected.customers["tier"] == "VIP").sum() > 10  # the comparison covers every tier
+
+
+def test_the_sql_rules_are_the_engine_rules_on_every_kind_of_row():
+    import duckdb
+
+    from tierbook.aggregate import PAYMENT, PURCHASE, RETURNED_UNITS
+    from tierbook.segment import is_purchase, returned_units
+
+    values = [-7.0, -0.5, 0.0, 0.5, 3.0, None]
+    grid = pd.DataFrame([(a, u) for a in values for u in values], columns=["amount", "units"], dtype="float64")
+    con = duckdb.connect()
+    con.register("grid", grid)
+    got = con.execute(f"""SELECT units, CASE WHEN {PURCHASE} THEN 1 ELSE 0 END AS purchase,
+                                 CASE WHEN {PAYMENT} THEN 1 ELSE 0 END AS payment
+                          FROM (SELECT amount, {RETURNED_UNITS} AS units FROM grid) g""").fetchdf()
+    amount, units = grid["amount"].to_numpy(), grid["units"].to_numpy()
+    units = returned_units(amount, units)
+    np.testing.assert_array_equal(got["units"].to_numpy(dtype="float64", na_value=np.nan), units)
+    np.testing.assert_array_equal(got["purchase"].to_numpy() == 1, is_purchase(amount, units))
+    np.testing.assert_array_equal(got["payment"].to_numpy() == 1, amount > 0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_duckdb_gives_the_pandas_classification_of_adversarial_rows(seed):
+    tx = adversarial(seed)
+    for settings in ADVERSARIAL_SETTINGS:
+        expected = classify(tx, settings)
+        agg, _ = frame_aggregates(tx, settings)
+        assert_same(classify_aggregates(agg, settings), expected)
+    # the frames do hold the cases: unknown profit, a refund with units, unknown consent
+    assert expected.customers["profit"].isna().any() and expected.customers["profit"].notna().any()
+    assert ((tx["amount"] < 0) & (tx["units"] > 0)).any()
+    assert (expected.customers["consent_status"] == "unknown").any() or settings.consent_if_missing
 
 
 def test_duckdb_gives_the_pandas_classification_of_cdnow():
@@ -128,5 +189,9 @@ def test_spark_local_mode_gives_the_pandas_classification():
         for settings in (Settings(), Settings(criterion="payments")):
             agg, _ = frame_aggregates(tx, settings, engine="spark", spark=spark)
             assert_same(classify_aggregates(agg, settings), classify(tx, settings))
+        small = adversarial(1)
+        for settings in ADVERSARIAL_SETTINGS:
+            agg, _ = frame_aggregates(small, settings, engine="spark", spark=spark)
+            assert_same(classify_aggregates(agg, settings), classify(small, settings))
     finally:
         spark.stop()

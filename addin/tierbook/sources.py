@@ -11,6 +11,7 @@ input report. duckdb and pyspark are imported here only (the `scale` extra).
 from __future__ import annotations
 
 import glob as globbing
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -61,6 +62,9 @@ def _aggregate(columns: set[str], settings: Settings, run: Callable[[str], pd.Da
     missing = [c for c in REQUIRED if c not in columns]
     if missing:
         raise InputError(f"the source has no column {', '.join(missing)} (found: {', '.join(sorted(columns))})")
+    needs = {"units": "units", "profit": "margin"}.get(settings.criterion.value)
+    if needs and needs not in columns:
+        raise InputError(f"criterion {settings.criterion.value} needs a {needs} column, and the source has none")
     counts = run("SELECT " + ", ".join(f"sum(CASE WHEN {c} IS NULL THEN 1 ELSE 0 END) AS {c}" for c in REQUIRED)
                  + ", count(*) AS n FROM raw").iloc[0]
     keep = [c for c in COLUMNS if c in columns]
@@ -79,17 +83,34 @@ def _aggregate(columns: set[str], settings: Settings, run: Callable[[str], pd.Da
     return aggregates_from(set(keep), dialect, run, as_of), issues
 
 
+#: DuckDB's memory budget (it spills to a temporary folder beyond it), so that the whole
+#: run, pandas included, stays under 4 GB; TIERBOOK_DUCKDB_MEMORY overrides it ("6GB").
+DUCKDB_MEMORY = "1500MB"
+
+
+def configure_duckdb(con) -> None:
+    """Settings of every tierbook DuckDB connection: no progress bar on our stdout, a
+    memory budget with spilling to a temporary folder, no insertion order to keep."""
+    import tempfile
+
+    con.execute("SET enable_progress_bar = false")
+    con.execute(f"SET memory_limit = '{os.environ.get('TIERBOOK_DUCKDB_MEMORY', DUCKDB_MEMORY)}'")
+    con.execute("SET preserve_insertion_order = false")
+    spill = os.path.join(tempfile.gettempdir(), "tierbook-duckdb").replace("'", "''")
+    con.execute(f"SET temp_directory = '{spill}'")
+
+
 def connect_duckdb(path: str | Path, sql: str | None = None):
     """A DuckDB connection with the source registered as `raw` (with `_row`)."""
     import duckdb
 
     if sql:
         con = duckdb.connect(str(path), read_only=True)
-        con.execute("SET enable_progress_bar = false")  # DuckDB's bar would print on our stdout
+        configure_duckdb(con)
         con.execute(f"CREATE TEMP VIEW raw AS SELECT *, row_number() OVER () AS _row FROM ({sql}) q")
     else:
         con = duckdb.connect()
-        con.execute("SET enable_progress_bar = false")
+        configure_duckdb(con)
         scan, row = _scan(path)
         con.execute(f"CREATE TEMP VIEW raw AS SELECT *, {row} AS _row FROM {scan}")
     return con
@@ -105,7 +126,8 @@ def spark_session(master: str = "local[2]"):
 
     return (SparkSession.builder.master(master).appName("tierbook")
             .config("spark.sql.session.timeZone", "UTC").config("spark.ui.enabled", "false")
-            .config("spark.sql.shuffle.partitions", "4").getOrCreate())
+            .config("spark.sql.shuffle.partitions", "4")
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true").getOrCreate())
 
 
 def spark_aggregates(frame, settings: Settings) -> tuple[Aggregates, pd.DataFrame]:
@@ -145,11 +167,15 @@ def classify_source(path: str | Path, settings: Settings | None = None, sql: str
 
 def segment_source(path: str | Path, out: str | Path, settings: Settings | None = None, sql: str | None = None,
                    engine: str | None = None, master: str | None = None, lang: str = "en",
-                   progress: Callable[[str], None] = lambda m: None, excel_rows: int = EXCEL_ROWS) -> Segmentation:
+                   progress: Callable[[str], None] = lambda m: None, excel_rows: int = EXCEL_ROWS,
+                   force: bool = False) -> Segmentation:
     """`tierbook segment` for a large source: classify and write the per-customer sheets
-    (no copy of the sales; the input report says why when it would not fit in Excel)."""
+    (no copy of the sales; the input report says why when it would not fit in Excel).
+    An existing OUT with sheets tierbook did not write is refused unless FORCE."""
+    from .jobs import check_replaceable
     from .workbook import write_workbook
 
+    check_replaceable(out, force)
     progress(f"aggregating {path} with {engine or 'duckdb'}")
     result = classify_source(path, settings, sql=sql, engine=engine, master=master, excel_rows=excel_rows)
     progress(f"classified {len(result.customers):,} customers as of {result.analysis_month}")
@@ -169,6 +195,7 @@ def frame_aggregates(tx: pd.DataFrame, settings: Settings | None = None, engine:
     import duckdb
 
     con = duckdb.connect()
+    configure_duckdb(con)
     try:
         con.register("raw_frame", frame)
         con.execute("CREATE TEMP VIEW raw AS SELECT * FROM raw_frame")
