@@ -191,7 +191,7 @@ def frame_aggregates(tx: pd.DataFrame, settings: Settings | None = None, engine:
     settings = settings or Settings()
     frame = tx.assign(_row=tx.index.to_numpy())
     if engine == "spark":
-        return spark_aggregates(spark.createDataFrame(frame), settings)
+        return spark_aggregates(spark.createDataFrame(frame).cache(), settings)  # made once, not per query
     import duckdb
 
     con = duckdb.connect()
