@@ -5,18 +5,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test,excel]'
+.venv/bin/python -m pip install -q -e '.[test,excel,scale]'
+# (scale: DuckDB and PySpark for tests/test_scale.py, whose Spark test starts a local JVM.)
 # lifetimes is only the CDNOW anchor check's reference; its pinned dependencies are stale,
 # so it goes in without them (what its import needs is in the test extra).
 .venv/bin/python -m pip install -q --no-deps lifetimes==0.11.3
 # The workbook tests open every generated file in a real spreadsheet application; the
 # object-handle tests run xlwings Server's object cache in a real Redis (started by them);
-# the ribbon transport tests run the ribbon's JavaScript in node.
+# the ribbon transport tests run the ribbon's JavaScript in node; the Spark test needs a
+# Java runtime (Debian's OpenJDK 17).
 if ! command -v soffice >/dev/null || ! command -v pdftoppm >/dev/null || ! command -v redis-server >/dev/null \
-        || ! command -v node >/dev/null; then
+        || ! command -v node >/dev/null || ! command -v java >/dev/null; then
     sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-        libreoffice-calc-nogui poppler-utils fonts-dejavu-core redis-server nodejs >/dev/null
+        libreoffice-calc-nogui poppler-utils fonts-dejavu-core redis-server nodejs openjdk-17-jre-headless >/dev/null
 fi
 exec .venv/bin/python -m pytest "$@"

@@ -80,6 +80,13 @@ def _segment(args: argparse.Namespace, progress) -> int:
     from .files import refuse_overwrite
 
     refuse_overwrite(args.out, args.input, what="--out")
+    from . import sources  # issue 14: Parquet folders and globs, --sql, --engine (DuckDB / Spark)
+
+    if sources.is_large_source(args.input, args.sql, args.engine):
+        result = sources.segment_source(args.input, args.out, _settings(args), sql=args.sql, engine=args.engine,
+                                        master=args.master, lang=args.lang, progress=progress, force=args.force)
+        print(_summary_line(args.out, result))
+        return 0
     result = jobs.segment_file(args.input, args.out, _settings(args), sheet=args.sheet, lang=args.lang,
                                progress=progress, force=args.force)
     print(_summary_line(args.out, result))
@@ -167,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--out", type=Path, required=True, help="the workbook to write")
     seg.add_argument("--sheet", help="sheet of INPUT to read (default: the first)")
     seg.add_argument("--force", action="store_true", help="replace OUT even if it holds sheets tierbook did not write (they are lost)")
+    seg.add_argument("--sql", help="a query against the DuckDB file INPUT, e.g. \"select * from sales\"")
+    seg.add_argument("--engine", choices=["duckdb", "spark"], help="aggregate INPUT (Parquet folder or glob, CSV) "
+                     "in DuckDB or Spark instead of pandas (default for folders, globs and --sql: duckdb)")
+    seg.add_argument("--master", help="Spark master for --engine spark (default local[2]; or spark://host:7077)")
     _settings_options(seg)
 
     demo = command("demo", _demo, "write the bundled sample sales export and classify it",

@@ -160,35 +160,119 @@ def classify(tx: pd.DataFrame, settings: Settings | None = None, issues: pd.Data
     """
     settings = settings or Settings()
     _check(tx, settings)
-    month_m, as_of = analysis_month(tx, settings)
-    tx = tx[tx["date"] <= as_of]
+    _, as_of = analysis_month(tx, settings)
+    return classify_aggregates(aggregate_transactions(tx[tx["date"] <= as_of]), settings, issues)
+
+
+# --- seam for issue 14: the engine classifies from Aggregates; pandas, DuckDB and Spark
+# --- (aggregate.py) each produce them, and the rules below never see a transaction row.
+
+
+@dataclass(frozen=True)
+class Aggregates:
+    """Everything the rules need from the transactions up to the analysis date, per
+    customer code. pandas (aggregate_transactions) and SQL (aggregate.py, for DuckDB and
+    Spark) each produce them from the same rules: is_purchase, returned_units, payments
+    once per order; the tests compare the two.
+
+    names: the customers, sorted (code i is names[i]).
+    months: code, month (months since 1970-01), amount, payment, units, margin (sums;
+      units and margin NaN where no cell of the month is filled: blank is unknown, not 0),
+      purchase (bool: any purchase row in the month); one row per customer and month with
+      any row, sorted by code and month.
+    purchases: per code with a purchase day (index: code): purchase_days, first_day,
+      last_day (days since 1970-01-01), and the gaps between consecutive purchase days:
+      gap_median, gap_sum, gap_sumsq (NaN with one purchase day).
+    attributes: manager, consent, channel, contact_time, email, phone per code (the latest
+      non-empty value by date, then by row of the export; NaN/NA where none); columns
+      absent from the input are absent here.
+    has_units / has_margin: whether the input has such a column.
+    first_date / last_date: the first and last transaction date.
+    rows: the number of transactions.
+    """
+
+    names: pd.Index
+    months: pd.DataFrame
+    purchases: pd.DataFrame
+    attributes: pd.DataFrame
+    has_units: bool
+    has_margin: bool
+    first_date: pd.Timestamp
+    last_date: pd.Timestamp
+    rows: int
+
+
+def aggregate_transactions(tx: pd.DataFrame) -> Aggregates:
+    """The pandas aggregation of a clean transactions frame (aggregate.py has the same
+    definition as SQL for DuckDB and Spark)."""
     rows, names = _rows(tx)
-    first_month = int(rows["month"].min())
+    code, month = rows["code"].to_numpy(), rows["month"].to_numpy()
+    starts = _runs(code, month)
+    sums = {}
+    for c in ("amount", "payment", "units", "margin"):
+        values = rows[c].to_numpy(dtype="float64")
+        total = np.add.reduceat(np.nan_to_num(values), starts)
+        if c in ("units", "margin"):  # NaN where no cell of the month is filled (SQL's sum)
+            total[np.add.reduceat(~np.isnan(values), starts) == 0] = np.nan
+        sums[c] = total
+    months = pd.DataFrame({"code": code[starts], "month": month[starts], **sums,
+                           "purchase": np.maximum.reduceat(rows["purchase"].to_numpy(), starts)})
+    return Aggregates(names=names, months=months, purchases=_purchase_stats(_purchase_days(rows)),
+                      attributes=_latest_attributes(rows, tx),
+                      has_units="units" in tx.columns, has_margin="margin" in tx.columns,
+                      first_date=pd.Timestamp(tx["date"].min()), last_date=pd.Timestamp(tx["date"].max()),
+                      rows=len(tx))
+
+
+def _purchase_stats(days: pd.DataFrame) -> pd.DataFrame:
+    """Aggregates.purchases from the purchase days (code, day; sorted)."""
+    code, day = days["code"].to_numpy(), days["day"].to_numpy()
+    same = code[1:] == code[:-1]
+    gap = (day[1:] - day[:-1])[same].astype("float64")
+    by_gap = pd.DataFrame({"gap": gap, "square": gap * gap}).groupby(code[1:][same])
+    by_day = days.groupby("code")["day"]
+    out = pd.DataFrame({"purchase_days": by_day.size(), "first_day": by_day.min(), "last_day": by_day.max()})
+    out["gap_median"] = by_gap["gap"].median()
+    out["gap_sum"] = by_gap["gap"].sum()
+    out["gap_sumsq"] = by_gap["square"].sum()
+    return out
+
+
+def classify_aggregates(agg: Aggregates, settings: Settings | None = None,
+                        issues: pd.DataFrame | None = None) -> Segmentation:
+    """Classify every customer from the aggregates of their transactions (DOMAIN.md §1–5)."""
+    settings = settings or Settings()
+    month_m, as_of = _analysis_month(agg.first_date, agg.last_date, settings)
+    monthly = agg.months[agg.months["month"] <= month_m]
+    names = agg.names
+    first_month = int(monthly["month"].min())
     months = np.arange(first_month, month_m + 1)
     window = (month_m - settings.window + 1, month_m)
 
-    per_month = _per_month(rows, settings)
+    measure = {"revenue": "amount", "payments": "payment", "units": "units", "profit": "margin"}[settings.criterion.value]
+    # Money is rounded to 1e-6 so that the order of the rows never changes a tie.
+    per_month = pd.DataFrame({"month": monthly["month"].to_numpy(), "code": monthly["code"].to_numpy(),
+                              "value": np.round(monthly[measure].to_numpy(dtype="float64"), 6)})
     vip = monthly_vip(per_month, settings.share)
 
     n = len(names)
-    days = _purchase_days(rows)
-    people = _per_customer(rows, days, per_month, vip, n, window, settings)
+    people = _per_customer(monthly, agg.purchases, per_month, vip, n, window, settings)
     people["tier"] = tiers(people, settings)
     people["tier_whole_period"] = whole_period_tiers(people, settings)
     people["lost_vip"] = (people["vip_months"] > 0) & (month_m - people["last_month"] > settings.lost_after)
-    people = people.join(rhythm(days, people, settings))
+    people = people.join(rhythm(agg.purchases, people, settings))
     people["lifecycle"] = lifecycle(people, as_of, settings)
     people["contacts_per_year"] = people["lifecycle"].map(dict(settings.contacts_per_year)).fillna(0).astype("int64")
     people["quadrant"] = quadrant(people, settings)
     people["size_tier"] = size_tier(people, settings)
-    people = people.join(_latest_attributes(rows, tx, n, settings))
+    people = people.join(_attributes(agg, settings))
     people = people.join(reminders(people, as_of, settings))
     people = people.join(next_action(people, as_of, settings))
     people["customer"] = np.asarray(names, dtype=object)
 
     customers = people[CUSTOMER_COLUMNS].reset_index(drop=True)
     customers = customers.astype({c: "str" for c in TEXT_COLUMNS})
-    monthly = pd.DataFrame({
+    monthly_table = pd.DataFrame({
         "month": _month_labels(vip["month"].to_numpy()),
         "customer": names.take(vip["code"].to_numpy()),
         "value": vip["value"].to_numpy(),
@@ -203,17 +287,51 @@ def classify(tx: pd.DataFrame, settings: Settings | None = None, issues: pd.Data
 
     return Segmentation(
         customers=customers,
-        monthly_vip=monthly,
+        monthly_vip=monthly_table,
         ledger=ledger,
         ledger_flow=flow,
         lost_vip=lost,
-        concentration=concentration(people, rows, window, "margin" in tx.columns, settings, names),
+        concentration=concentration(people, monthly, window, agg.has_margin, settings, names),
         contact_plan=contact_plan(customers, settings),
         issues=issues if issues is not None else issues_frame(),
         settings=settings,
         analysis_month=str(_month_labels(np.array([month_m]))[0]),
         as_of=as_of,
     )
+
+
+def _attributes(agg: Aggregates, settings: Settings) -> pd.DataFrame:
+    """The contact attributes per code, with the defaults for columns the input lacks;
+    consent also as consent_status, yes / no / unknown."""
+    idx = pd.RangeIndex(len(agg.names))
+    out = pd.DataFrame(index=idx)
+    for col in ("manager", "consent", "channel", "contact_time", "email", "phone"):
+        if col not in agg.attributes.columns:
+            out[col] = pd.Series(pd.NA, index=idx, dtype="boolean") if col == "consent" else ""
+        elif col == "consent":
+            out[col] = agg.attributes[col].reindex(idx).astype("boolean")
+        else:
+            out[col] = agg.attributes[col].reindex(idx).fillna("").astype("str")
+    # consent in three states: yes / no from the data; unknown where no cell of the
+    # customer says (or there is no column), unless consent_if_missing says they agreed
+    known = out["consent"]
+    status = pd.Series(np.where(known.fillna(False).to_numpy(dtype=bool), "yes", "no"), index=idx)
+    out["consent_status"] = status.where(known.notna().to_numpy(), "yes" if settings.consent_if_missing else "unknown")
+    out["consent"] = (out["consent_status"] == "yes").to_numpy()
+    return out
+
+
+def _analysis_month(first: pd.Timestamp, last: pd.Timestamp, settings: Settings) -> tuple[int, pd.Timestamp]:
+    if settings.month is None:
+        return int(last.to_period("M").ordinal), pd.Timestamp(last.normalize())
+    period = pd.Period(settings.month, freq="M")
+    as_of = period.end_time.normalize()
+    if first > as_of:
+        raise InputError(f"there are no transactions up to the analysis month {settings.month}")
+    return int(period.ordinal), pd.Timestamp(as_of)
+
+
+# --- end of the seam
 
 
 def analysis_month(tx: pd.DataFrame, settings: Settings) -> tuple[int, pd.Timestamp]:
@@ -330,23 +448,22 @@ def _purchase_days(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"code": code[starts][purchase], "day": day[starts][purchase], "amount": amount[purchase]})
 
 
-def _per_customer(rows: pd.DataFrame, days: pd.DataFrame, per_month: pd.DataFrame, vip: pd.DataFrame, n: int,
-                  window: tuple[int, int], settings: Settings) -> pd.DataFrame:
+def _per_customer(monthly: pd.DataFrame, purchases: pd.DataFrame, per_month: pd.DataFrame, vip: pd.DataFrame,
+                  n: int, window: tuple[int, int], settings: Settings) -> pd.DataFrame:
     """Totals, purchase dates, window values and VIP history per customer code."""
     idx = pd.RangeIndex(n)
-    by_code = rows.groupby("code")
+    by_code = monthly.groupby("code")
     totals = by_code.agg(revenue=("amount", "sum"), payments=("payment", "sum")).reindex(idx)
     # units and profit are NaN for a customer none of whose cells is filled (min_count=1):
     # a customer with blank margins has an unknown profit, not a profit of 0
     totals["units"] = by_code["units"].sum(min_count=1).reindex(idx)
     totals["profit"] = by_code["margin"].sum(min_count=1).reindex(idx)
     totals[["revenue", "units", "profit"]] = totals[["revenue", "units", "profit"]].round(6)
-    by_day = days.groupby("code")["day"]
     people = totals.assign(
         payments=totals["payments"].fillna(0).astype("int64"),
-        purchase_days=by_day.size().reindex(idx, fill_value=0).astype("int64"),
-        first_day=by_day.min().reindex(idx),
-        last_day=by_day.max().reindex(idx),
+        purchase_days=purchases["purchase_days"].reindex(idx, fill_value=0).astype("int64"),
+        first_day=purchases["first_day"].reindex(idx).astype("float64"),
+        last_day=purchases["last_day"].reindex(idx).astype("float64"),
     )
     people["first_purchase"] = _dates(people["first_day"])
     people["last_purchase"] = _dates(people["last_day"])
@@ -355,7 +472,7 @@ def _per_customer(rows: pd.DataFrame, days: pd.DataFrame, per_month: pd.DataFram
 
     in_window = per_month["month"].between(*window)
     people["window_value"] = per_month[in_window].groupby("code")["value"].sum().reindex(idx, fill_value=0.0).round(6)
-    bought = rows[rows["purchase"] & rows["month"].between(*window)]["code"].unique()
+    bought = monthly[monthly["purchase"] & monthly["month"].between(*window)]["code"].unique()
     people["active"] = False
     people.loc[bought, "active"] = True
 
@@ -501,15 +618,20 @@ def quadrant(people: pd.DataFrame, settings: Settings) -> pd.Series:
 # --------------------------------------------------------------------------- §4 rhythm
 
 
-def rhythm(days: pd.DataFrame, people: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+def rhythm(purchases: pd.DataFrame, people: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     """Cycle (median gap between purchase days) and regularity, for customers with at
-    least rhythm_min_days purchase days; the expected next purchase."""
-    gap = days["day"].diff()
-    gaps = pd.DataFrame({"code": days["code"], "gap": gap})[days["code"].eq(days["code"].shift())]
-    known = people.index[people["purchase_days"] >= settings.rhythm_min_days]
-    g = gaps[gaps["code"].isin(known)].groupby("code")["gap"]
-    cycle = g.median().reindex(people.index)
-    cv = (g.std(ddof=0) / g.mean()).reindex(people.index)
+    least rhythm_min_days purchase days; the expected next purchase.
+
+    purchases: Aggregates.purchases (per code: purchase_days, gap_median, gap_sum,
+    gap_sumsq). The coefficient of variation of the gaps (population standard deviation
+    over mean) is computed from the whole-number sums, so every engine gets the same.
+    """
+    stats = purchases.reindex(people.index)
+    known = people["purchase_days"] >= settings.rhythm_min_days
+    gaps = (people["purchase_days"] - 1).astype("float64")
+    total, squares = stats["gap_sum"].astype("float64"), stats["gap_sumsq"].astype("float64")
+    cycle = stats["gap_median"].astype("float64").where(known)
+    cv = (np.sqrt(np.maximum(gaps * squares - total * total, 0.0)) / total).where(known)
     label = np.select([cycle >= settings.yearly_cycle_days, cv <= settings.regular_cv, cv > settings.regular_cv],
                       ["yearly", "regular", "chaotic"], default="")
     next_day = people["last_day"] + np.round(cycle)
@@ -603,10 +725,11 @@ def action_order(customers: pd.DataFrame, as_of: pd.Timestamp) -> np.ndarray:
     return np.lexsort((customers["customer"].to_numpy(), -revenue, rank.to_numpy(), day))
 
 
-def _latest_attributes(rows: pd.DataFrame, tx: pd.DataFrame, n: int, settings: Settings) -> pd.DataFrame:
-    """Manager, consent, channel, contact time, email and phone: each the latest
-    non-empty value of the customer (by date, then by row of the export); consent also
-    as consent_status, yes / no / unknown."""
+def _latest_attributes(rows: pd.DataFrame, tx: pd.DataFrame) -> pd.DataFrame:
+    """Manager, consent, channel, contact time, email and phone, for the columns TX has:
+    each the latest non-empty value of the customer (by date, then by row of the
+    export); NaN / NA where the customer has none (_attributes fills the defaults)."""
+    n = int(rows["code"].max()) + 1 if len(rows) else 0
     idx = pd.RangeIndex(n)
     pos = rows["pos"].to_numpy()
     row_number = tx.index.to_numpy() if tx.index.is_unique and pd.api.types.is_integer_dtype(tx.index) else np.arange(len(tx))
@@ -616,7 +739,6 @@ def _latest_attributes(rows: pd.DataFrame, tx: pd.DataFrame, n: int, settings: S
     out = pd.DataFrame(index=idx)
     for col in ("manager", "consent", "channel", "contact_time", "email", "phone"):
         if col not in tx.columns:
-            out[col] = pd.Series(pd.NA, index=idx, dtype="boolean") if col == "consent" else ""
             continue
         column = tx[col]
         present = column.notna().to_numpy(dtype=bool, copy=True)
@@ -625,13 +747,7 @@ def _latest_attributes(rows: pd.DataFrame, tx: pd.DataFrame, n: int, settings: S
         present = present[pos]
         winner = pd.Series(stamp[present]).groupby(code[present]).idxmax()
         picked = pd.Series(column.iloc[pos[present][winner.to_numpy()]].to_numpy(), index=winner.index).reindex(idx)
-        out[col] = picked.astype("boolean") if col == "consent" else picked.fillna("").astype("str")
-    # consent in three states: yes / no from the data; unknown where no cell of the
-    # customer says (or there is no column), unless consent_if_missing says they agreed
-    known = out["consent"]
-    status = pd.Series(np.where(known.fillna(False).to_numpy(dtype=bool), "yes", "no"), index=idx)
-    out["consent_status"] = status.where(known.notna().to_numpy(), "yes" if settings.consent_if_missing else "unknown")
-    out["consent"] = (out["consent_status"] == "yes").to_numpy()
+        out[col] = picked.astype("boolean") if col == "consent" else picked
     return out
 
 
@@ -649,13 +765,13 @@ def size_tier(people: pd.DataFrame, settings: Settings) -> pd.Series:
     return pd.Series(label, index=people.index, dtype=object)
 
 
-def concentration(people: pd.DataFrame, rows: pd.DataFrame, window: tuple[int, int], has_margin: bool,
+def concentration(people: pd.DataFrame, monthly: pd.DataFrame, window: tuple[int, int], has_margin: bool,
                   settings: Settings, names: pd.Index | None = None) -> pd.DataFrame:
     """"The disease of three clients": how much of the window's profit (else revenue)
     the biggest customers give, whether that is an alert, and who they are
     (top_customers: the top 3 by name with their shares, biggest first)."""
     basis = "profit" if has_margin else "revenue"
-    in_window = rows[rows["month"].between(*window)]
+    in_window = monthly[monthly["month"].between(*window)]
     totals = in_window.groupby("code")["margin" if has_margin else "amount"].sum()
     ranked = totals[totals > 0].sort_values(ascending=False, kind="stable")
     positive = ranked.to_numpy()

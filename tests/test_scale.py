@@ -1,0 +1,197 @@
+"""Issue 14: the DuckDB and Spark aggregations feed the same rules as pandas and give
+exactly the same classification; a source over Excel's limit gives a valid workbook."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tierbook.read import read_transactions
+from tierbook.segment import classify, classify_aggregates
+from tierbook.settings import Settings
+from tierbook.sources import classify_source, frame_aggregates, segment_source
+
+DEMO = Path(__file__).resolve().parents[1] / "addin" / "tierbook" / "data" / "demo_sales.xlsx"
+
+
+def synthetic(n: int, customers: int = 3000, seed: int = 7) -> pd.DataFrame:
+    """An export with refunds, free shipments, orders spanning days and managers."""
+    rng = np.random.default_rng(seed)
+    who = rng.zipf(1.6, n) % customers
+    day = pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 1000, n), unit="D")
+    amount = np.round(rng.lognormal(4, 1.2, n), 2)
+    amount[rng.random(n) < 0.05] *= -1
+    amount[rng.random(n) < 0.02] = 0.0
+    units = rng.integers(0, 20, n).astype("float64")
+    order = np.where(rng.random(n) < 0.5, (rng.integers(0, n // 3, n)).astype(str), None)
+    manager = np.where(rng.random(n) < 0.3, np.array(["Ann", "Bob", ""], dtype=object)[rng.integers(0, 3, n)], None)
+    return pd.DataFrame({"customer": [f"C{c:05d}" for c in who], "date": day, "amount": amount, "units": units,
+                         "margin": np.round(amount * 0.3, 2), "order_id": pd.array(order, dtype="str"),
+                         "manager": pd.array(manager, dtype="str"),
+                         "consent": pd.array(rng.random(n) < 0.7, dtype="boolean")},
+                        index=pd.RangeIndex(2, n + 2))
+
+
+def adversarial(seed: int, n: int = 600) -> pd.DataFrame:
+    """Small exports made of the cases the rules single out: refunds with positive and
+    negative units, zero amounts with and without units, blank margins (for whole
+    customers and for some rows), blank units, order ids repeated across days, customers
+    and refunds, empty and missing managers, consent yes / no / blank, same-day rows, and
+    names whose order differs between byte and case-folded collations."""
+    rng = np.random.default_rng(seed)
+    names = np.array(["c0", "c1", "C2", "Émile", "emile", "Zoë", "zoe", "b-3", "B 3", "ü", "a", "Ab"], dtype=object)
+    who = names[rng.integers(0, len(names), n)]
+    amount = rng.choice([-30.0, -5.5, 0.0, 0.0, 7.25, 19.99, 100.0, 250.0], n)
+    units = rng.choice([np.nan, -3.0, 0.0, 2.0, 5.0, 1.0], n)
+    margin = rng.choice([np.nan, -4.0, 0.0, 3.5, 40.0], n)
+    margin[np.isin(who, ["c0", "Zoë"])] = np.nan  # these customers' profit is unknown
+    order = rng.choice(np.array([None, None, "A", "B", "7", "C"], dtype=object), n)
+    day = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 460, n) // 3 * 3, unit="D")
+    manager = rng.choice(np.array([None, "", "Ann", "Bob"], dtype=object), n)
+    consent = pd.array(rng.choice(np.array([True, False, None], dtype=object), n), dtype="boolean")
+    consent[np.isin(who, ["a", "Ab"])] = pd.NA  # never asked
+    return pd.DataFrame({"customer": pd.array(who, dtype="str"), "date": day, "amount": amount, "units": units,
+                         "margin": margin, "order_id": pd.array(order, dtype="str"),
+                         "manager": pd.array(manager, dtype="str"), "consent": consent},
+                        index=pd.RangeIndex(2, n + 2))
+
+
+ADVERSARIAL_SETTINGS = [Settings(), Settings(criterion="payments"), Settings(criterion="units"),
+                        Settings(criterion="profit"), Settings(month="2023-09"), Settings(consent_if_missing=True)]
+
+
+def assert_same(a, b) -> None:
+    pd.testing.assert_frame_equal(a.customers, b.customers)
+    pd.testing.assert_frame_equal(a.ledger, b.ledger)
+    pd.testing.assert_frame_equal(a.ledger_flow, b.ledger_flow)
+    pd.testing.assert_frame_equal(a.monthly_vip, b.monthly_vip)
+    pd.testing.assert_frame_equal(a.lost_vip, b.lost_vip)
+    pd.testing.assert_frame_equal(a.concentration, b.concentration)
+    assert a.analysis_month == b.analysis_month and a.as_of == b.as_of
+
+
+@pytest.mark.parametrize("criterion", ["revenue", "payments", "profit"])
+def test_duckdb_gives_the_pandas_classification_of_a_synthetic_export(criterion):
+    tx = synthetic(200_000)
+    settings = Settings(criterion=criterion)
+    expected = classify(tx, settings)
+    agg, _ = frame_aggregates(tx, settings)
+    assert_same(classify_aggregates(agg, settings), expected)
+    assert (expected.customers["tier"] == "VIP").sum() > 10  # the comparison covers every tier
+
+
+def test_the_sql_rules_are_the_engine_rules_on_every_kind_of_row():
+    import duckdb
+
+    from tierbook.aggregate import PAYMENT, PURCHASE, RETURNED_UNITS
+    from tierbook.segment import is_purchase, returned_units
+
+    values = [-7.0, -0.5, 0.0, 0.5, 3.0, None]
+    grid = pd.DataFrame([(a, u) for a in values for u in values], columns=["amount", "units"], dtype="float64")
+    con = duckdb.connect()
+    con.register("grid", grid)
+    got = con.execute(f"""SELECT units, CASE WHEN {PURCHASE} THEN 1 ELSE 0 END AS purchase,
+                                 CASE WHEN {PAYMENT} THEN 1 ELSE 0 END AS payment
+                          FROM (SELECT amount, {RETURNED_UNITS} AS units FROM grid) g""").fetchdf()
+    amount, units = grid["amount"].to_numpy(), grid["units"].to_numpy()
+    units = returned_units(amount, units)
+    np.testing.assert_array_equal(got["units"].to_numpy(dtype="float64", na_value=np.nan), units)
+    np.testing.assert_array_equal(got["purchase"].to_numpy() == 1, is_purchase(amount, units))
+    np.testing.assert_array_equal(got["payment"].to_numpy() == 1, amount > 0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_duckdb_gives_the_pandas_classification_of_adversarial_rows(seed):
+    tx = adversarial(seed)
+    for settings in ADVERSARIAL_SETTINGS:
+        expected = classify(tx, settings)
+        agg, _ = frame_aggregates(tx, settings)
+        assert_same(classify_aggregates(agg, settings), expected)
+    # the frames do hold the cases: unknown profit, a refund with units, unknown consent
+    assert expected.customers["profit"].isna().any() and expected.customers["profit"].notna().any()
+    assert ((tx["amount"] < 0) & (tx["units"] > 0)).any()
+    assert (expected.customers["consent_status"] == "unknown").any() or settings.consent_if_missing
+
+
+def test_duckdb_gives_the_pandas_classification_of_cdnow():
+    from test_cdnow import CDNOW
+
+    raw = pd.read_csv(CDNOW, sep=r"\s+", dtype={"customer_id": str, "date": str})
+    tx = pd.DataFrame({"customer": raw["customer_id"], "date": pd.to_datetime(raw["date"], format="%Y%m%d"),
+                       "amount": raw["dollar_value"].astype("float64"),
+                       "units": raw["number_of_cds"].astype("float64")})
+    for settings in (Settings(), Settings(criterion="units")):
+        agg, _ = frame_aggregates(tx, settings)
+        assert_same(classify_aggregates(agg, settings), classify(tx, settings))
+
+
+def test_duckdb_gives_the_pandas_classification_of_the_demo_and_of_a_replayed_month():
+    tx, _ = read_transactions(DEMO)
+    for settings in (Settings(), Settings(month=str(tx["date"].max().to_period("M") - 5))):
+        agg, _ = frame_aggregates(tx, settings)
+        assert_same(classify_aggregates(agg, settings), classify(tx, settings))
+
+
+def test_a_parquet_folder_over_the_excel_limit_gives_a_valid_workbook_without_the_sales_copy(tmp_path):
+    from openpyxl import load_workbook
+
+    tx = synthetic(30_000)
+    folder = tmp_path / "sales"
+    folder.mkdir()
+    for i, part in enumerate(np.array_split(np.arange(len(tx)), 3)):
+        tx.iloc[part].reset_index(drop=True).to_parquet(folder / f"part-{i}.parquet")
+    out = tmp_path / "out.xlsx"
+    result = segment_source(folder, out, excel_rows=20_000)
+    assert_same(result, classify(tx.reset_index(drop=True)))
+    book = load_workbook(out)
+    texts = [str(c) for ws in book.worksheets for row in ws.iter_rows(values_only=True) for c in row if c]
+    assert any("30,000 rows exceed Excel's limit" in t for t in texts)
+    assert len(book.sheetnames) > 4
+    # under the limit the sentence is absent; a glob reads the same files
+    small = classify_source(str(folder / "part-*.parquet"))
+    assert not small.issues["problem"].str.contains("Excel").any()
+    assert_same(small, result)
+
+
+def test_the_cli_segments_a_query_against_a_duckdb_file(tmp_path):
+    import duckdb
+
+    tx = synthetic(20_000).reset_index(drop=True)
+    db = tmp_path / "shop.duckdb"
+    con = duckdb.connect(str(db))
+    con.register("frame", tx)
+    con.execute("CREATE TABLE sales AS SELECT * FROM frame")
+    con.close()
+    out = tmp_path / "out.xlsx"
+    tierbook = str(Path(sys.executable).with_name("tierbook"))
+    run = subprocess.run([tierbook, "segment", str(db), "--sql", "select * from sales",
+                          "--out", str(out), "--quiet"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert out.exists()
+    assert_same(classify_source(db, sql="select * from sales"), classify(tx))
+    bad = subprocess.run([tierbook, "segment", str(db), "--sql", "select customer from sales", "--out",
+                          str(tmp_path / "bad.xlsx")], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith("tierbook: error: the source has no column")
+
+
+@pytest.mark.slow
+def test_spark_local_mode_gives_the_pandas_classification():
+    from tierbook.sources import spark_session
+
+    tx = synthetic(50_000)
+    spark = spark_session("local[2]")
+    try:
+        for settings in (Settings(), Settings(criterion="payments")):
+            agg, _ = frame_aggregates(tx, settings, engine="spark", spark=spark)
+            assert_same(classify_aggregates(agg, settings), classify(tx, settings))
+        small = adversarial(1)
+        for settings in ADVERSARIAL_SETTINGS:
+            agg, _ = frame_aggregates(small, settings, engine="spark", spark=spark)
+            assert_same(classify_aggregates(agg, settings), classify(small, settings))
+    finally:
+        spark.stop()
