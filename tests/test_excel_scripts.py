@@ -13,10 +13,12 @@ os.environ["XLWINGS_LICENSE_KEY"] = "noncommercial"
 import asyncio
 import copy
 import datetime as dt
+import json
 import re
 from pathlib import Path
 
 import openpyxl
+import pandas as pd
 import pytest
 import xlwings as xw
 import xlwings.server
@@ -421,26 +423,22 @@ def looks(ws) -> dict:
     return out
 
 
-#: Charts whose series are not adjacent columns: xlwings' remote API sets a chart's data
-#: as one range, so the ribbon's chart also shows the columns between them.
-APART_SERIES = {("Summary", 0)}
-
-
-def test_the_ribbon_run_has_every_feature_of_the_file(first_run, cli_file):
-    """Item 2 of issue 11: sheet by sheet, the open book after Segment customers has the
-    file's values, formulas, number formats, fonts and fills, conditional-format rules,
-    tables, freeze panes, merged cells, column widths and charts (type, series ranges)."""
-    actions, path = first_run
-    model = openpyxl.load_workbook(demo_path())
-    apply_actions(model, actions)
-    charts = CHARTS[id(model)]
-    book, expected = openpyxl.load_workbook(path), openpyxl.load_workbook(cli_file)
-    assert sum(len(ws._charts) for ws in expected.worksheets) == len(charts) == 4
-    for ws in expected.worksheets:
+def assert_same_features(path: Path, charts: list[dict], expected: Path, user_sheets: tuple[str, ...] = ()) -> None:
+    """Sheet by sheet, the open book PATH (a ribbon run's actions applied, CHARTS the
+    charts they added) has the file EXPECTED's values, formulas, number formats, fonts
+    and fills, conditional-format rules, tables, freeze panes, merged cells, column
+    widths and charts (type, categories, series ranges). The file's copy of the sales
+    sheet is the book's own sheet; USER_SHEETS (the Contact log the user fills in) are
+    compared by value only."""
+    book, file = openpyxl.load_workbook(path), openpyxl.load_workbook(expected)
+    assert sum(len(ws._charts) for ws in file.worksheets) == len(charts)
+    for ws in file.worksheets:
         if ws.title == "Sales":
             continue
         got = book[ws.title]
         assert grid(got) == grid(ws), ws.title
+        if ws.title in user_sheets:
+            continue
         assert looks(got) == looks(ws), ws.title
         assert rules(got) == rules(ws), ws.title
         assert {t.name: t.ref for t in got.tables.values()} == {t.name: t.ref for t in ws.tables.values()}, ws.title
@@ -448,14 +446,27 @@ def test_the_ribbon_run_has_every_feature_of_the_file(first_run, cli_file):
         assert sorted(map(str, got.merged_cells.ranges)) == sorted(map(str, ws.merged_cells.ranges)), ws.title
         widths = {k: round(d.width, 1) for k, d in ws.column_dimensions.items() if d.width}
         assert {k: round(got.column_dimensions[k].width, 1) for k in widths} == widths, ws.title
-        made, want = ribbon_charts(charts, ws.title), file_charts(ws)
-        for i, (one, other) in enumerate(zip(made, want)):
-            if (ws.title, i) in APART_SERIES:  # the series in between is drawn too (see writers.ExcelWriter._chart)
-                assert one[:2] == other[:2] and set(other[2]) < set(one[2]), ws.title
-            else:
-                assert one == other, (ws.title, i)
-        assert len(made) == len(want), ws.title
+        assert ribbon_charts(charts, ws.title) == file_charts(ws), ws.title
         assert got.sheet_view.showGridLines == ws.sheet_view.showGridLines, ws.title
+
+
+def test_the_ribbon_run_has_every_feature_of_the_file(first_run, cli_file):
+    """Item 2 of issue 11: after Segment customers the open book has every feature of
+    the file `tierbook segment` writes, charts drawn from the same series."""
+    actions, path = first_run
+    model = openpyxl.load_workbook(demo_path())
+    apply_actions(model, actions)
+    assert len(CHARTS[id(model)]) == 4
+    assert_same_features(path, CHARTS[id(model)], cli_file)
+
+
+def test_every_chart_of_the_file_has_its_series_in_one_range(cli_file):
+    """Excel's chart API (xlwings remote addChart) takes one source range: the layout
+    keeps each chart's series in adjacent columns, so no chart draws a column between."""
+    for ws in openpyxl.load_workbook(cli_file).worksheets:
+        for kind, _, series in file_charts(ws):
+            columns = [range_boundaries(s)[0] for s in series]
+            assert columns == list(range(columns[0], columns[0] + len(columns))), (ws.title, kind, series)
 
 
 def test_no_ribbon_request_passes_excel_on_the_webs_limit(first_run):
@@ -517,3 +528,150 @@ def test_a_note_in_the_last_column_of_the_grid_keeps_the_segment_column_inside_i
     assert data.cell(row=1, column=4).value == labels.header("segment", "en")
     assert data.cell(row=2, column=4).value
     assert data.cell(row=1, column=excel.MAX_COLUMNS).value == "note: checked by Ann"
+
+
+# --------------------------------------------------------------------------- plan and results (issue 11.2)
+
+
+def clicked(script: str, path: Path, target: Path) -> list[dict]:
+    """One click on SCRIPT in the book PATH (sent as the client sends it, without the
+    sheets the script does not read); the book after it saved as TARGET; its charts."""
+    actions = run_script(script, book_payload(path, BOOK, exclude=excluded(script)))
+    model = openpyxl.load_workbook(path)
+    apply_actions(model, actions)
+    model.save(target)
+    return CHARTS.get(id(model), [])
+
+
+@pytest.fixture(scope="module")
+def planned_pair(first_run, cli_file, tmp_path_factory):
+    """Plan reactivation clicked on the segmented demo book, and `tierbook reactivation
+    plan` on the CLI's file with the seed the click drew: (book, its charts, file)."""
+    _, path = first_run
+    folder = tmp_path_factory.mktemp("plan")
+    book = folder / BOOK
+    charts = clicked("plan_reactivation", path, book)
+    rows = [tuple(r) for r in openpyxl.load_workbook(book)["Reactivation"].iter_rows(values_only=True)]
+    plan = jobs._read_plan(rows, "en", {})
+    file = folder / "tierbook.xlsx"
+    file.write_bytes(cli_file.read_bytes())
+    run = jobs.reactivation_plan(file, seed=plan.seed)
+    pd.testing.assert_frame_equal(run.plan.assignments, plan.assignments, check_dtype=False)
+    return book, charts, file, plan
+
+
+def test_plan_reactivation_has_every_feature_of_the_file(planned_pair):
+    book, charts, file, plan = planned_pair
+    assert len(plan.assignments) > 0
+    assert "Reactivation" in openpyxl.load_workbook(book).sheetnames
+    assert_same_features(book, charts, file, user_sheets=("Contact log",))
+
+
+def log_rows(plan) -> list[list]:
+    """A manager's Contact log: ten contacts of the plan, and one row with problems."""
+    day = dt.datetime(2026, 3, 2)
+    rows = [[c, day, v, "email", "called"] for c, v in plan.assignments[["customer", "variant"]].head(10).values]
+    return rows + [["nobody", "next week", "Z", "fax", ""]]
+
+
+def with_log(path: Path, rows: list[list], target: Path) -> Path:
+    wb = openpyxl.load_workbook(path)
+    for row in rows:
+        wb["Contact log"].append(row)
+    wb.save(target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def measured_pair(planned_pair, tmp_path_factory):
+    """Reactivation results clicked, and `tierbook reactivation results`, on the same log."""
+    book, _, file, plan = planned_pair
+    folder = tmp_path_factory.mktemp("results")
+    logged = with_log(book, log_rows(plan), folder / "logged.xlsx")
+    charts = clicked("reactivation_results", logged, folder / BOOK)
+    measured = with_log(file, log_rows(plan), folder / "tierbook.xlsx")
+    run = jobs.reactivation_results(measured)
+    return folder / BOOK, charts, measured, run
+
+
+def test_reactivation_results_has_every_feature_of_the_file(measured_pair):
+    book, charts, file, run = measured_pair
+    assert int(run.results["contacted"].sum()) == 10 and len(run.issues) > 0
+    sheets = openpyxl.load_workbook(book).sheetnames
+    assert {"Reactivation", "Reactivation results", "Contact log", "Input issues"} <= set(sheets)
+    assert_same_features(book, charts, file, user_sheets=("Contact log",))
+
+
+@pytest.mark.slow
+def test_the_ribbon_run_has_every_feature_of_the_file_at_20k_rows(tmp_path):
+    """The same comparison on a 20,000-row synthetic export (benchmarks/bench.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench", Path(__file__).parents[1] / "benchmarks" / "bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    sales = tmp_path / "sales.xlsx"
+    bench.write_xlsx(bench.synthetic(20_000), sales)
+    cli = tmp_path / "tierbook.xlsx"
+    jobs.segment_file(sales, cli)
+    excel.CURRENT.clear()
+    actions = run_script("segment_customers", book_payload(sales))
+    model = openpyxl.load_workbook(sales)
+    apply_actions(model, actions)
+    model.save(tmp_path / "book.xlsx")
+    assert_same_features(tmp_path / "book.xlsx", CHARTS[id(model)], cli)
+    assert max(len(json.dumps(a, default=str)) for a in actions) < 5_000_000
+
+
+# --------------------------------------------------------------------------- a second click (issue 11.5)
+
+
+def touched(names: list[str], actions: list[dict]) -> tuple[set[str], set[str]]:
+    """(sheets deleted, sheets an action wrote into) by ACTIONS on a book with sheets NAMES."""
+    names, deleted, written = list(names), set(), set()
+    for action in actions:
+        position = action.get("sheet_position")
+        if action["func"] == "addSheet":
+            names.insert(action["args"][0], action["args"][1])
+        elif action["func"] == "sheetDelete":
+            deleted.add(names.pop(position))
+        elif position is not None and action["func"] != "activateSheet":
+            written.add(names[position])
+    return deleted, written
+
+
+def test_a_second_click_replaces_only_tierbooks_sheets_and_keeps_the_users(first_run, tmp_path):
+    """Between clicks the user adds a sheet of their own and a column beside the data:
+    every later click (Segment customers, Plan reactivation, Segment customers again)
+    deletes only sheets tierbook wrote, writes no cell of the user's sheet, and keeps the
+    user's column, sheet and sheet order."""
+    _, path = first_run
+    wb = openpyxl.load_workbook(path)
+    budget = wb.create_sheet("Budget", 1)  # between the data and the generated sheets
+    budget["A1"], budget["B2"] = "my plan", 42
+    sales = wb["Sales"]
+    note_col = sales.max_column + 1
+    sales.cell(row=1, column=note_col, value="my note")
+    sales.cell(row=2, column=note_col, value="call first")
+    wb.save(tmp_path / "mine.xlsx")
+    before = openpyxl.load_workbook(tmp_path / "mine.xlsx")
+    generated = set(before.sheetnames) - {"Sales", "Budget", excel.SETTINGS_SHEET}
+
+    for script in ("segment_customers", "plan_reactivation", "segment_customers"):
+        wb = openpyxl.load_workbook(tmp_path / "mine.xlsx")
+        actions = run_script(script, book_payload(tmp_path / "mine.xlsx", BOOK, exclude=excluded(script)))
+        deleted, written = touched(wb.sheetnames, actions)
+        assert deleted <= generated and "Budget" not in written, script
+        assert "Contact log" not in deleted, script  # the user fills it in
+        apply_actions(wb, actions)
+        wb.save(tmp_path / "mine.xlsx")
+        generated |= {"Reactivation"}
+
+    after = openpyxl.load_workbook(tmp_path / "mine.xlsx")
+    assert grid(after["Budget"]) == grid(before["Budget"]) and after.sheetnames.index("Budget") == 1
+    width = before["Sales"].max_column
+    assert [[c.value for c in row] for row in after["Sales"].iter_rows()] == \
+        [[c.value for c in row] for row in before["Sales"].iter_rows()]  # the Segment column and the note kept
+    assert after["Sales"].max_column == width
+    assert {"Reactivation", "Contact log", "Summary"} <= set(after.sheetnames)
+    assert after.sheetnames.count("Summary") == 1 and after.sheetnames[-2:] == [excel.SETTINGS_SHEET, "Contact log"]

@@ -595,8 +595,10 @@ def summary(directory: Path) -> Path:
     ws["A5"].alignment = WRAP_TOP
     ws.merge_cells("A5:G5")
     ws.row_dimensions[5].height = 36
-    share_cols = [("customers", COUNT, {}), ("customer_share", SHARE, {}), ("revenue", MONEY, {}),
-                  ("revenue_share", SHARE, {}), ("profit", MONEY, {}), ("profit_share", SHARE, {})]
+    # counts and money, then the shares: the tiers chart's two series (customer_share,
+    # revenue_share) are adjacent columns, one source range in Excel's chart API too
+    share_cols = [("customers", COUNT, {}), ("revenue", MONEY, {}), ("profit", MONEY, {}),
+                  ("customer_share", SHARE, {}), ("revenue_share", SHARE, {}), ("profit_share", SHARE, {})]
     _heading(ws, "A7", "{{tiers_heading}}")
     _table_rows(wb, ws, "tiers", 8, [("tier", None, {"font": Font(bold=True)})] + share_cols)
     _heading(ws, "A11", "{{lifecycles_heading}}")

@@ -37,7 +37,6 @@ import functools
 import os
 import re
 import sys
-import tempfile
 import inspect
 import threading
 import typing
@@ -818,6 +817,7 @@ class BookRun:
     segment_column: int  # 1-based column of the Segment column
     generated: tuple[str, ...]  # the sheets written, in order
     values: BookSettings
+    issues: pd.DataFrame | None = None  # the input issues of the transactions sheet
 
 
 #: The workbook name that marks tierbook's Segment column (its header cell), so that a
@@ -883,203 +883,60 @@ def _read_data(book: xw.Book, values: BookSettings, titles: set[str]):
     return sheet, tx, issues, header_row, seg_col, seg_header, len(cells)
 
 
-def segment_book(book: xw.Book, extra: Callable | None = None) -> BookRun:
-    """Classify the transactions of the open workbook in place: a Segment column beside
-    the user's rows, and the generated sheets of `tierbook segment` (replaced, never
-    duplicated). The user's cells are left as they are. Raises TierbookExcelError or
-    InputError with a message for the user. EXTRA(result, tx) → (more sheet contents,
-    more input issues): the reactivation sheets."""
-    from .movement import tier_history
-    from .sheets import row_segments
-    from .workbook import build_workbook
-    from .writers import record_sheets
+def _book_job(book: xw.Book, job: Callable, **options) -> BookRun:
+    """Run JOB (a job of tierbook.jobs) on the open workbook, as its source and target
+    (targets.BookTarget); the functions then answer from this classification."""
+    from .targets import BookTarget
 
-    values = read_book_settings(book)
-    lang = values.lang
-    titles = set(labels.SHEETS[lang].values())
-    sheet, tx, issues, header_row, seg_col, seg_header, n_rows = _read_data(book, values, titles)
-    result = classify(tx, values.settings, issues)
-    contents, more = extra(result, tx) if extra is not None else (_kept_plan(book, lang), None)
-    written = result
-    if more is not None and len(more):
-        from dataclasses import replace
-
-        written = replace(result, issues=pd.concat([result.issues, more], ignore_index=True))
-
-    laid_out = build_workbook(written, lang=lang, history=tier_history(tx, result.settings), extra=contents,
-                              record=True)
-    generated = _replace_sheets(book, record_sheets(laid_out), values.generated,
-                                protected={sheet.name, SETTINGS_SHEET})
-
-    # The Segment column: the header, then one value per row of the used range.
-    segments = row_segments(result, tx, lang).to_dict()
-    column = [[seg_header]] + [[_safe(segments.get(r, ""))] for r in range(header_row + 1, header_row + n_rows)]
-    sheet.range((header_row, seg_col)).value = column
-    _mark_segment_column(book, sheet, header_row, seg_col)
-
-    values = BookSettings(result.settings, lang, values.sheet, values.folder, generated)
-    write_settings_sheet(book, values)
+    target = BookTarget(book)
+    job(target, target, **options)
+    result, tx, issues = target.run.result, target.run.tx, target.run.issues
     CURRENT[book.name] = _Current(tx, issues, result.settings, {settings_key(result.settings): _Lookup.of(result)})
-    summary = _find(book, labels.sheet_title("summary", lang))
-    if summary is not None:
-        summary.activate()
-    return BookRun(result, tx, sheet.name, seg_col, generated, values)
+    return target.run
 
 
-def _mark_segment_column(book: xw.Book, sheet, row: int, col: int) -> None:
-    """Name the Segment column's header cell SEGMENT_NAME: the next run recognises it."""
-    from openpyxl.utils import get_column_letter
+def segment_book(book: xw.Book) -> BookRun:
+    """Ribbon "Segment customers": what `tierbook segment` does (jobs.segment), in the
+    open workbook: a Segment column beside the user's rows, and the generated sheets
+    (replaced, never duplicated; a reactivation plan kept). The user's cells are left as
+    they are. Raises TierbookExcelError or InputError with a message for the user."""
+    from .jobs import segment
 
-    quoted = sheet.name.replace("'", "''")
-    refers_to = f"='{quoted}'!${get_column_letter(col)}${row}"
-    existing = _segment_name(book)
-    if existing is not None:
-        if str(existing.refers_to) == refers_to:
-            return
-        existing.delete()
-    book.names.add(SEGMENT_NAME, refers_to)
-
-
-def _replace_sheets(book: xw.Book, sheets: Sequence, previous: Sequence[str], protected: set[str]) -> tuple[str, ...]:
-    """Write the laid-out SHEETS (writers.RecordedSheet) into BOOK with the open-workbook
-    writer: what the file has, no temporary file. A sheet of the same title that an
-    earlier run wrote is deleted first; one the user made stops the run."""
-    from .writers import ExcelWriter
-
-    ours = {t.casefold() for t in previous}
-    titles = [ws.title for ws in sheets]
-    for title in titles:
-        existing = _find(book, title)
-        if existing is None:
-            continue
-        if title.casefold() in {p.casefold() for p in protected} or title.casefold() not in ours:
-            raise TierbookExcelError(f'the workbook already has a sheet "{existing.name}" that tierbook did not '
-                                     f"write: rename it, then run Segment customers again")
-    for title in previous:  # sheets of an earlier run, including ones this run does not write
-        existing = _find(book, title)
-        if existing is not None and title.casefold() not in {p.casefold() for p in protected}:
-            existing.delete()
-    writer = ExcelWriter(book)
-    for ws in sheets:
-        anchor = _find(book, SETTINGS_SHEET)  # keep the settings sheet last
-        if anchor is not None and anchor.index > 1:
-            target = book.sheets.add(name=ws.title, after=book.sheets[anchor.index - 2])
-        else:
-            target = book.sheets.add(name=ws.title)
-        writer.write(ws, target)
-    return tuple(titles)
-
-
-def _book_plan(book: xw.Book, lang: str):
-    """The reactivation plan of the open workbook's Reactivation sheet (None without one)."""
-    from .jobs import _read_plan
-
-    sheet = _find(book, labels.sheet_title("reactivation", lang))
-    if sheet is None:
-        return None
-    rows = sheet.used_range.options(ndim=2).value
-    top = sheet.used_range.row
-    return _read_plan([()] * (top - 1) + [tuple(r) for r in rows], lang, {})
-
-
-def _kept_plan(book: xw.Book, lang: str) -> list:
-    """The Reactivation sheet of an earlier plan, written again as it is, so that
-    classifying again never loses the test (as jobs._carried_over does for files)."""
-    from .sheets import load_texts, reactivation_sheet
-
-    plan = _book_plan(book, lang)
-    return [reactivation_sheet(plan.assignments, plan.seed, plan.variants, lang, load_texts(lang))] if plan else []
-
-
-def _ensure_contact_log(book: xw.Book, lang: str) -> None:
-    from .sheets import contact_log_headers
-
-    title = labels.sheet_title("contact_log", lang)
-    if _find(book, title) is None:
-        sheet = book.sheets.add(name=title, after=book.sheets[len(book.sheets) - 1])
-        sheet.range((1, 1)).value = [contact_log_headers(lang)]
+    return _book_job(book, segment)
 
 
 def plan_book(book: xw.Book) -> BookRun:
-    """Ribbon "Plan reactivation": what `tierbook reactivation plan` does, in the open
-    workbook: the Reactivation sheet (assignments of an earlier plan kept) and an empty
-    Contact log sheet if there is none."""
-    from .jobs import new_plan
-    from .sheets import load_texts, reactivation_sheet
+    """Ribbon "Plan reactivation": what `tierbook reactivation plan` does
+    (jobs.plan_reactivation), in the open workbook: the Reactivation sheet (assignments
+    of an earlier plan kept) and an empty Contact log sheet if there is none."""
+    from .jobs import plan_reactivation
 
-    lang = read_book_settings(book).lang
-    previous = _book_plan(book, lang)
-
-    def extra(result, tx):
-        plan = new_plan(result, previous)
-        return [reactivation_sheet(plan.assignments, plan.seed, plan.variants, lang, load_texts(lang))], None
-
-    run = segment_book(book, extra)
-    _ensure_contact_log(book, lang)
-    sheet = _find(book, labels.sheet_title("reactivation", lang))
-    if sheet is not None:
-        sheet.activate()
-    return run
+    return _book_job(book, plan_reactivation)
 
 
 def results_book(book: xw.Book) -> BookRun:
-    """Ribbon "Reactivation results": what `tierbook reactivation results` does, in the
-    open workbook, from its Contact log sheet; rows with problems go to Input issues."""
-    from .jobs import measure
-    from .read import clean_contact_log
-    from .reactivation import VARIANTS, check_log
-    from .sheets import load_texts, reactivation_results_sheet, reactivation_sheet
+    """Ribbon "Reactivation results": what `tierbook reactivation results` does
+    (jobs.measure_reactivation), in the open workbook, from its Contact log sheet; rows
+    with problems go to Input issues."""
+    from .jobs import measure_reactivation
 
-    lang = read_book_settings(book).lang
-    plan = _book_plan(book, lang)
-    if plan is None:
-        raise TierbookExcelError('tierbook: this workbook has no reactivation plan yet: click "Plan reactivation" '
-                                 "first")
-    log_sheet = _find(book, labels.sheet_title("contact_log", lang))
-    if log_sheet is None:
-        raise TierbookExcelError(f'tierbook: this workbook has no sheet "{labels.sheet_title("contact_log", lang)}"')
-    used = log_sheet.used_range
-    cells = used.options(ndim=2).value
-    log, log_issues = clean_contact_log(raw_frame(cells), log_sheet.name, first_row=used.row + 1,
-                                        variants=VARIANTS[:plan.variants])
-    log, not_counted = check_log(log, plan.assignments, log_sheet.name,
-                                 *(labels.header(k, lang) for k in ("customer", "variant")))
-    log_issues = pd.concat([log_issues, not_counted], ignore_index=True) if len(not_counted) else log_issues
-
-    def extra(result, tx):
-        texts = load_texts(lang)
-        results, decided, contacts = measure(log, tx, result.settings, plan, lang)
-        return [reactivation_sheet(plan.assignments, plan.seed, plan.variants, lang, texts),
-                reactivation_results_sheet(results, decided.text, contacts, len(log_issues), result.settings,
-                                           result.as_of, lang, texts)], log_issues
-
-    run = segment_book(book, extra)
-    sheet = _find(book, labels.sheet_title("reactivation_results", lang))
-    if sheet is not None:
-        sheet.activate()
-    return run
+    return _book_job(book, measure_reactivation)
 
 
 def split_book(book: xw.Book, folder: str | Path | None = None) -> list[Path]:
     """One workbook per segment and one per manager, like `tierbook split`, from the
-    open workbook's transactions and settings; into FOLDER, else the settings' folder,
-    else ~/tierbook/<workbook name>/; a folder outside the output root (~/tierbook, or
-    $TIERBOOK_OUTPUT_ROOT) is refused. Returns the files written."""
-    from .workbook import split_workbook, write_workbook
-
-    values = read_book_settings(book)
-    _, tx, issues, *_ = _read_data(book, values, set(labels.SHEETS[values.lang].values()))
-    result = classify(tx, values.settings, issues)
-    stem = re.sub(r'[\\/:*?"<>|]+', "_", Path(book.name).stem) or "workbook"
+    open workbook's transactions and settings (jobs.split_source: no workbook written
+    first); into FOLDER, else the settings' folder, else ~/tierbook/<workbook name>/; a
+    folder outside the output root (~/tierbook, or $TIERBOOK_OUTPUT_ROOT) is refused.
+    Returns the files written."""
     from .files import output_folder
+    from .jobs import split_source
+    from .targets import BookTarget
 
-    target = output_folder(folder or values.folder, stem)  # never outside the output root (TIERBOOK_OUTPUT_ROOT)
-    written: list[Path] = []
-    with tempfile.TemporaryDirectory(prefix="tierbook-") as tmp:
-        path = write_workbook(result, Path(tmp) / "tierbook.xlsx", lang=values.lang)
-        for by in ("segment", "manager"):
-            written += split_workbook(path, by, target / by, lang=values.lang)
-    return written
+    source = BookTarget(book)
+    stem = re.sub(r'[\\/:*?"<>|]+', "_", Path(book.name).stem) or "workbook"
+    target = output_folder(folder or source.values.folder, stem)  # never outside the output root (TIERBOOK_OUTPUT_ROOT)
+    return split_source(source, target)
 
 
 def show_settings(book: xw.Book) -> None:

@@ -289,8 +289,19 @@ def split_workbook(path: str | Path, by: str, directory: str | Path, lang: str |
     if by not in ("segment", "manager"):
         raise ValueError(f"split by must be segment or manager, got {by!r}")
     customers, meta = read_customers(path)
+    return split_customers(customers, meta, by, directory, lang, templates, protect=(path,), name=Path(path).name)
+
+
+def split_customers(customers: pd.DataFrame, meta: dict[str, str], by: str, directory: str | Path,
+                    lang: str | None = None, templates: str | Path | None = None, protect: Sequence = (),
+                    name: str = "the workbook") -> list[Path]:
+    """split_workbook of the CUSTOMERS frame (the engine's columns) whose classification
+    has the properties META (lang, as_of, month, criterion), without reading a workbook;
+    PROTECT: files the output folder must not replace; NAME: their source, for messages."""
+    if by not in ("segment", "manager"):
+        raise ValueError(f"split by must be segment or manager, got {by!r}")
     if len(customers) == 0:
-        raise InputError(f"{Path(path).name} has no customers to split")
+        raise InputError(f"{name} has no customers to split")
     lang = labels.check_lang(lang or meta["lang"])
     texts = load_texts(lang, templates)
     as_of = pd.Timestamp(meta["as_of"])
@@ -312,7 +323,7 @@ def split_workbook(path: str | Path, by: str, directory: str | Path, lang: str |
     written, used = [], set()
     properties = {**meta, "lang": lang, "split_by": by}
     stems = [_file_stem(name, used) for name, _, _ in groups]  # every name is settled before any file is written
-    with staged_folder(directory, protect=[path]) as stage:  # all files appear together, or none
+    with staged_folder(directory, protect=list(protect)) as stage:  # all files appear together, or none
         for (name, mask, segments), stem in zip(groups, stems):
             sub = customers[mask].reset_index(drop=True)
             contents = [call_list(sub, s, as_of, lang, texts, criterion=criterion) for s in segments]
