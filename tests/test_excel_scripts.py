@@ -27,6 +27,7 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import column_index_from_string, get_column_letter, range_boundaries
 from openpyxl.worksheet.table import Table
+from openpyxl.worksheet.datavalidation import DataValidation
 
 import tierbook.excel as excel
 from tierbook import jobs, labels
@@ -111,6 +112,12 @@ def apply_actions(wb: openpyxl.Workbook, actions: list[dict]) -> list[tuple]:
             font = Font(color=spec["font_color"][1:].upper()) if spec["font_color"] else None
             ws.conditional_formatting.add(area(action), FormulaRule(formula=[spec["formula"][1:]], font=font,
                                                                     fill=fill))
+        elif func == "setDataValidationList":
+            source, dropdown = action["args"]
+            assert source["type"] == "literal" and dropdown is True
+            rule = DataValidation(type="list", formula1='"' + ",".join(source["values"]) + '"')
+            rule.add(area(action))
+            ws.add_data_validation(rule)
         elif func == "freezePaneAtRange":
             ws.freeze_panes = unfrozen_corner(action["args"][0])
         elif func == "setShowGridlines":
@@ -423,6 +430,11 @@ def looks(ws) -> dict:
     return out
 
 
+def dropdowns(ws) -> list[tuple[str, str]]:
+    """The list validations of WS: (cells, choices)."""
+    return sorted((str(dv.sqref), dv.formula1) for dv in ws.data_validations.dataValidation)
+
+
 def assert_same_features(path: Path, charts: list[dict], expected: Path, user_sheets: tuple[str, ...] = ()) -> None:
     """Sheet by sheet, the open book PATH (a ribbon run's actions applied, CHARTS the
     charts they added) has the file EXPECTED's values, formulas, number formats, fonts
@@ -441,6 +453,7 @@ def assert_same_features(path: Path, charts: list[dict], expected: Path, user_sh
             continue
         assert looks(got) == looks(ws), ws.title
         assert rules(got) == rules(ws), ws.title
+        assert dropdowns(got) == dropdowns(ws), ws.title
         assert {t.name: t.ref for t in got.tables.values()} == {t.name: t.ref for t in ws.tables.values()}, ws.title
         assert got.freeze_panes == ws.freeze_panes, ws.title
         assert sorted(map(str, got.merged_cells.ranges)) == sorted(map(str, ws.merged_cells.ranges)), ws.title

@@ -264,7 +264,7 @@ def test_movement_sheet_shows_the_matrix_of_the_analysis_month(segmented):
     matrix = movement.transition_matrix(history, "2026-05")
     rows = sheet_rows(out, "Movement")
     table = table_after(rows, "Tier last month")
-    assert [r["Tier last month"] for r in table] == ["VIP", "Good", "Regular", "inactive"]
+    assert [r["Tier last month"] for r in table] == ["VIP", "Good", "Regular", "Inactive"]
     assert [[r[t] for t in ("VIP", "Good", "Regular", "Inactive")] for r in table] == matrix.to_numpy().tolist()
     sizes = table_after(rows, "Month")
     assert [r["Month"] for r in sizes] == ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05"]

@@ -375,3 +375,38 @@ def test_consent_has_three_states_and_consent_if_missing_decides_the_unknown():
     no_column = tx.drop(columns="consent")
     assert set(by_customer(classify(no_column), "consent_status").values()) == {"unknown"}
     assert set(by_customer(classify(no_column, Settings(consent_if_missing=True)), "consent").values()) == {True}
+
+
+# --------------------------------------------------------------------------- the why and the week of a call list
+
+
+def test_average_order_is_net_revenue_per_payment():
+    tx = transactions("customer date amount", ("a", "2024-01-05", 100), ("a", "2024-02-05", 50),
+                      ("a", "2024-02-10", -30), ("b", "2024-02-01", 70), ("r", "2024-02-03", -20))
+    got = by_customer(classify(tx), "average_order")
+    assert got["a"] == 60.0 and got["b"] == 70.0 and np.isnan(got["r"])  # r: a refund only, no payment
+
+
+def test_calls_per_manager_count_from_the_analysis_date():
+    from tierbook.segment import manager_workload
+
+    customers = pd.DataFrame({
+        "manager": ["Ann", "Ann", "Ann", "Bob", "Bob", "", "Bob"],
+        "action": ["reminder", "lost_vip", "periodic", "follow_up", "no_consent", "reminder", "no_marketing"],
+        "action_due": pd.to_datetime(["2024-06-01", "2024-06-30", "2024-07-06", "2024-07-07", None, "2024-06-29",
+                                      None]),
+    })
+    got = manager_workload(customers, pd.Timestamp("2024-06-30"))
+    # the most overdue first, then the busiest week; a customer without a manager under ""
+    assert got.to_dict("list") == {"manager": ["Ann", "", "Bob"], "overdue": [1, 1, 0], "due_this_week": [2, 0, 0],
+                                   "later": [0, 0, 1], "calls": [3, 1, 1]}
+
+
+def test_calls_per_manager_of_a_classification():
+    from tierbook.segment import manager_workload
+
+    result = classify(monday_frame())  # as of 2024-06-30; nobody has a manager
+    got = manager_workload(result.customers, result.as_of)
+    # overdue: newbie (06-27), rhythm (06-22); this week 06-30..07-06: lostvip, lostunk, lossbig, late (07-05);
+    # later: x (07-07); refused and losssmall are no call
+    assert got.to_dict("list") == {"manager": [""], "overdue": [2], "due_this_week": [4], "later": [1], "calls": [7]}

@@ -252,9 +252,9 @@ def test_call_list_columns_follow_the_template_marker_row(opened, books):
     ws = opened["en"]["VIP"]
     min_col, min_row, max_col, _ = table_box(ws, "tbVIP")
     header = [ws.cell(row=min_row, column=c).value for c in range(min_col, max_col + 1)]
-    assert header == ["Customer", "Manager", "Next contact", "Overdue since", "Task", "Why", "Consent", "Channel",
-                      "Contact time", "Phone", "Email", "Last purchase", "Revenue", "Payments", "Profit", "Tier",
-                      "Lifecycle"]
+    assert header == ["Customer", "Manager", "Next contact", "Overdue since", "Task", "Why", "Done", "Outcome", "Note",
+                      "Expected purchase", "Usual cycle, days", "Average order", "Last purchase", "Consent", "Channel",
+                      "Contact time", "Phone", "Email", "Revenue", "Payments", "Profit", "Tier", "Lifecycle"]
 
 
 # --------------------------------------------------------------------------- contact plan
@@ -370,7 +370,11 @@ def test_every_data_range_is_a_table_with_frozen_header_formats_and_fitted_width
     assert vip.cell(row=min_row + 1, column=min_col + header.index("Revenue")).number_format == "#,##0.00"
 
 
-def test_overdue_contacts_are_red(opened):
+def test_overdue_contacts_are_red_before_the_analysis_date(opened, demo):
+    """Red is relative to the analysis date, not TODAY(): an old export is judged at its
+    own date, and the sheet says so."""
+    _, result = demo
+    day = pd.Timestamp(result.as_of)
     book = opened["en"]
     for title, column in (("Contact plan", "Date"), ("VIP", "Next contact"), ("Customers", "remind_on")):
         ws = book[title]
@@ -381,8 +385,14 @@ def test_overdue_contacts_are_red(opened):
         rules = [(str(cf.sqref), rule) for cf in ws.conditional_formatting for rule in cf.rules]
         (sqref, rule), = [(s, r) for s, r in rules if s.startswith(letter)]
         assert sqref == f"{letter}{min_row + 1}:{letter}{max_row}"
-        assert rule.formula == [f"AND(ISNUMBER({letter}{min_row + 1}),{letter}{min_row + 1}<TODAY())"]
+        assert rule.formula == [f"AND(ISNUMBER({letter}{min_row + 1}),{letter}{min_row + 1}"
+                                f"<DATE({day.year},{day.month},{day.day}))"]
         assert rule.dxf.font.color.rgb.endswith("9C0006")
+    legend = "Red date: the contact was due before the analysis date " + day.strftime("%Y-%m-%d")
+    assert any(str(c.value).startswith(legend) for c in book["VIP"]["A"] if c.value)
+    ru = opened["ru"][labels.sheet_title("segment:VIP", "ru")]
+    assert any(str(c.value).startswith("Красная дата: контакт был нужен раньше даты анализа " + day.strftime("%d.%m.%Y"))
+               for c in ru["A"] if c.value)
 
 
 def test_text_from_the_data_is_never_a_formula(tmp_path):
@@ -434,7 +444,8 @@ def test_restyled_templates_are_used_without_touching_code(tmp_path):
     ws = book.worksheets[0]
     _, row, _, _ = range_boundaries(book.defined_names["tb_rows"].attr_text.split("!")[1].replace("$", ""))
     ws.cell(row=row, column=1).value, ws.cell(row=row, column=2).value = "manager", "customer"
-    ws.cell(row=row, column=11).value = None  # no email column
+    email = next(c for c in range(1, ws.max_column + 1) if ws.cell(row=row, column=c).value == "email")
+    ws.cell(row=row, column=email).value = None  # no email column
     texts = book["Texts"]
     for r in range(2, texts.max_row + 1):
         if texts.cell(row=r, column=1).value == "company":

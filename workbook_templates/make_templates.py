@@ -45,6 +45,7 @@ ALERT_FILL = PatternFill("solid", fgColor="FCE4D6")
 RED_FILL = PatternFill("solid", fgColor="FFC7CE")
 RED_FONT = Font(color="9C0006")
 GREEN_FILL = PatternFill("solid", fgColor="C6EFCE")
+WORK_FILL = PatternFill("solid", fgColor="FFF2CC")  # the cells a manager fills in
 GREEN_FONT = Font(color="006100", bold=True)
 THIN = Side(style="thin", color="BFBFBF")
 
@@ -55,7 +56,10 @@ SHARE = "0.0%"
 DAYS = "0.0"
 
 COMPANY = {"company": ("Your Company", "Ваша компания")}
-OVERDUE = {"overdue_legend": ("Red date: the contact is overdue", "Красная дата: контакт просрочен")}
+OVERDUE = {"overdue_legend": ("Red date: the contact was due before the analysis date {as_of} (not today's date: an "
+                               "old export is judged at its own date)",
+                               "Красная дата: контакт был нужен раньше даты анализа {as_of} (а не сегодняшней: "
+                               "старая выгрузка оценивается на свою дату)")}
 
 # --------------------------------------------------------------------------- the prose
 
@@ -183,6 +187,10 @@ CALL_LIST_TEXTS = {
                  "Клиентов: {customers} · на {as_of} · критерий: {criterion}"),
     "strategy_heading": ("Strategy", "Стратегия"),
     "script_heading": ("Call script", "Сценарий звонка"),
+    "work_note": ("Done, Outcome and Note are yours: pick from the lists or type a note. The next run into this "
+                  "workbook keeps them for each customer (Done only while the task and date stay the same).",
+                  "«Сделано», «Результат» и «Примечание» заполняете вы: выберите из списка или напишите. Следующий "
+                  "запуск в эту книгу сохранит их по каждому клиенту («Сделано» — пока задача и дата те же)."),
     **OVERDUE,
 }
 for _segment, (_title, _strategy, _script) in SEGMENT_TEXTS.items():
@@ -199,13 +207,17 @@ SUMMARY_TEXTS = {
                  "каждого месяца, в реестре {window} мес."),
     "tiers_heading": ("Tiers: VIP, Good, Regular from the window {period}; customers, revenue and profit are all-time "
                       "totals up to {as_of} (live formulas on the Customers table)",
-                      "Уровни: VIP, хорошие, обычные — по окну {period}; клиенты, выручка и прибыль — итоги за всё "
+                      "Уровни: VIP, Хороший, Обычный — по окну {period}; клиенты, выручка и прибыль — итоги за всё "
                       "время по {as_of} (живые формулы по таблице клиентов)"),
     "lifecycles_heading": ("Lifecycle classes on {as_of}; revenue and profit are all-time totals up to {as_of}",
                            "Классы жизненного цикла на {as_of}; выручка и прибыль — итоги за всё время по {as_of}"),
     "concentration_heading": ("Concentration in the window {period}: the disease of three clients",
                               "Концентрация за окно {period}: болезнь трёх клиентов"),
     "alert_names": ("Who: {names}.", "Кто: {names}."),
+    "managers_heading": ("Calls per manager at the analysis date {as_of}: overdue (due before it), due this week "
+                         "({as_of} – {week_end}), later",
+                         "Звонки по менеджерам на дату анализа {as_of}: просрочено (срок раньше), на этой неделе "
+                         "({as_of} – {week_end}), позже"),
     "charts_heading": ("Charts", "Диаграммы"),
     "flow_heading": ("VIP ledger: entries and exits per month", "Реестр VIP: вошли и вышли по месяцам"),
     "pareto_heading": ("Pareto curve: customers ranked by all-time revenue up to {as_of}",
@@ -517,12 +529,18 @@ def call_list(directory: Path) -> Path:
         ("overdue_since", DATE, {}),
         ("task", None, {}),
         ("reason", None, {}),
+        ("done", "@", {"alignment": CENTER, "fill": WORK_FILL}),
+        ("outcome", "@", {"fill": WORK_FILL}),
+        ("note", "@", {"fill": WORK_FILL}),
+        ("next_purchase", DATE, {}),
+        ("cycle_days", "0", {}),
+        ("average_order", MONEY, {}),
+        ("last_purchase", DATE, {}),
         ("consent", None, {}),
         ("channel", None, {}),
         ("contact_time", None, {}),
         ("phone", "@", {}),
         ("email", None, {}),
-        ("last_purchase", DATE, {}),
         ("revenue", MONEY, {}),
         ("payments", COUNT, {}),
         ("profit", MONEY, {}),
@@ -544,6 +562,9 @@ def call_list(directory: Path) -> Path:
     ws["A8"].font = RED_FONT
     ws["A8"].fill = RED_FILL
     _name(wb, "tb_overdue", ws, "A8")
+    ws["G8"] = "{{work_note}}"
+    ws["G8"].font = Font(italic=True, color=GREY)
+    ws["G8"].fill = WORK_FILL
     _table_rows(wb, ws, "rows", 10, columns)
     _landscape(ws)
     _texts(wb, CALL_LIST_TEXTS)
@@ -607,15 +628,18 @@ def summary(directory: Path) -> Path:
     _table_rows(wb, ws, "concentration", 16, [
         ("basis", None, {}), ("period", None, {}), ("top1_share", SHARE, {}), ("top3_share", SHARE, {}),
         ("top5_share", SHARE, {}), ("customers_for_80pct", COUNT, {}), ("herfindahl", "0.000", {})])
-    _heading(ws, "A19", "{{charts_heading}}")
-    _name(wb, "tb_chart_tiers", ws, "A20")
-    _name(wb, "tb_chart_pareto", ws, "E20")
-    _name(wb, "tb_chart_flow", ws, "A37")
-    _heading(ws, "A54", "{{flow_heading}}")
-    _table_rows(wb, ws, "flow", 55, [("month", None, {"alignment": CENTER}), ("entered", COUNT, {}),
+    _heading(ws, "A19", "{{managers_heading}}")
+    _table_rows(wb, ws, "managers", 20, [("manager", None, {"font": Font(bold=True)}), ("overdue", COUNT, {}),
+                                         ("due_this_week", COUNT, {}), ("later", COUNT, {}), ("calls", COUNT, {})])
+    _heading(ws, "A23", "{{charts_heading}}")
+    _name(wb, "tb_chart_tiers", ws, "A24")
+    _name(wb, "tb_chart_pareto", ws, "E24")
+    _name(wb, "tb_chart_flow", ws, "A41")
+    _heading(ws, "A58", "{{flow_heading}}")
+    _table_rows(wb, ws, "flow", 59, [("month", None, {"alignment": CENTER}), ("entered", COUNT, {}),
                                      ("left", COUNT, {}), ("size", COUNT, {})])
-    _heading(ws, "A58", "{{pareto_heading}}")
-    _table_rows(wb, ws, "pareto", 59, [("customers_pct", SHARE, {}), ("cumulative_revenue", SHARE, {})])
+    _heading(ws, "A62", "{{pareto_heading}}")
+    _table_rows(wb, ws, "pareto", 63, [("customers_pct", SHARE, {}), ("cumulative_revenue", SHARE, {})])
     _landscape(ws)
     _texts(wb, SUMMARY_TEXTS)
     return _save(wb, directory / "summary.xlsx")

@@ -46,7 +46,7 @@ TABLE_NAMES: Mapping[str, str] = MappingProxyType({
     "pareto": "tbPareto", "flow": "tbLedgerFlow",
     "movement_matrix": "tbMovementMatrix", "movement_flow": "tbTierFlow", "tier_sizes": "tbTierSizes",
     "tier_changes": "tbTierChanges", "reactivation": "tbReactivation", "variant_texts": "tbVariantTexts",
-    "reactivation_results": "tbReactivationResults",
+    "reactivation_results": "tbReactivationResults", "managers": "tbManagerCalls",
     "segment:VIP": "tbVIP", "segment:Good": "tbGood", "segment:Regular": "tbRegular", "segment:new": "tbNew",
     "segment:one-time": "tbOneTime", "segment:potential": "tbPotential", "segment:lost VIP": "tbLostVIP",
 })
@@ -87,6 +87,7 @@ CUSTOMER_HEADERS_RU: Mapping[str, str] = MappingProxyType({
     "action": "Следующее действие",
     "action_reason": "Причина",
     "action_due": "Срок",
+    "average_order": "Средний заказ",
 })
 
 #: Headers of every other table, by field key. A key missing under "en" is shown as is.
@@ -120,6 +121,10 @@ HEADERS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "rate_low": "95% low", "rate_high": "95% high", "revenue_after": "Revenue after contact",
         "note": "Note",
         "overdue_since": "Overdue since", "reason": "Why", "consent": "Consent",
+        # the why and the work of a call list; the calls per manager (Summary)
+        "next_purchase": "Expected purchase", "cycle_days": "Usual cycle, days", "average_order": "Average order",
+        "done": "Done", "outcome": "Outcome",
+        "overdue": "Overdue", "due_this_week": "Due this week", "later": "Later", "calls": "All calls",
     }),
     "ru": MappingProxyType({
         "segment": "Сегмент", "last_purchase": "Последняя покупка", "first_purchase": "Первая покупка",
@@ -145,6 +150,9 @@ HEADERS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "rate_low": "95%: от", "rate_high": "95%: до", "revenue_after": "Выручка после контакта",
         "note": "Примечание",
         "overdue_since": "Просрочено с", "reason": "Почему", "consent": "Согласие",
+        "next_purchase": "Ожидаемая покупка", "cycle_days": "Обычный цикл, дней", "average_order": "Средний заказ",
+        "done": "Сделано", "outcome": "Результат",
+        "overdue": "Просрочено", "due_this_week": "На этой неделе", "later": "Позже", "calls": "Всего звонков",
     }),
 })
 
@@ -201,7 +209,10 @@ WORDS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "row.all": "All customers",
         "no_manager": "no manager",
         "month_marker_exit": "×",
-        "tier.inactive": "inactive",
+        "tier.inactive": "Inactive",
+        "done.yes": "yes", "done.no": "no",
+        "outcome.reached": "reached", "outcome.no_answer": "no answer", "outcome.call_back": "call back",
+        "outcome.not_interested": "not interested", "outcome.ordered": "ordered",
     }),
     "ru": MappingProxyType({
         "task.follow_up": "звонок после первой покупки",
@@ -221,9 +232,41 @@ WORDS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "row.all": "Все клиенты",
         "no_manager": "без менеджера",
         "month_marker_exit": "×",
-        "tier.inactive": "неактивный",
+        "tier.inactive": "Неактивный",
+        "done.yes": "да", "done.no": "нет",
+        "outcome.reached": "дозвонились", "outcome.no_answer": "нет ответа", "outcome.call_back": "перезвонить",
+        "outcome.not_interested": "не интересно", "outcome.ordered": "заказал",
     }),
 })
+
+
+#: The choices of a call list's Done and Outcome columns (codes; words above).
+DONE_CHOICES = ("yes", "no")
+OUTCOMES = ("reached", "no_answer", "call_back", "not_interested", "ordered")
+
+#: Number formats of the output in each language: the templates' codes → the locale's
+#: (dates дд.мм.гггг in Russian; Excel shows the digit separators of the user's locale).
+NUMBER_FORMATS: Mapping[str, Mapping[str, str]] = MappingProxyType({
+    "en": MappingProxyType({}),
+    "ru": MappingProxyType({"yyyy-mm-dd": "dd.mm.yyyy"}),
+})
+
+
+def choices(kind: str, lang: str) -> tuple[str, ...]:
+    """The words of a dropdown ("done" or "outcome") in LANG, in order."""
+    codes = DONE_CHOICES if kind == "done" else OUTCOMES
+    return tuple(word(f"{kind}.{c}", lang) for c in codes)
+
+
+def choice_code(kind: str, shown: object) -> str:
+    """The code behind a dropdown word of either language ("" when it is none of them:
+    a word the manager typed is kept as typed by the caller)."""
+    text = str(shown).strip().casefold() if shown is not None else ""
+    for lang in LANGS:
+        for c in (DONE_CHOICES if kind == "done" else OUTCOMES):
+            if word(f"{kind}.{c}", lang).casefold() == text:
+                return c
+    return ""
 
 
 def check_lang(lang: str) -> str:

@@ -200,8 +200,8 @@ def verdict(results: pd.DataFrame, alpha: float = 0.05, lang: str = "en") -> Ver
     differ = p_all < alpha
     significant = bool(differ and p_adjusted < alpha)
     values = {"best": best["variant"], "runner": runner["variant"], "rate": f"{best['rate']:.0%}",
-              "runner_rate": f"{runner['rate']:.0%}", "p_all": _p(p_all), "p_pair": _p(p_pair),
-              "p_adj": _p(p_adjusted), "comparisons": len(pairs)}
+              "runner_rate": f"{runner['rate']:.0%}", "p_all": _p(p_all, lang), "p_pair": _p(p_pair, lang),
+              "p_adj": _p(p_adjusted, lang), "comparisons": len(pairs)}
     if significant:
         return Verdict(str(best["variant"]), True, p_all, p_pair, 0, words["winner"].format(**values), True,
                        p_adjusted)
@@ -216,8 +216,10 @@ def verdict(results: pd.DataFrame, alpha: float = 0.05, lang: str = "en") -> Ver
     return Verdict(str(best["variant"]), False, p_all, p_pair, needed, text, bool(differ), p_adjusted)
 
 
-def _p(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+def _p(p: float, lang: str = "en") -> str:
+    """A p-value in words: p = 0.034 (p = 0,034 in Russian, with the decimal comma)."""
+    text = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+    return text.replace(".", ",") if lang == "ru" else text
 
 
 # --------------------------------------------------------------------------- statistics

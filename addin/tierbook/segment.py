@@ -51,7 +51,12 @@ CUSTOMER_COLUMNS = [
     "action",  # the one next action, ACTIONS
     "action_reason",  # why: REASONS
     "action_due",  # when (NaT for no_consent, no_marketing and ""); before as_of = overdue since then
+    # --- the why of a call list (issue 13): added at the end ---
+    "average_order",  # revenue / payments (net of refunds; NaN without a payment)
 ]
+#: Columns added after the first release of the Customers sheet: a workbook written
+#: before them is still read (the column is then empty).
+LATER_COLUMNS = ("average_order",)
 
 TEXT_COLUMNS = ["customer", "tier", "lifecycle", "quadrant", "size_tier", "rhythm", "tier_whole_period", "owner",
                 "manager", "channel", "contact_time", "email", "phone", "consent_status", "action", "action_reason"]
@@ -268,6 +273,7 @@ def classify_aggregates(agg: Aggregates, settings: Settings | None = None,
     people = people.join(_attributes(agg, settings))
     people = people.join(reminders(people, as_of, settings))
     people = people.join(next_action(people, as_of, settings))
+    people["average_order"] = average_order(people)
     people["customer"] = np.asarray(names, dtype=object)
 
     customers = people[CUSTOMER_COLUMNS].reset_index(drop=True)
@@ -709,6 +715,43 @@ def next_action(people: pd.DataFrame, as_of: pd.Timestamp, settings: Settings) -
     due = np.where(refused | ~np.isin(action, CONTACT_ACTIONS), np.nan, due)
     return pd.DataFrame({"action": action.astype(object), "action_reason": reason.astype(object),
                          "action_due": _dates(pd.Series(due, index=people.index))}, index=people.index)
+
+
+WEEK_DAYS = 7
+
+
+def manager_workload(customers: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The calls each manager has to make, counted from the analysis date AS_OF (never
+    from today: an old export is judged at its own date): overdue (a contact action due
+    before AS_OF), due this week (due on AS_OF or in the WEEK_DAYS - 1 days after it),
+    later, and all of them. One row per manager with at least one contact action, the
+    most overdue first; a customer without a manager counts under "".
+
+    Columns: manager, overdue, due_this_week, later, calls.
+    """
+    contact = customers["action"].isin(CONTACT_ACTIONS).to_numpy() & customers["action_due"].notna().to_numpy()
+    part = customers.loc[contact, ["manager", "action_due"]]
+    day = pd.Timestamp(as_of).normalize()
+    due = pd.to_datetime(part["action_due"])
+    counts = pd.DataFrame({
+        "manager": part["manager"].astype(str).to_numpy(),
+        "overdue": (due < day).to_numpy(),
+        "due_this_week": ((due >= day) & (due < day + pd.Timedelta(days=WEEK_DAYS))).to_numpy(),
+        "later": (due >= day + pd.Timedelta(days=WEEK_DAYS)).to_numpy(),
+    })
+    out = counts.groupby("manager", sort=True).sum().astype("int64")
+    out["calls"] = out[["overdue", "due_this_week", "later"]].sum(axis=1)
+    out = out.reset_index().sort_values(["overdue", "due_this_week", "manager"], ascending=[False, False, True],
+                                        kind="stable", ignore_index=True)
+    return out[["manager", "overdue", "due_this_week", "later", "calls"]]
+
+
+def average_order(people: pd.DataFrame) -> pd.Series:
+    """The average order: revenue (net of refunds) per payment, NaN for a customer
+    without a payment. Shown on the call lists beside the cycle, so the manager knows
+    what size of order to expect."""
+    payments = people["payments"].where(people["payments"] > 0)
+    return (people["revenue"] / payments).round(2).astype("float64")
 
 
 def action_order(customers: pd.DataFrame, as_of: pd.Timestamp) -> np.ndarray:

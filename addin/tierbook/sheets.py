@@ -22,7 +22,8 @@ import pandas as pd
 
 from . import labels
 from .labels import SEGMENTS, TABLE_NAMES
-from .segment import CONTACT_ACTIONS, CUSTOMER_COLUMNS, LIFECYCLES, Segmentation, action_order
+from .segment import (CONTACT_ACTIONS, CUSTOMER_COLUMNS, LIFECYCLES, WEEK_DAYS, Segmentation, action_order,
+                      manager_workload)
 from .settings import Settings
 
 #: Categorical columns of Customers whose engine codes are translated.
@@ -64,6 +65,26 @@ class Chart:
 
 
 @dataclass(frozen=True)
+class Validation:
+    """A dropdown (list data validation) on one column of a table: every data row of
+    COLUMN in table TABLE accepts one of CHOICES (or stays empty)."""
+
+    table: str  # key of the table in SheetContent.tables
+    column: str  # field key
+    choices: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PrintSetup:
+    """How a sheet prints: the header row of table TITLES_OF repeated on every page,
+    landscape, as many pages down as needed but one page wide."""
+
+    titles_of: str | None = "rows"  # key of the table whose header row repeats (None: no print titles)
+    landscape: bool = True
+    fit_width: bool = True
+
+
+@dataclass(frozen=True)
 class SheetContent:
     key: str  # "summary", "contact_plan", "segment:VIP", "ledger", "monthly_vip", "customers", "issues"
     title: str  # the sheet title in the output language
@@ -73,6 +94,14 @@ class SheetContent:
     charts: tuple[Chart, ...] = ()
     freeze: str | None = "rows"  # freeze the panes under the header of this table
     freeze_columns: int = 0  # ... and this many columns of it
+    validations: tuple[Validation, ...] = ()  # dropdowns (the call lists' Done and Outcome)
+    print_setup: PrintSetup = PrintSetup()
+    #: number formats of the template (or the writer's defaults) → the ones to use, e.g.
+    #: {"yyyy-mm-dd": "dd.mm.yyyy"}; empty: labels.NUMBER_FORMATS of the output language
+    number_formats: Mapping[str, str] = field(default_factory=dict)
+    #: dates before this day are red (overdue): the analysis date, so an old export is
+    #: judged at its own date; None: before the day the workbook is opened (TODAY())
+    overdue_before: pd.Timestamp | None = None
 
 
 class Texts:
@@ -119,7 +148,7 @@ def workbook_content(result: Segmentation, lang: str = "en", texts: Texts | None
     as_of = result.as_of
     sheets = [summary(result, lang, texts), contact_plan(customers, as_of, lang, texts, result.settings)]
     sheets += [call_list(customers, segment, as_of, lang, texts) for segment in SEGMENTS]
-    sheets += [ledger(result, lang, texts), monthly_vip(result, lang), customers_sheet(customers, lang),
+    sheets += [ledger(result, lang, texts), monthly_vip(result, lang), customers_sheet(customers, lang, as_of),
                issues_sheet(result.issues, lang)]
     return sheets
 
@@ -248,10 +277,11 @@ def contact_plan(customers: pd.DataFrame, as_of: pd.Timestamp, lang: str, texts:
     text_values = {
         "title": texts.get("contact_plan", "title"),
         "subtitle": texts.get("contact_plan", "subtitle", tasks=len(tasks), customers=planned_customers,
-                              as_of=_day(as_of)),
+                              as_of=_day(as_of, texts.lang)),
         "excluded": texts.get("contact_plan", "excluded", no_consent=no_consent, no_marketing=no_marketing,
-                              unknown=unknown, as_of=_day(as_of)),
+                              unknown=unknown, as_of=_day(as_of, texts.lang)),
         "classes_note": texts.get("contact_plan", "classes_note"),
+        "overdue_legend": texts.get("contact_plan", "overdue_legend", as_of=_day(as_of, lang)),
     }
     return SheetContent(
         key="contact_plan",
@@ -260,6 +290,7 @@ def contact_plan(customers: pd.DataFrame, as_of: pd.Timestamp, lang: str, texts:
         texts=text_values,
         tables={"classes": _table("plan_classes", classes, lang),
                 "rows": _table("contact_plan", rows, lang)},
+        overdue_before=pd.Timestamp(as_of),
     )
 
 
@@ -279,9 +310,17 @@ def next_contacts(customers: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
 # --------------------------------------------------------------------------- call lists
 
 
-CALL_LIST_KEYS = ["customer", "manager", "next_contact", "overdue_since", "task", "reason", "consent", "channel",
-                  "contact_time", "phone", "email", "last_purchase", "revenue", "payments", "profit", "tier",
-                  "lifecycle"]
+CALL_LIST_KEYS = ["customer", "manager", "next_contact", "overdue_since", "task", "reason", "done", "outcome", "note",
+                  "next_purchase", "cycle_days", "average_order", "last_purchase", "consent", "channel",
+                  "contact_time", "phone", "email", "revenue", "payments", "profit", "tier", "lifecycle"]
+#: The columns a manager fills in on a call list (carried over by worklist.carry_over).
+WORK_KEYS = ("done", "outcome", "note")
+
+
+def work_validations(table: str, lang: str) -> tuple[Validation, ...]:
+    """The dropdowns of a worklist's Done and Outcome columns in LANG."""
+    return (Validation(table, "done", labels.choices("done", lang)),
+            Validation(table, "outcome", labels.choices("outcome", lang)))
 
 
 def call_list(customers: pd.DataFrame, segment: str, as_of: pd.Timestamp, lang: str, texts: Texts,
@@ -301,12 +340,20 @@ def call_list(customers: pd.DataFrame, segment: str, as_of: pd.Timestamp, lang: 
         "overdue_since": nxt["overdue_since"],
         "task": [_task_label(t, lang) if t else "" for t in nxt["task"]],
         "reason": [_reason_label(r, lang) for r in nxt["reason"]],
+        # filled in by the manager (kept by a re-run, worklist.carry_over)
+        "done": pd.Series("", index=members.index, dtype=object),
+        "outcome": pd.Series("", index=members.index, dtype=object),
+        "note": pd.Series("", index=members.index, dtype=object),
+        # the why: when the customer usually buys again, how often, how much
+        "next_purchase": members["next_purchase"],
+        "cycle_days": members["cycle_days"],
+        "average_order": members["average_order"],
+        "last_purchase": members["last_purchase"],
         "consent": [_consent_label(c, lang) for c in members["consent_status"]],
         "channel": members["channel"],
         "contact_time": members["contact_time"],
         "phone": members["phone"],
         "email": members["email"],
-        "last_purchase": members["last_purchase"],
         "revenue": members["revenue"],
         "payments": members["payments"],
         "profit": members["profit"],
@@ -316,13 +363,16 @@ def call_list(customers: pd.DataFrame, segment: str, as_of: pd.Timestamp, lang: 
     key = f"segment:{segment}"
     text_values = {
         "title": texts.get("call_list", f"title.{segment}"),
-        "subtitle": texts.get("call_list", "subtitle", customers=len(rows), as_of=_day(as_of),
+        "subtitle": texts.get("call_list", "subtitle", customers=len(rows), as_of=_day(as_of, texts.lang),
                               criterion=texts.get("summary", f"criterion.{criterion}")),
         "strategy": texts.get("call_list", f"strategy.{segment}"),
         "script": texts.get("call_list", f"script.{segment}"),
+        "overdue_legend": texts.get("call_list", "overdue_legend", as_of=_day(as_of, lang)),
+        "work_note": texts.get("call_list", "work_note"),
     }
     return SheetContent(key=key, title=labels.sheet_title(key, lang), template="call_list", texts=text_values,
-                        tables={"rows": _table(key, rows, lang)}, freeze_columns=1)
+                        tables={"rows": _table(key, rows, lang)}, freeze_columns=1,
+                        validations=work_validations("rows", lang), overdue_before=pd.Timestamp(as_of))
 
 
 # --------------------------------------------------------------------------- VIP ledger
@@ -474,22 +524,28 @@ def summary(result: Segmentation, lang: str, texts: Texts) -> SheetContent:
     flow = result.ledger_flow[["month", "entered", "left", "size"]].reset_index(drop=True)
     text_values = {
         "title": texts.get("summary", "title"),
-        "subtitle": texts.get("summary", "subtitle", as_of=_day(result.as_of), month=result.analysis_month,
+        "subtitle": texts.get("summary", "subtitle", as_of=_day(result.as_of, lang), month=result.analysis_month,
                               criterion=texts.get("summary", f"criterion.{s.criterion.value}"),
                               share=_pct(s.share), window=s.window),
         "alert": alert_text(result, texts),
         # every period named: tiers come from the window, the money beside them is all-time
-        "tiers_heading": texts.get("summary", "tiers_heading", period=_period(c), as_of=_day(result.as_of)),
-        "lifecycles_heading": texts.get("summary", "lifecycles_heading", as_of=_day(result.as_of)),
+        "tiers_heading": texts.get("summary", "tiers_heading", period=_period(c), as_of=_day(result.as_of, lang)),
+        "lifecycles_heading": texts.get("summary", "lifecycles_heading", as_of=_day(result.as_of, texts.lang)),
         "concentration_heading": texts.get("summary", "concentration_heading", period=_period(c)),
-        "pareto_heading": texts.get("summary", "pareto_heading", as_of=_day(result.as_of)),
+        "pareto_heading": texts.get("summary", "pareto_heading", as_of=_day(result.as_of, texts.lang)),
+        "managers_heading": texts.get("summary", "managers_heading", as_of=_day(result.as_of, texts.lang),
+                                      week_end=_day(pd.Timestamp(result.as_of) + pd.Timedelta(days=WEEK_DAYS - 1),
+                                                    lang)),
     }
+    workload = manager_workload(result.customers, result.as_of)
+    workload["manager"] = [m or labels.word("no_manager", lang) for m in workload["manager"]]
     tables = {
         "tiers": _table("tiers", tiers, lang),
         "lifecycles": _table("lifecycles", lifecycles, lang),
         "concentration": _table("concentration", concentration, lang),
         "flow": _table("flow", flow, lang),
         "pareto": _table("pareto", pareto(result.customers), lang),
+        "managers": _table("managers", workload, lang),
     }
     charts = (
         Chart("bar", texts.get("summary", "chart.tiers"), "tiers", "tier", ("customer_share", "revenue_share"),
@@ -499,7 +555,8 @@ def summary(result: Segmentation, lang: str, texts: Texts) -> SheetContent:
         Chart("bar", texts.get("summary", "chart.flow"), "flow", "month", ("entered", "left"), "flow"),
     )
     return SheetContent(key="summary", title=labels.sheet_title("summary", lang), template="summary",
-                        texts=text_values, tables=tables, charts=charts, freeze=None)
+                        texts=text_values, tables=tables, charts=charts, freeze=None,
+                        print_setup=PrintSetup(titles_of=None))
 
 
 # --------------------------------------------------------------------------- plain data sheets
@@ -517,12 +574,15 @@ def localize_customers(customers: pd.DataFrame, lang: str) -> pd.DataFrame:
     return out
 
 
-def customers_sheet(customers: pd.DataFrame, lang: str) -> SheetContent:
+def customers_sheet(customers: pd.DataFrame, lang: str, as_of: pd.Timestamp | None = None) -> SheetContent:
+    """The Customers sheet (English column keys, stable for other tools); dates before
+    AS_OF (the analysis date) red."""
     frame = localize_customers(customers[CUSTOMER_COLUMNS], lang)
     headers = {c: labels.customer_header(c, lang) for c in CUSTOMER_COLUMNS}
     table = SheetTable(TABLE_NAMES["customers"], frame, headers)
     return SheetContent(key="customers", title=labels.sheet_title("customers", lang), template=None, texts={},
-                        tables={"rows": table}, freeze_columns=1)
+                        tables={"rows": table}, freeze_columns=1,
+                        overdue_before=pd.Timestamp(as_of) if as_of is not None else None)
 
 
 def monthly_vip(result: Segmentation, lang: str) -> SheetContent:
@@ -552,8 +612,12 @@ def _period(concentration: pd.DataFrame) -> str:
     return str(concentration["period"].iloc[0]).replace("..", " – ")
 
 
-def _day(stamp: pd.Timestamp) -> str:
-    return pd.Timestamp(stamp).strftime("%Y-%m-%d")
+DAY_FORMATS = {"en": "%Y-%m-%d", "ru": "%d.%m.%Y"}
+
+
+def _day(stamp: pd.Timestamp, lang: str = "en") -> str:
+    """A day in a text: 2025-10-31 in English, 31.10.2025 in Russian."""
+    return pd.Timestamp(stamp).strftime(DAY_FORMATS.get(lang, DAY_FORMATS["en"]))
 
 
 # --------------------------------------------------------------------------- movement between tiers
@@ -654,7 +718,7 @@ def reactivation_sheet(planned: pd.DataFrame, seed: int, variants: int, lang: st
     text_values = {
         "title": texts.get("reactivation", "title"),
         "subtitle": texts.get("reactivation", "subtitle", customers=len(rows), variants=variants,
-                              planned_on=_day(dates.max()) if len(dates) else ""),
+                              planned_on=_day(dates.max(), texts.lang) if len(dates) else ""),
         "seed_line": texts.get("reactivation", "seed_line", seed=seed),
     }
     return SheetContent(key="reactivation", title=labels.sheet_title("reactivation", lang), template="reactivation",
@@ -672,7 +736,7 @@ def reactivation_results_sheet(results: pd.DataFrame, verdict_text: str, contact
     text_values = {
         "title": texts.get("reactivation_results", "title"),
         "subtitle": texts.get("reactivation_results", "subtitle", contacts=contacts,
-                              response_days=settings.response_days, as_of=_day(as_of)),
+                              response_days=settings.response_days, as_of=_day(as_of, texts.lang)),
         "verdict": verdict_text if contacts else texts.get("reactivation_results", "no_contacts"),
         "log_note": texts.get("reactivation_results", "log_note", issues=issues),
     }

@@ -22,7 +22,7 @@ import warnings
 from copy import copy
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,7 @@ from openpyxl.packaging.custom import StringProperty
 from openpyxl.styles import Font, PatternFill
 from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.filters import AutoFilter
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
@@ -43,8 +44,8 @@ from . import labels
 from .labels import SEGMENTS
 from .schema import InputError
 from .files import failed_writes_reported, replace_atomically, safe_stem, staged_folder, track_workbook, unique_stem
-from .segment import CUSTOMER_COLUMNS, TEXT_COLUMNS, Segmentation
-from .sheets import (TRANSLATED_COLUMNS, Formula, SheetContent, SheetTable, Texts, call_list, contact_plan,
+from .segment import CUSTOMER_COLUMNS, LATER_COLUMNS, TEXT_COLUMNS, Segmentation
+from .sheets import (TRANSLATED_COLUMNS, Formula, PrintSetup, SheetContent, SheetTable, Texts, call_list, contact_plan,
                      customers_sheet, load_texts, movement_sheet, row_segments, segment_members,
                      workbook_content)
 from .templates import Slot, Template, load_template
@@ -132,8 +133,11 @@ def write_workbook(result: Segmentation, out: str | Path, lang: str = "en", *, t
     The workbook's properties keep the settings (as JSON) and the copy's sheet title, so
     that the workbook can be written again from itself (see jobs.reactivation_plan).
     """
+    from .worklist import read_worklog
+
     book = build_workbook(result, lang, tx=tx, source=source, templates=templates, history=history, extra=extra,
-                          kept=kept, source_has_segment=source_has_segment)
+                          kept=kept, source_has_segment=source_has_segment,
+                          worklog=read_worklog(out))  # a manager's Done / Outcome / Note survive the rewrite
     return save_atomically(book, out)
 
 
@@ -141,12 +145,18 @@ def build_workbook(result: Segmentation, lang: str = "en", *, tx: pd.DataFrame |
                    source: tuple[str | Path, str | None] | None = None,
                    templates: str | Path | None = None, history: pd.DataFrame | None = None,
                    extra: Sequence[SheetContent] = (), kept: Sequence[tuple[str, list[list]]] = (),
-                   source_has_segment: bool = False, record: bool = False) -> Workbook:
+                   source_has_segment: bool = False, record: bool = False,
+                   worklog: Mapping[str, pd.DataFrame] | None = None) -> Workbook:
     """The workbook of write_workbook, laid out and not yet saved. RECORD: its sheets are
-    writers.RecordedSheet, kept in memory for the open-workbook writer (never saved)."""
+    writers.RecordedSheet, kept in memory for the open-workbook writer (never saved).
+    WORKLOG: the call lists' Done / Outcome / Note of an earlier run (worklist.read_worklog)."""
     lang = labels.check_lang(lang)
     texts = load_texts(lang, templates)
     contents = workbook_content(result, lang, texts)
+    if worklog:
+        from .worklist import with_worklog
+
+        contents = with_worklog(contents, worklog, lang)
     after_ledger = [movement_sheet(history, result, lang, texts)] if history is not None else []
     after_ledger += list(extra)
     if after_ledger:
@@ -243,7 +253,7 @@ def read_customers(path: str | Path) -> tuple[pd.DataFrame, dict[str, str]]:
         book.close()
     columns = {labels.customer_header(c, l): c for l in labels.LANGS for c in CUSTOMER_COLUMNS}
     keys = [columns.get(str(h), str(h)) for h in head]
-    missing = [c for c in CUSTOMER_COLUMNS if c not in keys]
+    missing = [c for c in CUSTOMER_COLUMNS if c not in keys and c not in LATER_COLUMNS]
     if missing:
         raise InputError(f"the Customers sheet of {path.name} has no column {', '.join(missing)}")
     width = len(keys)
@@ -327,7 +337,7 @@ def split_customers(customers: pd.DataFrame, meta: dict[str, str], by: str, dire
         for (name, mask, segments), stem in zip(groups, stems):
             sub = customers[mask].reset_index(drop=True)
             contents = [call_list(sub, s, as_of, lang, texts, criterion=criterion) for s in segments]
-            contents += [contact_plan(sub, as_of, lang, texts), customers_sheet(sub, lang)]
+            contents += [contact_plan(sub, as_of, lang, texts), customers_sheet(sub, lang, as_of)]
             write_sheets(contents, stage / f"{stem}.xlsx", texts, properties, templates)
             written.append(directory / f"{stem}.xlsx")
     return written
@@ -354,6 +364,7 @@ class SheetWriter:
     # ------------------------------------------------------------------ dispatch
 
     def write(self, content: SheetContent) -> None:
+        self.formats = dict(content.number_formats or labels.NUMBER_FORMATS.get(self.texts.lang, {}))
         if content.template is None:
             self._plain(content)
         else:
@@ -377,12 +388,13 @@ class SheetWriter:
         table = content.tables["rows"]
         keys = list(table.frame.columns)
         columns = [_Column(key, col, None, None) for col, key in enumerate(keys, 1)]
-        styles = _Styles(ws)
+        styles = _Styles(ws, self.formats)
         for column in columns:
             fmt = _plain_format(column.key, table.frame[column.key])
             column.style = styles.of(number_format=fmt) if fmt else None
         _fit_widths(ws, columns, table)
         n = max(1, len(table.frame))
+        _print_setup(ws, content.print_setup, 1 if content.print_setup.titles_of == "rows" else None)  # before rows
         ws.freeze_panes = f"{get_column_letter(1 + content.freeze_columns)}2"
         ws.append([_text_cell(ws, name) for name in _column_names(table, columns)])
         for row in _data_rows(ws, table, columns, styles, {}):
@@ -390,13 +402,13 @@ class SheetWriter:
         _add_table(ws, table, 1, columns, n, DEFAULT_TABLE_STYLE, None)
         for column in columns:
             if column.key in ("remind_on", "follow_up_on", "next_contact"):
-                _overdue(ws, column.col, 2, 1 + n, None)
+                _overdue(ws, column.col, 2, 1 + n, None, content.overdue_before)
 
     # ------------------------------------------------------------------ templated sheets
 
     def _templated(self, content: SheetContent, tpl: Template) -> None:
         ws = self._sheet(content.title)
-        styles = _Styles(ws)
+        styles = _Styles(ws, self.formats)
         src = tpl.sheet
         slots = {name: slot for name, slot in tpl.slots.items()}
         placed: dict[str, _Placed] = {}
@@ -451,6 +463,8 @@ class SheetWriter:
         ws.sheet_properties.pageSetUpPr = copy(src.sheet_properties.pageSetUpPr)
         for attr in ("orientation", "paperSize", "fitToWidth", "fitToHeight"):
             setattr(ws.page_setup, attr, getattr(src.page_setup, attr))
+        titled = placed.get(content.print_setup.titles_of) if content.print_setup.titles_of else None
+        _print_setup(ws, content.print_setup, titled.header if titled is not None else None)
         frozen = placed.get(content.freeze) if content.freeze else None
         if frozen is not None:
             ws.freeze_panes = f"{get_column_letter(frozen.slot.first_col + content.freeze_columns)}{frozen.header + 1}"
@@ -479,7 +493,9 @@ class SheetWriter:
             _add_table(ws, p.table, p.header, p.columns, p.n, style, p.slot.table_style)
             for column in p.columns:
                 if column.key in ("next_contact", "date", "remind_on", "follow_up_on") and _is_date(p.table, column):
-                    _overdue(ws, column.col, p.header + 1, p.header + p.n, tpl.samples.get("overdue"))
+                    _overdue(ws, column.col, p.header + 1, p.header + p.n, tpl.samples.get("overdue"),
+                             content.overdue_before)
+        _validations(ws, content, placed)
         for chart in content.charts:
             self._chart(ws, tpl, chart, placed, row_map, widths)
 
@@ -687,11 +703,14 @@ class SheetWriter:
                 if v is not None:
                     lengths[c] = max(lengths.get(c, 0), len(v.strftime("%Y-%m-%d") if isinstance(v, datetime)
                                                              else str(v)))
+                    if isinstance(v, (int, float)) and not isinstance(v, bool):  # room for a totals row below
+                        lengths[c] = max(lengths[c], len(f"{abs(v) * 1000:,.2f}"))
         lengths[seg_col] = max([len(str(v)) for v in segment_of.values()] + [len(labels.header("segment", lang))])
         for c, n in lengths.items():
             ws.column_dimensions[get_column_letter(c)].width = min(max(n + 2, MIN_WIDTH), MAX_WIDTH)
         if header_row:
             ws.freeze_panes = f"A{header_row + 1}"
+        _print_setup(ws, PrintSetup(), header_row or None)
         bold = styles.of(font=Font(bold=True))
         last = 0
         for r, row in enumerate(_chain(head, rows), 1):
@@ -844,8 +863,9 @@ class _Placed:
 class _Styles:
     """Style arrays of one output sheet, made once and shared by the cells that use them."""
 
-    def __init__(self, ws):
+    def __init__(self, ws, formats: dict[str, str] | None = None):
         self.ws = ws
+        self.formats = formats or {}  # number format → the one to use (SheetContent.number_formats)
         self._copies: dict[int, object] = {}
         self._made: dict[tuple, object] = {}
         self._quoted: dict[int, object] = {}
@@ -862,7 +882,7 @@ class _Styles:
             cell.fill = copy(tc.fill)
             cell.border = copy(tc.border)
             cell.alignment = copy(tc.alignment)
-            cell.number_format = tc.number_format
+            cell.number_format = self.formats.get(tc.number_format, tc.number_format)
             cell.protection = copy(tc.protection)
             self._copies[key] = cell._style if cell.has_style else None
         return self._copies[key]
@@ -872,7 +892,7 @@ class _Styles:
         if key not in self._made:
             cell = WriteOnlyCell(self.ws)
             if number_format:
-                cell.number_format = number_format
+                cell.number_format = self.formats.get(number_format, number_format)
             if font is not None:
                 cell.font = font
             self._made[key] = cell._style if cell.has_style else None
@@ -975,8 +995,9 @@ def _add_table(ws, table: SheetTable, header: int, columns: list[_Column], n: in
         ws.add_table(obj)
 
 
-def _overdue(ws, col: int, first: int, last: int, sample) -> None:
-    """Dates before today in red (the template's tb_overdue look)."""
+def _overdue(ws, col: int, first: int, last: int, sample, before: pd.Timestamp | None = None) -> None:
+    """Dates before BEFORE (the analysis date; None: today) in red (the template's
+    tb_overdue look)."""
     if last < first:
         return
     letter = get_column_letter(col)
@@ -986,8 +1007,37 @@ def _overdue(ws, col: int, first: int, last: int, sample) -> None:
     else:
         font, color = Font(color=OVERDUE_FONT), OVERDUE_FILL
     fill = PatternFill(fill_type="solid", start_color=color, end_color=color)
-    rule = FormulaRule(formula=[f"AND(ISNUMBER({letter}{first}),{letter}{first}<TODAY())"], font=font, fill=fill)
+    limit = "TODAY()" if before is None else f"DATE({before.year},{before.month},{before.day})"
+    rule = FormulaRule(formula=[f"AND(ISNUMBER({letter}{first}),{letter}{first}<{limit})"], font=font, fill=fill)
     ws.conditional_formatting.add(f"{letter}{first}:{letter}{last}", rule)
+
+
+def _validations(ws, content: SheetContent, placed: dict) -> None:
+    """The content's dropdowns: a list validation on the data rows of each column."""
+    for v in content.validations:
+        p = placed.get(v.table)
+        col = next((c.col for c in p.columns if c.key == v.column), None) if p is not None else None
+        if col is None or not v.choices:
+            continue
+        letter = get_column_letter(col)
+        listed = ",".join(str(c).replace('"', "'") for c in v.choices)
+        rule = DataValidation(type="list", formula1=f'"{listed}"', allow_blank=True, showDropDown=False)
+        rule.add(f"{letter}{p.header + 1}:{letter}{p.header + p.n}")
+        ws.data_validations.append(rule)
+
+
+def _print_setup(ws, setup: PrintSetup, header: int | None) -> None:
+    """A sheet's print setup (SheetContent.print_setup): the header row HEADER repeated
+    on every page, landscape, one page wide (as many pages down as needed). Before the
+    first row is written (fit-to-page goes in the sheet's header)."""
+    if header is not None:
+        ws.print_title_rows = f"{header}:{header}"
+    if setup.landscape:
+        ws.page_setup.orientation = "landscape"
+    if setup.fit_width:
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0
 
 
 def _is_date(table: SheetTable, column: _Column) -> bool:
@@ -1002,6 +1052,9 @@ def _plain_format(key: str, col: pd.Series) -> str | None:
     if pd.api.types.is_integer_dtype(col):
         return "0"
     if pd.api.types.is_float_dtype(col):
+        if key == "units":  # whole units as integers (17, not 17.00), fractions (kg) as they are
+            finite = col.dropna()
+            return "#,##0" if bool((finite == finite.round()).all()) else "#,##0.###"
         return "0.0" if key == "cycle_days" else MONEY_FORMAT
     return None
 

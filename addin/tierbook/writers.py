@@ -208,6 +208,8 @@ class ExcelWriter:
         for cf in ws.conditional_formatting:
             for rule in cf.rules:
                 self._conditional(target.range(str(cf.sqref)), rule)
+        for rule in ws.data_validations.dataValidation:  # the call lists' Done / Outcome dropdowns
+            self._dropdown(target, rule)
         if ws.freeze_panes:
             self._freeze(target, ws.freeze_panes)
         for chart in ws._charts:
@@ -266,6 +268,20 @@ class ExcelWriter:
                 if color:
                     spec["fill_color"] = color
         rng.conditional_formats.add_custom(formula, **spec)
+
+    @staticmethod
+    def _dropdown(target, rule) -> None:
+        """A list validation ("a,b,c") as xlwings' Range.data_validation.set_list. Only
+        xlwings' Office.js client and desktop Excel have it; elsewhere the cells stay
+        free text (a dropdown is a convenience, the column is still there)."""
+        choices = [c for c in (rule.formula1 or "").strip('"').split(",") if c]
+        if rule.type != "list" or not choices:
+            return
+        for ref in str(rule.sqref).split():
+            try:
+                target.range(ref).data_validation.set_list(choices, in_cell_dropdown=True)
+            except NotImplementedError:
+                return
 
     @staticmethod
     def _freeze(target, top_left: str) -> None:

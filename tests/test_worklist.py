@@ -1,0 +1,227 @@
+"""Issue 13: the call lists are worklists (the why, Done / Outcome / Note with dropdowns,
+kept by a re-run), the Summary's calls per manager, the Russian book's formats and the
+print setup of every sheet; LibreOffice renders every sheet without a ### cell."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.cell import range_boundaries
+
+from libreoffice import convert
+from test_cli import run
+from tierbook import Settings, labels
+from tierbook.demo import demo_path
+from tierbook.read import read_transactions
+from tierbook.segment import classify, manager_workload
+from tierbook.workbook import write_workbook
+from tierbook.worklist import carry_over
+
+# --------------------------------------------------------------------------- carry_over, on small frames
+
+
+def new_rows(*rows) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["customer", "next_contact", "task", "done", "outcome", "note"])
+    frame["next_contact"] = pd.to_datetime(frame["next_contact"])
+    return frame
+
+
+def test_outcome_and_note_follow_the_customer_done_only_while_the_task_is_the_same():
+    previous = pd.DataFrame({
+        "customer": ["a", "b", "gone", "c"],
+        "next_contact": [pd.Timestamp("2024-06-30"), pd.Timestamp("2024-06-10"), pd.Timestamp("2024-06-01"), None],
+        "task": ["reminder", "reminder", "reminder", "regular message"],
+        "done": ["yes", "yes", "yes", None],
+        "outcome": ["call back", "ordered", "reached", None],
+        "note": ["after the 15th", None, "moved away", "ask for Olga"],
+    })
+    new = new_rows(("c", "2024-07-30", "regular message", "", "", ""),
+                   ("a", "2024-06-30", "reminder", "", "", ""),  # the same task, the same day: still done
+                   ("b", "2024-07-20", "reminder", "", "", ""),  # a new date: a new task, not done yet
+                   ("d", "2024-07-01", "follow-up", "", "", ""))
+    got = carry_over(previous, new, "en")
+    assert got[["customer", "done", "outcome", "note"]].values.tolist() == [
+        ["c", "", "", "ask for Olga"],
+        ["a", "yes", "call back", "after the 15th"],
+        ["b", "", "ordered", ""],
+        ["d", "", "", ""],
+    ]
+    assert new["done"].tolist() == ["", "", "", ""]  # pure: the input is unchanged
+
+
+def test_dropdown_words_are_shown_in_the_new_language_and_typed_words_stay():
+    previous = pd.DataFrame({"customer": ["a", "b"], "next_contact": [pd.Timestamp("2024-06-30")] * 2,
+                             "task": ["t", "t"], "done": ["да", "maybe"], "outcome": ["нет ответа", "voicemail"],
+                             "note": ["", ""]})
+    got = carry_over(previous, new_rows(("a", "2024-06-30", "t", "", "", ""), ("b", "2024-06-30", "t", "", "", "")),
+                     "en")
+    assert got[["done", "outcome"]].values.tolist() == [["yes", "no answer"], ["maybe", "voicemail"]]
+
+
+# --------------------------------------------------------------------------- the workbook, opened again
+
+
+@pytest.fixture(scope="module")
+def demo():
+    tx, issues = read_transactions(demo_path())
+    return tx, classify(tx, Settings(), issues)
+
+
+@pytest.fixture(scope="module")
+def books(demo, tmp_path_factory):
+    tx, result = demo
+    folder = tmp_path_factory.mktemp("worklist")
+    return {lang: write_workbook(result, folder / f"tierbook_{lang}.xlsx", lang=lang, tx=tx,
+                                 source=(demo_path(), None)) for lang in ("en", "ru")}
+
+
+@pytest.fixture(scope="module")
+def opened(books):
+    return {lang: openpyxl.load_workbook(path) for lang, path in books.items()}
+
+
+def table(ws, name: str) -> tuple[list[str], list[list], tuple[int, int, int, int]]:
+    box = range_boundaries(ws.tables[name].ref)
+    min_col, min_row, max_col, max_row = box
+    rows = [[ws.cell(row=r, column=c).value for c in range(min_col, max_col + 1)] for r in range(min_row, max_row + 1)]
+    return rows[0], rows[1:], box
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_every_call_list_has_the_why_and_done_outcome_dropdowns(opened, demo, lang):
+    _, result = demo
+    by_name = result.customers.set_index("customer")
+    h = lambda key: labels.header(key, lang)  # noqa: E731
+    for segment in labels.SEGMENTS:
+        key = f"segment:{segment}"
+        ws = opened[lang][labels.sheet_title(key, lang)]
+        header, rows, (min_col, min_row, _, max_row) = table(ws, labels.TABLE_NAMES[key])
+        for k in ("next_purchase", "cycle_days", "average_order", "done", "outcome", "note"):
+            assert h(k) in header, (segment, k)
+        for row in [r for r in rows if r[header.index(h("customer"))] is not None][:20]:
+            who = by_name.loc[row[header.index(h("customer"))]]
+            assert row[header.index(h("average_order"))] == pytest.approx(who["average_order"], nan_ok=True) \
+                or (row[header.index(h("average_order"))] is None and pd.isna(who["average_order"]))
+            expected = row[header.index(h("next_purchase"))]
+            assert (expected is None and pd.isna(who["next_purchase"])) or expected == who["next_purchase"]
+        dropdowns = {}
+        for dv in ws.data_validations.dataValidation:
+            c0, r0, c1, r1 = range_boundaries(str(dv.sqref))
+            dropdowns[f"{get_column_letter(c0)}{r0}:{get_column_letter(c1)}{r1}"] = dv.formula1
+        done = get_column_letter(min_col + header.index(h("done")))
+        outcome = get_column_letter(min_col + header.index(h("outcome")))
+        assert dropdowns == {
+            f"{done}{min_row + 1}:{done}{max_row}": '"' + ",".join(labels.choices("done", lang)) + '"',
+            f"{outcome}{min_row + 1}:{outcome}{max_row}": '"' + ",".join(labels.choices("outcome", lang)) + '"',
+        }, segment
+    assert labels.choices("outcome", "en") == ("reached", "no answer", "call back", "not interested", "ordered")
+    assert labels.choices("done", "ru") == ("да", "нет")
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_every_sheet_prints_landscape_one_page_wide_with_its_header_row_on_each_page(opened, lang):
+    book = opened[lang]
+    for ws in book.worksheets:
+        assert ws.page_setup.orientation == "landscape", ws.title
+        assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth == 1, ws.title
+        assert ws.page_setup.fitToHeight == 0, ws.title  # as many pages down as needed
+    # the header row of the list repeats on every page
+    for key in ("contact_plan", "segment:VIP", "segment:lost VIP", "customers", "issues"):
+        ws = book[labels.sheet_title(key, lang)]
+        name = {"contact_plan": "contact_plan"}.get(key, key)
+        _, _, (_, header_row, _, _) = table(ws, labels.TABLE_NAMES[name])
+        assert ws.print_title_rows == f"${header_row}:${header_row}", key
+
+
+def test_the_russian_book_shows_russian_dates_and_whole_units(opened, demo):
+    _, result = demo
+    ru, en = opened["ru"], opened["en"]
+    day = pd.Timestamp(result.as_of)
+    vip = ru[labels.sheet_title("segment:VIP", "ru")]
+    header, _, (min_col, min_row, _, _) = table(vip, "tbVIP")
+    for key in ("next_contact", "next_purchase", "last_purchase"):
+        assert vip.cell(row=min_row + 1, column=min_col + header.index(labels.header(key, "ru"))).number_format \
+            == "dd.mm.yyyy"
+    assert f"на {day.strftime('%d.%m.%Y')}" in vip["A3"].value
+    customers = ru["Клиенты"]
+    head = [c.value for c in customers[1]]
+    assert customers.cell(row=2, column=head.index("Последняя покупка") + 1).number_format == "dd.mm.yyyy"
+    assert customers.cell(row=2, column=head.index("Единиц") + 1).number_format == "#,##0"  # 17, not 17.00
+    english = en["Customers"]
+    head = [c.value for c in english[1]]
+    assert english.cell(row=2, column=head.index("units") + 1).number_format == "#,##0"
+    assert english.cell(row=2, column=head.index("last_purchase") + 1).number_format == "yyyy-mm-dd"
+
+
+def test_tier_words_are_capitalised_alike(opened):
+    assert labels.word("tier.inactive", "en") == "Inactive" == labels.header("inactive", "en")
+    assert labels.word("tier.inactive", "ru") == "Неактивный" == labels.header("inactive", "ru")
+    assert [labels.value("tier", t, "ru") for t in ("VIP", "Good", "Regular")] == ["VIP", "Хороший", "Обычный"]
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_summary_shows_the_calls_of_each_manager_at_the_analysis_date(opened, demo, lang):
+    _, result = demo
+    ws = opened[lang][labels.sheet_title("summary", lang)]
+    header, rows, (_, min_row, _, _) = table(ws, "tbManagerCalls")
+    assert header == [labels.header(k, lang) for k in ("manager", "overdue", "due_this_week", "later", "calls")]
+    expected = manager_workload(result.customers, result.as_of)
+    expected["manager"] = [m or labels.word("no_manager", lang) for m in expected["manager"]]
+    assert rows == expected.values.tolist()
+    assert sum(r[1] for r in rows) > 0 and sum(r[2] for r in rows) > 0  # the demo has both
+    day = pd.Timestamp(result.as_of).strftime("%Y-%m-%d" if lang == "en" else "%d.%m.%Y")
+    assert day in ws.cell(row=min_row - 1, column=1).value
+
+
+# --------------------------------------------------------------------------- a re-run keeps a manager's notes
+
+
+def test_a_rerun_into_the_same_workbook_keeps_the_managers_notes(tmp_path):
+    sales = tmp_path / "sales.xlsx"
+    shutil.copyfile(demo_path(), sales)
+    out = tmp_path / "tierbook.xlsx"
+    done = run("segment", str(sales), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    book = openpyxl.load_workbook(out)
+    notes = {}
+    for title, (done_word, outcome, note) in (("VIP", ("yes", "call back", "wants the autumn price list")),
+                                              ("lost VIP", ("no", "not interested", "went to a competitor"))):
+        ws = book[labels.sheet_title(f"segment:{title}", "en")]
+        header, rows, (min_col, min_row, _, _) = table(ws, labels.TABLE_NAMES[f"segment:{title}"])
+        customer = rows[1][0]
+        for key, value in (("Done", done_word), ("Outcome", outcome), ("Note", note)):
+            ws.cell(row=min_row + 2, column=min_col + header.index(key)).value = value
+        notes[title] = (customer, done_word, outcome, note)
+    book.save(out)
+
+    done = run("segment", str(sales), "--out", str(out))  # next month's run, into the same file
+    assert done.returncode == 0, done.stderr
+    book = openpyxl.load_workbook(out)
+    for title, (customer, done_word, outcome, note) in notes.items():
+        header, rows, _ = table(book[labels.sheet_title(f"segment:{title}", "en")],
+                                labels.TABLE_NAMES[f"segment:{title}"])
+        (row,) = [r for r in rows if r[0] == customer]
+        assert [row[header.index(k)] for k in ("Done", "Outcome", "Note")] == [done_word, outcome, note], title
+        others = [r for r in rows if r[0] != customer]
+        assert all(r[header.index("Note")] is None for r in others)  # nobody else got a note
+
+
+# --------------------------------------------------------------------------- LibreOffice renders every sheet
+
+
+def test_libreoffice_prints_every_sheet_without_a_hash_cell(books, opened, tmp_path):
+    pdfs = convert(books.values(), "pdf", tmp_path / "pdf", tmp_path / "profile")
+    for (lang, path), pdf in zip(books.items(), pdfs):
+        text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                              check=True).stdout
+        assert "###" not in text, lang
+        for ws in opened[lang].worksheets:  # every sheet is printed: its first text is in the PDF
+            first = next(str(c.value) for row in ws.iter_rows(max_row=3) for c in row
+                         if isinstance(c.value, str) and not c.value.startswith("="))
+            assert first.split()[0] in text, (lang, ws.title)
