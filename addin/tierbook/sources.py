@@ -172,7 +172,7 @@ def segment_source(path: str | Path, out: str | Path, settings: Settings | None 
     """`tierbook segment` for a large source: classify and write the per-customer sheets
     (no copy of the sales; the input report says why when it would not fit in Excel).
     An existing OUT with sheets tierbook did not write is refused unless FORCE."""
-    from .jobs import check_replaceable
+    from .targets import check_replaceable
     from .workbook import write_workbook
 
     check_replaceable(out, force)
