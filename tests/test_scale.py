@@ -158,6 +158,28 @@ def test_a_parquet_folder_over_the_excel_limit_gives_a_valid_workbook_without_th
     assert_same(small, result)
 
 
+def test_a_second_run_from_a_large_source_keeps_the_users_contact_log(tmp_path):
+    """The Contact log is never counted as a sheet a re-run would lose, so the large-source
+    path must carry it over like every other job does."""
+    from openpyxl import load_workbook
+
+    tx = synthetic(3_000, customers=300)
+    source = tmp_path / "sales.parquet"
+    tx.to_parquet(source)
+    out = tmp_path / "out.xlsx"
+    segment_source(source, out)
+    book = load_workbook(out)
+    log = book.create_sheet("Contact log")
+    log.append(["customer", "variant", "contact date"])
+    log.append(["c1", "A", "2024-01-05"])
+    book.save(out)
+    segment_source(source, out)
+    again = load_workbook(out)
+    assert "Contact log" in again.sheetnames
+    assert [list(r) for r in again["Contact log"].iter_rows(values_only=True)] == [
+        ["customer", "variant", "contact date"], ["c1", "A", "2024-01-05"]]
+
+
 def test_the_cli_segments_a_query_against_a_duckdb_file(tmp_path):
     import duckdb
 

@@ -171,15 +171,20 @@ def segment_source(path: str | Path, out: str | Path, settings: Settings | None 
                    force: bool = False) -> Segmentation:
     """`tierbook segment` for a large source: classify and write the per-customer sheets
     (no copy of the sales; the input report says why when it would not fit in Excel).
-    An existing OUT with sheets tierbook did not write is refused unless FORCE."""
-    from .targets import check_replaceable
+    An existing OUT with sheets tierbook did not write is refused unless FORCE; what an
+    earlier tierbook workbook OUT holds of the user's (the reactivation plan, the Mailing
+    and Contact log sheets) is carried over, as targets.FileTarget does for every job."""
+    from .targets import FileTarget, plan_sheet
     from .workbook import write_workbook
 
-    check_replaceable(out, force)
+    target = FileTarget(out, force)
+    target.check()
     progress(f"aggregating {path} with {engine or 'duckdb'}")
     result = classify_source(path, settings, sql=sql, engine=engine, master=master, excel_rows=excel_rows)
     progress(f"classified {len(result.customers):,} customers as of {result.analysis_month}")
-    write_workbook(result, out, lang=lang)
+    plan = target.earlier_plan(lang)
+    write_workbook(result, out, lang=lang, extra=[plan_sheet(plan, lang)] if plan else [],
+                   kept=target.kept_sheets(lang))
     progress(f"wrote {out}")
     return result
 

@@ -342,17 +342,24 @@ class FileTarget:
         return InputError(f"no usable transactions in {source}: all its rows have problems; {len(issues):,} "
                           f'are listed in the sheet "{content.title}" of {self.out}')
 
-    def write(self, layout: Layout) -> Path:
+    def kept_sheets(self, lang: str, contact_log: bool = False) -> list[tuple[str, list[list]]]:
+        """The user's sheets of an earlier tierbook workbook OUT (Mailing, Contact log) to
+        write again as they are; with CONTACT_LOG an empty Contact log when there is none."""
         from .sheets import contact_log_headers
+
+        kept = list(self._user_work(lang)[2])
+        title = labels.sheet_title("contact_log", lang)
+        if contact_log and all(t != title for t, _ in kept):
+            kept.append((title, [contact_log_headers(lang)]))
+        return kept
+
+    def write(self, layout: Layout) -> Path:
         from .workbook import write_workbook
 
         lang = layout.data.lang
-        kept = list(self._user_work(lang)[2])
-        title = labels.sheet_title("contact_log", lang)
-        if layout.contact_log and all(t != title for t, _ in kept):
-            kept.append((title, [contact_log_headers(lang)]))
         return write_workbook(layout.written, self.out, lang=lang, tx=layout.data.tx, source=layout.data.copy,
-                              history=layout.history(), extra=layout.extra, kept=kept,
+                              history=layout.history(), extra=layout.extra,
+                              kept=self.kept_sheets(lang, layout.contact_log),
                               source_has_segment=layout.data.copy_has_segment)
 
 
