@@ -171,11 +171,10 @@ def split_file(src: str | Path, by: str, directory: str | Path, lang: str | None
                progress: Progress = _quiet) -> list[Path]:
     """One workbook per segment (by="segment") or per manager (by="manager") of the
     tierbook workbook SRC, written into DIRECTORY; returns the files."""
-    from .workbook import read_customers
+    from .workbook import check_split_by, read_customers
 
     progress(f"splitting {src} by {by}")
-    if by not in ("segment", "manager"):
-        raise ValueError(f"split by must be segment or manager, got {by!r}")
+    check_split_by(by)
     customers, meta = read_customers(src)
     return split(customers, meta, by, directory, lang=lang, protect=(src,), name=Path(src).name, progress=progress)
 

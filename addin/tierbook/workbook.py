@@ -290,14 +290,19 @@ def _restore(column: str, values: pd.Series, lang: str) -> pd.Series:
 # --------------------------------------------------------------------------- split
 
 
+def check_split_by(by: str) -> None:
+    """A split is by segment or by manager (checked before any file is read)."""
+    if by not in ("segment", "manager"):
+        raise ValueError(f"split by must be segment or manager, got {by!r}")
+
+
 def split_workbook(path: str | Path, by: str, directory: str | Path, lang: str | None = None,
                    templates: str | Path | None = None) -> list[Path]:
     """One workbook per segment (by="segment") or per manager (by="manager") in
     DIRECTORY, from the Customers sheet of the tierbook workbook PATH: the call list(s),
     the contact plan and the Customers rows of only that segment's or manager's
     customers, laid out with the same templates. Returns the files written."""
-    if by not in ("segment", "manager"):
-        raise ValueError(f"split by must be segment or manager, got {by!r}")
+    check_split_by(by)
     customers, meta = read_customers(path)
     return split_customers(customers, meta, by, directory, lang, templates, protect=(path,), name=Path(path).name)
 
@@ -308,8 +313,7 @@ def split_customers(customers: pd.DataFrame, meta: dict[str, str], by: str, dire
     """split_workbook of the CUSTOMERS frame (the engine's columns) whose classification
     has the properties META (lang, as_of, month, criterion), without reading a workbook;
     PROTECT: files the output folder must not replace; NAME: their source, for messages."""
-    if by not in ("segment", "manager"):
-        raise ValueError(f"split by must be segment or manager, got {by!r}")
+    check_split_by(by)
     if len(customers) == 0:
         raise InputError(f"{name} has no customers to split")
     lang = labels.check_lang(lang or meta["lang"])
