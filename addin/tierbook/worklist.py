@@ -19,7 +19,7 @@ from typing import Mapping
 import pandas as pd
 
 from . import labels
-from .sheets import CALL_LIST_KEYS, WORK_KEYS, SheetContent, SheetTable
+from .sheets import CALL_LIST_KEYS, WORK_KEYS, SheetContent
 
 #: The columns read back from a call list: the manager's and what identifies the task.
 READ_KEYS = ("customer", "next_contact", "task", *WORK_KEYS)
@@ -112,9 +112,7 @@ def with_worklog(contents: list[SheetContent], worklog: Mapping[str, pd.DataFram
         if previous is None or table is None or "done" not in table.frame.columns:
             out.append(content)
             continue
-        frame = carry_over(previous, table.frame, lang)
-        tables = {**content.tables, "rows": SheetTable(table.name, frame, table.headers, table.marks,
-                                                       table.month_columns)}
+        tables = {**content.tables, "rows": replace(table, frame=carry_over(previous, table.frame, lang))}
         out.append(replace(content, tables=tables))
     return out
 
