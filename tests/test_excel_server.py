@@ -5,11 +5,9 @@ over HTTP."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -17,17 +15,12 @@ import httpx
 import pytest
 
 import tierbook.server
+from helpers import running_server
 from test_excel import BOOK, book_payload, sheet_matrix
 from tierbook.demo import demo_path
 
 NS = {"o": "http://schemas.microsoft.com/office/taskpaneappversionoverrides",
       "bt": "http://schemas.microsoft.com/office/officeappbasictypes/1.0"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 MAX_BODY_MB = 4  # the server's request limit in these tests (a script call of the demo sends 0.9 MB)
@@ -41,26 +34,9 @@ def output_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(output_root):
-    port = free_port()
-    env = {**os.environ, "TIERBOOK_OUTPUT_ROOT": str(output_root), "TIERBOOK_SERVER_MAX_BODY_MB": str(MAX_BODY_MB)}
-    process = subprocess.Popen([sys.executable, "-m", "tierbook.server", "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                if httpx.get(base + "/", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-            if process.poll() is not None:
-                raise AssertionError(process.stdout.read())
-        else:
-            raise AssertionError("the server did not start")
+    env = {"TIERBOOK_OUTPUT_ROOT": str(output_root), "TIERBOOK_SERVER_MAX_BODY_MB": str(MAX_BODY_MB)}
+    with running_server(env, attempts=200) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 # --------------------------------------------------------------------------- what a web page cannot do
 

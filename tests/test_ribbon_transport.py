@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ import pytest
 import tierbook.excel as excel
 from test_excel import BOOK, book_payload
 from test_excel_scripts import apply_actions, demo_payload, excluded, grid, run_script
-from test_excel_server import free_port
+from helpers import running_server
 from tierbook.demo import demo_path
 from tierbook.server.transport import Store, TransportError, json_size, pages, split_action
 
@@ -94,27 +93,9 @@ def test_an_upload_is_put_together_in_row_order_and_a_gap_is_refused():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    port = free_port()
-    env = {**os.environ, "TIERBOOK_OUTPUT_ROOT": str(tmp_path_factory.mktemp("root")),
-           "TIERBOOK_SERVER_PAGE_MB": str(PAGE_MB)}
-    process = subprocess.Popen([sys.executable, "-m", "tierbook.server", "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(base + "/", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-            if process.poll() is not None:
-                raise AssertionError(process.stdout.read())
-        else:
-            raise AssertionError("the server did not start")
+    env = {"TIERBOOK_OUTPUT_ROOT": str(tmp_path_factory.mktemp("root")), "TIERBOOK_SERVER_PAGE_MB": str(PAGE_MB)}
+    with running_server(env) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def node() -> str:

@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 import tomllib
 from pathlib import Path
 
@@ -105,28 +104,12 @@ def test_every_command_works_from_the_installed_wheel_without_a_source_tree(user
 
 
 def test_serve_from_the_installed_wheel_serves_the_manifest_and_icons(user_bin, tmp_path):
-    import socket
+    from helpers import running_server
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    process = subprocess.Popen([str(user_bin / "tierbook"), "serve", "--port", str(port)], cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(base + "/manifest.xml", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-            assert process.poll() is None, process.stdout.read()
+    with running_server(command=[str(user_bin / "tierbook"), "serve"], ready="/manifest.xml", cwd=tmp_path) as base:
         manifest = httpx.get(base + "/manifest.xml").text
         assert "tierbookTab" in manifest and f"<Version>{_package_version_as_manifest()}</Version>" in manifest
         assert httpx.get(base + "/static/images/icons/tierbook-32.png").content[:4] == b"\x89PNG"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def _package_version_as_manifest() -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from pathlib import Path
 
 import openpyxl
 import pandas as pd
@@ -16,11 +15,10 @@ from openpyxl.utils.cell import range_boundaries
 
 from libreoffice import convert
 from test_cli import run
-from tierbook import Settings, labels
+from test_workbook import books, demo, opened  # noqa: F401 - fixtures: the demo workbooks in both languages
+from tierbook import labels
 from tierbook.demo import demo_path
-from tierbook.read import read_transactions
-from tierbook.segment import classify, manager_workload
-from tierbook.workbook import write_workbook
+from tierbook.segment import manager_workload
 from tierbook.worklist import carry_over
 
 # --------------------------------------------------------------------------- carry_over, on small frames
@@ -65,25 +63,6 @@ def test_dropdown_words_are_shown_in_the_new_language_and_typed_words_stay():
 
 
 # --------------------------------------------------------------------------- the workbook, opened again
-
-
-@pytest.fixture(scope="module")
-def demo():
-    tx, issues = read_transactions(demo_path())
-    return tx, classify(tx, Settings(), issues)
-
-
-@pytest.fixture(scope="module")
-def books(demo, tmp_path_factory):
-    tx, result = demo
-    folder = tmp_path_factory.mktemp("worklist")
-    return {lang: write_workbook(result, folder / f"tierbook_{lang}.xlsx", lang=lang, tx=tx,
-                                 source=(demo_path(), None)) for lang in ("en", "ru")}
-
-
-@pytest.fixture(scope="module")
-def opened(books):
-    return {lang: openpyxl.load_workbook(path) for lang, path in books.items()}
 
 
 def table(ws, name: str) -> tuple[list[str], list[list], tuple[int, int, int, int]]:
