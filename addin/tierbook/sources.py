@@ -80,7 +80,7 @@ def _aggregate(columns: set[str], settings: Settings, run: Callable[[str], pd.Da
     as_of = None
     if settings.month is not None:
         as_of = str(pd.Period(settings.month, freq="M").end_time.date())
-    return aggregates_from(set(keep), dialect, run, as_of), issues
+    return aggregates_from(set(keep), dialect, run, as_of, define), issues
 
 
 #: DuckDB's memory budget (it spills to a temporary folder beyond it), so that the whole
