@@ -217,3 +217,67 @@ def test_spark_local_mode_gives_the_pandas_classification():
             assert_same(classify_aggregates(agg, settings), classify(small, settings))
     finally:
         spark.stop()
+
+
+def test_more_customers_than_a_sheet_holds_give_a_valid_workbook_that_says_what_is_left_out(tmp_path, monkeypatch):
+    """Excel's limit lowered (overflow.SHEET_ROWS, the one place of it): Customers holds
+    the customers with the highest revenue and says how many are left out, the call lists
+    hold their first rows and say so, Summary gives figures of every customer (not
+    formulas over a part), all customers are in a CSV beside the workbook, and openpyxl,
+    the structure checks and LibreOffice take the workbook."""
+    from openpyxl import load_workbook
+
+    from libreoffice import convert, structure_problems
+    from tierbook import labels, overflow
+    from tierbook.sheets import SEGMENTS, segment_members, share_figures
+
+    monkeypatch.setattr(overflow, "SHEET_ROWS", 200)  # plain sheets hold 199 rows, templated ones 100
+    tx = synthetic(6_000, customers=1_500)
+    source = tmp_path / "sales.parquet"
+    tx.reset_index(drop=True).to_parquet(source)
+    out = tmp_path / "tiers.xlsx"
+    result = segment_source(source, out)
+    customers = result.customers
+    assert len(customers) > 199
+
+    book = load_workbook(out)
+    ws = book["Customers"]
+    rows = list(ws.iter_rows(values_only=True))
+    head, data = rows[0], rows[1:]
+    assert len(data) == 199
+    note = head[-1]
+    assert (f"199 of {len(customers):,} rows, the highest revenue first" in note
+            and f"{len(customers) - 199:,} are left out" in note and "customers.csv" in note)
+    column = head.index("customer")
+    top = customers.sort_values(["revenue", "customer"], ascending=[False, True]).head(199)
+    assert [r[column] for r in data] == top["customer"].tolist()
+    assert ws.tables["tbCustomers"].ref.endswith("200")  # the table covers the rows shown, not the note
+
+    full = pd.read_csv(overflow.full_list_path(out), dtype={"customer": str})
+    assert full["customer"].tolist() == customers["customer"].tolist()
+    np.testing.assert_allclose(full["revenue"].to_numpy(), customers["revenue"].to_numpy())
+
+    issues = [r for r in book["Input issues"].iter_rows(values_only=True)]
+    texts = " ".join(str(c) for r in issues for c in r if c)
+    assert "6,000 rows exceed Excel's limit of 199 rows per sheet" in texts  # the sales copy
+    assert f"{len(customers):,} customers exceed Excel's 200 rows per sheet" in texts and "tiers - customers.csv" in texts
+
+    summary = [r for r in book["Summary"].iter_rows(values_only=True)]
+    everyone = next(r for r in summary if r and "All customers" in r)
+    assert len(customers) in everyone and not any(isinstance(c, str) and c.startswith("=") for r in summary for c in r)
+    figures = share_figures(customers, "tier", ["VIP"])
+    assert any(r and "VIP" in r and int(figures.loc[0, "customers"]) in r for r in summary)
+
+    cut = [s for s in SEGMENTS if segment_members(customers, s).sum() > 100]
+    assert cut  # a call list over its sheet's limit
+    for segment in cut:
+        title = labels.sheet_title(f"segment:{segment}", "en")
+        text = " ".join(str(c) for r in book[title].iter_rows(max_row=9, values_only=True) for c in r if c)
+        assert "are left out" in text, title
+        table = next(iter(book[title].tables.values()))
+        lo, hi = table.ref.split(":")
+        assert int("".join(ch for ch in hi if ch.isdigit())) - int("".join(ch for ch in lo if ch.isdigit())) == 100
+
+    assert structure_problems(out) == []
+    (again,) = convert([out], "xlsx", tmp_path / "lo", tmp_path / "profile")
+    assert load_workbook(again)["Customers"].max_row == 200
