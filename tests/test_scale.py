@@ -281,3 +281,72 @@ def test_more_customers_than_a_sheet_holds_give_a_valid_workbook_that_says_what_
     assert structure_problems(out) == []
     (again,) = convert([out], "xlsx", tmp_path / "lo", tmp_path / "profile")
     assert load_workbook(again)["Customers"].max_row == 200
+
+
+def rhythm_by_hand(tx: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """The rhythm of DOMAIN.md §4 from each customer's purchase days themselves: the gaps
+    between consecutive distinct purchase days, their median and population CV."""
+    from tierbook.segment import is_purchase, returned_units
+
+    units = returned_units(tx["amount"].to_numpy(), tx["units"].to_numpy(dtype="float64"))
+    bought = tx[is_purchase(tx["amount"].to_numpy(), units)]
+    out = {}
+    for customer in sorted(tx["customer"].unique()):
+        days = np.unique(bought.loc[bought["customer"] == customer, "date"].to_numpy().astype("datetime64[D]"))
+        gaps = np.diff(days).astype("int64").astype("float64")
+        if len(days) < settings.rhythm_min_days:
+            out[customer] = (np.nan, "")
+            continue
+        cycle, cv = float(np.median(gaps)), float(np.std(gaps) / np.mean(gaps))
+        label = "yearly" if cycle >= settings.yearly_cycle_days else "regular" if cv <= settings.regular_cv else "chaotic"
+        out[customer] = (cycle, label)
+    return pd.DataFrame.from_dict(out, orient="index", columns=["cycle_days", "rhythm"])
+
+
+def test_the_rhythm_from_whole_number_sums_is_the_rhythm_of_the_purchase_days():
+    """One purchase day, two rows on the same day, refunds and free shipments between the
+    purchases, even and odd numbers of gaps, regular, chaotic and yearly customers: the
+    rhythm the engine gets from the sums (pandas and DuckDB) is the one of the days."""
+    day = pd.Timestamp("2023-01-02")
+    rows = []
+
+    def buy(customer, offset, amount=50.0, units=1.0):
+        rows.append((customer, day + pd.Timedelta(days=offset), amount, units))
+
+    buy("one", 0), buy("one", 0, 20.0)  # one purchase day of two rows
+    buy("same", 5), buy("same", 5), buy("same", 9, -50.0)  # a refund is no purchase day
+    for k in range(6):
+        buy("regular", 30 * k)
+        buy("regular", 30 * k + 3, -10.0, 1.0)  # refunds in between change nothing
+    for offset in (0, 1, 61, 66, 156):
+        buy("chaotic", offset)
+    buy("chaotic", 100, 0.0, 2.0)  # a free shipment with units is a purchase day
+    buy("chaotic", 120, 0.0, 0.0)  # ... without units it is not
+    for offset in (0, 365, 731, 1095):
+        buy("yearly", offset)
+    for offset in (0, 10, 10, 20, 35):  # gaps 10, 10, 15: the median of an odd number
+        buy("even", offset)
+    tx = pd.DataFrame(rows, columns=["customer", "date", "amount", "units"])
+    settings = Settings()
+    expected = rhythm_by_hand(tx, settings)
+    assert set(expected["rhythm"]) == {"", "regular", "chaotic", "yearly"}
+    agg, _ = frame_aggregates(tx, settings)
+    for result in (classify(tx, settings), classify_aggregates(agg, settings)):
+        got = result.customers.set_index("customer")[["cycle_days", "rhythm"]].loc[expected.index]
+        pd.testing.assert_frame_equal(got, expected, check_dtype=False, check_names=False)
+    days = agg.purchases.set_index(agg.names.take(agg.purchases.index.to_numpy()))["purchase_days"]
+    assert days.to_dict() == {"chaotic": 6, "even": 4, "one": 1, "regular": 6, "same": 1, "yearly": 4}
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 7, 5_000])
+def test_the_monthly_rank_by_sorting_is_pandas_rank(n):
+    """segment.rank_within (the monthly VIP rank of tens of millions of customer-months)
+    gives pandas' groupby rank(method="min", ascending=False) and group sizes, ties included."""
+    from tierbook.segment import rank_within
+
+    rng = np.random.default_rng(n)
+    frame = pd.DataFrame({"month": rng.integers(640, 652, n), "value": np.round(rng.random(n) * 4) / 2 + 0.5})
+    by = frame.groupby("month")["value"]
+    rank, size = rank_within(frame["month"].to_numpy(), frame["value"].to_numpy())
+    np.testing.assert_array_equal(rank, by.rank(method="min", ascending=False).to_numpy())
+    np.testing.assert_array_equal(size, by.transform("size").to_numpy())
