@@ -152,7 +152,7 @@ def aggregates_from(columns: set[str], dialect: str, run: Callable[[str], pd.Dat
         months[c] = raw.pop(c).to_numpy(dtype="float64", na_value=np.nan)
     months["purchase"] = raw.pop("purchase").to_numpy(dtype=bool)
     del raw
-    months = pd.DataFrame(months)
+    months = pd.DataFrame(months, copy=False)  # the arrays as they are, not one more copy
     if not _sorted(months["code"].to_numpy(), months["month"].to_numpy()):
         months = months.sort_values(["code", "month"], ignore_index=True, kind="stable")
 

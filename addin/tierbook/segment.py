@@ -440,9 +440,11 @@ def monthly_vip(per_month: pd.DataFrame, share: float) -> pd.DataFrame:
 
     per_month: columns month, code, value (one row per customer and month).
     """
-    payers = per_month[per_month["value"] > 0]
-    rank, size = rank_within(payers["month"].to_numpy(), payers["value"].to_numpy(dtype="float64"))
-    return payers.assign(rank=rank)[rank <= cut_count(share, size)]
+    value = per_month["value"].to_numpy(dtype="float64")
+    payers = np.flatnonzero(value > 0)  # positions, not a copy of the payers' rows
+    rank, size = rank_within(per_month["month"].to_numpy()[payers], value[payers])
+    top = rank <= cut_count(share, size)
+    return per_month.iloc[payers[top]].assign(rank=rank[top])
 
 
 def rank_within(group: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
