@@ -26,10 +26,10 @@ ATTRIBUTES = ("manager", "consent", "channel", "contact_time", "email", "phone")
 
 #: The only expressions the two dialects spell differently.
 DIALECTS = {
-    "duckdb": {"day": "date_diff('day', DATE '1970-01-01', CAST({} AS DATE))", "median": "quantile_cont({}, 0.5)",
+    "duckdb": {"day": "date_diff('day', DATE '1970-01-01', CAST({} AS DATE))",
                "keep": "CREATE OR REPLACE TEMP TABLE {} AS {}"},
     # Spark recomputes a view per query (the same codes each time: customers in order)
-    "spark": {"day": "datediff(CAST({} AS DATE), DATE '1970-01-01')", "median": "percentile({}, 0.5)",
+    "spark": {"day": "datediff(CAST({} AS DATE), DATE '1970-01-01')",
               "keep": "CREATE OR REPLACE TEMP VIEW {} AS {}"},
 }
 
@@ -68,7 +68,6 @@ def aggregate_sql(columns: set[str], dialect: str, as_of: str | None = None) -> 
     the customers in the order of the codes.
     """
     base = base_sql(columns, dialect, as_of)
-    median = DIALECTS[dialect]["median"]
     where = f"WHERE CAST(date AS DATE) <= DATE '{as_of}'" if as_of else ""
     if "order_id" in columns:
         # a payment is counted once per order_id, in the month of the order's earliest day
@@ -97,16 +96,24 @@ def aggregate_sql(columns: set[str], dialect: str, as_of: str | None = None) -> 
         SELECT code, CAST(month AS INT) AS month, amount, payment, units, margin, purchase
         FROM grouped JOIN codes ON grouped.customer = codes.customer"""
     # the rhythm from whole numbers per customer: the gaps between consecutive purchase
-    # days, their median, sum and sum of squares (segment.rhythm), not the days
+    # days, their median, sum and sum of squares (segment.rhythm), not the days. The median
+    # is the middle gap(s) of the gaps in order (by a window, which spills to disk), not a
+    # holistic quantile, which must hold every gap of every customer in memory at once
     purchases = f"""
         WITH base AS ({base}),
         days AS (SELECT customer, day FROM base WHERE purchase = 1 GROUP BY customer, day),
         gaps AS (SELECT customer, day,
                         CAST(day - lag(day) OVER (PARTITION BY customer ORDER BY day) AS DOUBLE) AS gap
                  FROM days),
+        ranked AS (SELECT customer, day, gap,
+                          row_number() OVER (PARTITION BY customer ORDER BY gap) AS k,
+                          count(gap) OVER (PARTITION BY customer) AS m
+                   FROM gaps),
         stats AS (SELECT customer, count(*) AS purchase_days, min(day) AS first_day, max(day) AS last_day,
-                         {median.format('gap')} AS gap_median, sum(gap) AS gap_sum, sum(gap * gap) AS gap_sumsq
-                  FROM gaps GROUP BY customer)
+                         avg(CASE WHEN gap IS NOT NULL AND (k = floor((m + 1) / 2) OR k = floor(m / 2) + 1)
+                                  THEN gap END) AS gap_median,
+                         sum(gap) AS gap_sum, sum(gap * gap) AS gap_sumsq
+                  FROM ranked GROUP BY customer)
         SELECT code, purchase_days, first_day, last_day, gap_median, gap_sum, gap_sumsq
         FROM stats JOIN codes ON stats.customer = codes.customer"""
     picks = []
