@@ -106,7 +106,7 @@ def aggregate_sql(columns: set[str], dialect: str, as_of: str | None = None) -> 
                         CAST(day - lag(day) OVER (PARTITION BY customer ORDER BY day) AS DOUBLE) AS gap
                  FROM days),
         ranked AS (SELECT customer, day, gap,
-                          row_number() OVER (PARTITION BY customer ORDER BY gap) AS k,
+                          row_number() OVER (PARTITION BY customer ORDER BY gap NULLS LAST) AS k,
                           count(gap) OVER (PARTITION BY customer) AS m
                    FROM gaps),
         stats AS (SELECT customer, count(*) AS purchase_days, min(day) AS first_day, max(day) AS last_day,
