@@ -44,10 +44,22 @@ class SheetTable:
     name: str  # the Excel table name, e.g. "tbVIP"
     frame: pd.DataFrame
     headers: Mapping[str, str]  # field key → header text
-    #: cells to highlight: style name ("entry", "exit") → list of (row position, column key)
-    marks: Mapping[str, list[tuple[int, str]]] = field(default_factory=dict)
     #: the columns that the template's "months" key expands to (VIP ledger)
     month_columns: tuple[str, ...] = ()
+    #: how the month columns' entries and exits are highlighted (VIP ledger)
+    month_marks: "MonthMarks | None" = None
+
+
+@dataclass(frozen=True)
+class MonthMarks:
+    """The VIP ledger's highlights as rules the workbook applies (conditional formats in
+    the template's tb_entry / tb_exit looks), not a style per cell: an entry is a rank
+    with no rank in the WINDOW month columns before it, an exit is a cell holding
+    EXIT_MARK. A few rules instead of thousands of styled cells, in the file and in the
+    open book alike."""
+
+    window: int
+    exit_mark: str
 
 
 @dataclass(frozen=True)
@@ -388,18 +400,9 @@ def ledger(result: Segmentation, lang: str, texts: Texts) -> SheetContent:
     frame["status"] = [labels.value("status", s, lang) for s in frame["status"]]
     frame = frame.astype({m: object for m in months})
     window = result.settings.window
-    grid = book[list(months)].notna().to_numpy()
-    entries, exits = [], []
     exit_mark = labels.word("month_marker_exit", lang)
-    for i in range(len(book)):
-        row = grid[i]
-        for j in np.flatnonzero(row):
-            if not row[max(0, j - window):j].any():
-                entries.append((i, months[j]))
-            later = j + window
-            if later < len(months) and not row[j + 1:later + 1].any():
-                exits.append((i, months[later]))
-                frame.iat[i, frame.columns.get_loc(months[later])] = exit_mark
+    frame[list(months)] = frame[list(months)].mask(ledger_exits(book[list(months)].notna().to_numpy(), window),
+                                                   exit_mark)
     for m in months:
         frame[m] = [None if v is None or v is pd.NA else v for v in frame[m]]
     headers = {k: labels.header(k, lang) for k in ("customer", "status", "first_vip", "last_vip", "vip_months",
@@ -411,9 +414,24 @@ def ledger(result: Segmentation, lang: str, texts: Texts) -> SheetContent:
         "subtitle": texts.get("ledger", "subtitle", customers=len(book), current=current, window=window,
                               month=result.analysis_month),
     }
-    table = SheetTable(TABLE_NAMES["ledger"], frame, headers, {"entry": entries, "exit": exits}, months)
+    table = SheetTable(TABLE_NAMES["ledger"], frame, headers, month_columns=months,
+                       month_marks=MonthMarks(window, exit_mark))
     return SheetContent(key="ledger", title=labels.sheet_title("ledger", lang), template="ledger",
                         texts=text_values, tables={"rows": table}, freeze_columns=1)
+
+
+def ledger_exits(vip: np.ndarray, window: int) -> np.ndarray:
+    """Where the ledger marks an exit, from VIP (customers × months, True in a VIP
+    month): WINDOW months after a VIP month that no VIP month follows within WINDOW."""
+    exits = np.zeros_like(vip, dtype=bool)
+    months = vip.shape[1]
+    if window < 1 or months <= window:
+        return exits
+    counts = np.concatenate([np.zeros((len(vip), 1), dtype=np.int64), vip.cumsum(axis=1)], axis=1)
+    first = months - window  # VIP months that can have an exit inside the window
+    after = counts[:, window + 1:window + 1 + first] - counts[:, 1:1 + first]  # VIP months in j+1..j+window
+    exits[:, window:] = vip[:, :first] & (after == 0)
+    return exits
 
 
 # --------------------------------------------------------------------------- summary
