@@ -328,7 +328,6 @@ def highlighted(path: Path, title: str, profile: Path, tmp_path: Path) -> dict[t
     book = openpyxl.load_workbook(path)
     ws, check = book[title], book.create_sheet("check")
     quoted = "'" + title.replace("'", "''") + "'!"
-    colour_of: dict[str, str] = {}
     for cf in ws.conditional_formatting:
         for rule in cf.rules:
             for bounds in cf.sqref.ranges:
