@@ -175,6 +175,22 @@ def _rectangles(cells: dict[tuple[int, int], Look], values: list[list] | None = 
     return [tuple(r) for r in out]
 
 
+def _formula_runs(formulas: list[tuple[int, int, str]]) -> Iterator[tuple[int, int, list[str]]]:
+    """FORMULAS (row, column, formula) as runs down a column of adjacent cells:
+    (column, first row, formulas), one action each instead of one per cell."""
+    run: list[str] = []
+    col = first = 0
+    for r, c, formula in sorted(formulas, key=lambda f: (f[1], f[0])):
+        if run and c == col and r == first + len(run):
+            run.append(formula)
+            continue
+        if run:
+            yield col, first, run
+        col, first, run = c, r, [formula]
+    if run:
+        yield col, first, run
+
+
 def _address(c0: int, r0: int, c1: int, r1: int) -> str:
     return f"{get_column_letter(c0)}{r0}:{get_column_letter(c1)}{r1}"
 
@@ -203,8 +219,8 @@ class ExcelWriter:
             style = table.tableStyleInfo.name if table.tableStyleInfo is not None else None
             target.tables.add(source=target.range(table.ref), name=table.displayName, table_style_name=style,
                               has_headers=True)
-        for r, c, formula in g.formulas:  # after the tables: formulas name them
-            target.range((r, c)).formula = formula
+        for c, r0, column in _formula_runs(g.formulas):  # after the tables: formulas name them
+            target.range((r0, c), (r0 + len(column) - 1, c)).formula = [[f] for f in column]
         for cf in ws.conditional_formatting:
             for rule in cf.rules:
                 self._conditional(target.range(str(cf.sqref)), rule)
