@@ -447,7 +447,7 @@ class BookTarget:
         sheet, header_row, seg_col, seg_header, n_rows = self._read
         result, tx, lang = layout.result, layout.data.tx, layout.data.lang
         laid_out = build_workbook(layout.written, lang=lang, history=layout.history(), extra=layout.extra,
-                                  record=True)
+                                  record=True, worklog=self.worklog())  # a manager's Done / Outcome / Note
         generated = self._replace_sheets(record_sheets(laid_out), self.values.generated,
                                          protected={sheet.name, SETTINGS_SHEET})
 
@@ -469,6 +469,22 @@ class BookTarget:
         self.values = values
         self.run = BookRun(result, tx, sheet.name, seg_col, generated, values, layout.data.issues)
         return self.run
+
+    def worklog(self) -> dict[str, pd.DataFrame]:
+        """The Done / Outcome / Note a manager typed on the call lists an earlier run
+        wrote into the book (worklist.worklog_from_rows, as read_worklog reads a file):
+        the new call lists carry them over by customer. The scripts read these sheets
+        (excel.EXCLUDE leaves them in the request)."""
+        from .excel import _find
+        from .worklist import call_list_titles, worklog_from_rows
+
+        lists = call_list_titles()
+        sheets = []
+        for title in self.values.generated:
+            sheet = _find(self.book, title) if title in lists else None
+            if sheet is not None:
+                sheets.append((title, sheet.used_range.options(ndim=2).value))
+        return worklog_from_rows(sheets)
 
     def _mark_segment_column(self, sheet, row: int, col: int) -> None:
         """Name the Segment column's header cell SEGMENT_NAME: the next run recognises it."""
