@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import test_excel_scripts  # noqa: F401 - first: sets XLWINGS_ON_SERVER before xlwings is imported
 
+import datetime as dt
 from pathlib import Path
 
 import openpyxl
@@ -67,6 +68,17 @@ def work_on(wb: openpyxl.Workbook) -> dict[tuple[str, str], tuple]:
             values = tuple(row[header.index(k)] for k in ("Done", "Outcome", "Note"))
             if any(v is not None for v in values):
                 found[(key, row[header.index("Customer")])] = values
+    return found
+
+
+def work_on_with(wb: openpyxl.Workbook, column: str) -> dict[tuple[str, str], object]:
+    """(list key, customer) → the COLUMN cell of every call-list row."""
+    found = {}
+    for key in LISTS:
+        title = labels.sheet_title(key, "en")
+        if title in wb.sheetnames:
+            header, rows, _, _ = rows_of(wb[title])
+            found.update({(key, r[header.index("Customer")]): r[header.index(column)] for r in rows})
     return found
 
 
@@ -141,11 +153,21 @@ def test_the_ribbon_carries_the_worklog_as_the_file_does(cases, tmp_path):
     work = {("segment:VIP", cases["stays"]): ("yes", "ordered", "second order in May"),
             ("segment:VIP", cases["moves"]): ("no", "no answer", "try the mobile"),
             (cases["left_from"], cases["leaves"]): ("yes", "reached", "closing the shop")}
+    contacted = dt.datetime(2025, 3, 14)  # a reactivation call, in the Contact log
+
+    def log_a_call(wb):
+        ws = wb.create_sheet("Contact log")
+        ws.append(["Customer", "Date", "Variant"])
+        ws.append([cases["moves"], contacted, "A"])
+        ws.append([cases["moves"], dt.datetime(2024, 1, 2), "A"])  # an older call of the same customer
+
     # the file: segment, type, segment at the earlier month into the same file
     out = tmp_path / "tierbook.xlsx"
     jobs.segment_file(demo_path(), out)
     wb = openpyxl.load_workbook(out)
     type_work(wb, work)
+    log_a_call(wb)
+    before = {k: v for k, v in work_on_with(wb, "Next contact").items()}
     wb.save(out)
     jobs.segment_file(demo_path(), out, Settings(month=cases["month"]))
     from_file = openpyxl.load_workbook(out)
@@ -154,12 +176,22 @@ def test_the_ribbon_carries_the_worklog_as_the_file_does(cases, tmp_path):
     wb = openpyxl.load_workbook(demo_path())
     apply_actions(wb, run_script("segment_customers", demo_payload()))
     type_work(wb, work)
+    log_a_call(wb)
     set_month(wb, cases["month"])
     wb.save(tmp_path / "typed.xlsx")
     from_ribbon = ribbon_run(tmp_path / "typed.xlsx", tmp_path / "moved.xlsx")
 
     assert work_on(from_ribbon) == work_on(from_file)
     assert (cases["moved_to"][0], cases["moves"]) in work_on(from_file)
+    # Last contact: the Contact log's latest call; a task marked Done on its day to act, not after the analysis date
+    as_of = classify(*read_transactions(demo_path())[:1], Settings(month=cases["month"])).as_of
+    done_day = min(before[("segment:VIP", cases["stays"])], pd.Timestamp(as_of).to_pydatetime())
+    for book in (from_file, from_ribbon):
+        last = work_on_with(book, "Last contact")
+        assert last[("segment:VIP", cases["stays"])] == done_day
+        for key in cases["moved_to"]:
+            assert last[(key, cases["moves"])] == contacted, key
+        assert len({v for v in last.values() if v is not None}) == 2  # nobody else was contacted
     for key in LISTS:
         title = labels.sheet_title(key, "en")
         assert grid(from_ribbon[title]) == grid(from_file[title]), title

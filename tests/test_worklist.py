@@ -91,6 +91,25 @@ def test_notes_follow_a_customer_to_another_list():
                    [["a", "", "", "lost list"], ["b", "", "", "b on VIP"]]]
 
 
+def test_last_contact_is_the_latest_of_the_contact_log_an_earlier_list_and_a_done_task_on_its_day():
+    from tierbook.worklist import last_contacts, log_contacts
+
+    log = log_contacts([("Журнал контактов",), ("Клиент", "Дата", "Вариант"), ("a", "03.02.2025", "A"),
+                        ("a", pd.Timestamp("2025-01-05"), "B"), ("b", "not a day", "A"), (None, "2025-01-01", "A")])
+    assert log.values.tolist() == [["a", pd.Timestamp("2025-02-03")]]
+    worklog = {"contact_log": log,
+               "segment:VIP": pd.DataFrame({"customer": ["a", "b", "c", "d"], "task": ["t"] * 4,
+                                            "next_contact": pd.to_datetime(["2025-03-01", "2025-06-30", "2025-04-01",
+                                                                            "2025-04-02"]),
+                                            "last_contact": [None, None, pd.Timestamp("2025-04-20"), None],
+                                            "done": ["yes", "да", "no", None], "outcome": [None] * 4,
+                                            "note": [None] * 4})}
+    got = last_contacts(worklog, pd.Timestamp("2025-05-31"))
+    assert got.to_dict() == {"a": pd.Timestamp("2025-03-01"),  # the done task is later than the log's call
+                             "b": pd.Timestamp("2025-05-31"),  # done, planned after the analysis date: done by it
+                             "c": pd.Timestamp("2025-04-20")}  # not done: the earlier list's last contact stays
+
+
 # --------------------------------------------------------------------------- the workbook, opened again
 
 

@@ -536,6 +536,7 @@ def call_list(directory: Path) -> Path:
         ("cycle_days", "0", {}),
         ("average_order", MONEY, {}),
         ("last_purchase", DATE, {}),
+        ("last_contact", DATE, {}),
         ("consent", None, {}),
         ("channel", None, {}),
         ("contact_time", None, {}),

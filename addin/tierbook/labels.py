@@ -123,7 +123,7 @@ HEADERS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "overdue_since": "Overdue since", "reason": "Why", "consent": "Consent",
         # the why and the work of a call list; the calls per manager (Summary)
         "next_purchase": "Expected purchase", "cycle_days": "Usual cycle, days", "average_order": "Average order",
-        "done": "Done", "outcome": "Outcome",
+        "done": "Done", "outcome": "Outcome", "last_contact": "Last contact",
         "overdue": "Overdue", "due_this_week": "Due this week", "later": "Later", "calls": "All calls",
     }),
     "ru": MappingProxyType({
@@ -151,7 +151,7 @@ HEADERS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "note": "Примечание",
         "overdue_since": "Просрочено с", "reason": "Почему", "consent": "Согласие",
         "next_purchase": "Ожидаемая покупка", "cycle_days": "Обычный цикл, дней", "average_order": "Средний заказ",
-        "done": "Сделано", "outcome": "Результат",
+        "done": "Сделано", "outcome": "Результат", "last_contact": "Последний контакт",
         "overdue": "Просрочено", "due_this_week": "На этой неделе", "later": "Позже", "calls": "Всего звонков",
     }),
 })

@@ -311,7 +311,7 @@ def next_contacts(customers: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
 
 
 CALL_LIST_KEYS = ["customer", "manager", "next_contact", "overdue_since", "task", "reason", "done", "outcome", "note",
-                  "next_purchase", "cycle_days", "average_order", "last_purchase", "consent", "channel",
+                  "next_purchase", "cycle_days", "average_order", "last_purchase", "last_contact", "consent", "channel",
                   "contact_time", "phone", "email", "revenue", "payments", "profit", "tier", "lifecycle"]
 #: The columns a manager fills in on a call list (carried over by worklist.carry_over).
 WORK_KEYS = ("done", "outcome", "note")
@@ -349,6 +349,8 @@ def call_list(customers: pd.DataFrame, segment: str, as_of: pd.Timestamp, lang: 
         "cycle_days": members["cycle_days"],
         "average_order": members["average_order"],
         "last_purchase": members["last_purchase"],
+        # from what the workbook holds (the Contact log, the Done tasks): worklist.with_worklog
+        "last_contact": pd.Series(pd.NaT, index=members.index, dtype="datetime64[ns]"),
         "consent": [_consent_label(c, lang) for c in members["consent_status"]],
         "channel": members["channel"],
         "contact_time": members["contact_time"],

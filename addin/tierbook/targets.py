@@ -473,15 +473,17 @@ class BookTarget:
     def worklog(self) -> dict[str, pd.DataFrame]:
         """The Done / Outcome / Note a manager typed on the call lists an earlier run
         wrote into the book (worklist.worklog_from_rows, as read_worklog reads a file):
-        the new call lists carry them over by customer. The scripts read these sheets
+        the new call lists carry them over by customer; with the Contact log (the user's
+        sheet, only read) they give Last contact. The scripts read these sheets
         (excel.EXCLUDE leaves them in the request)."""
         from .excel import _find
         from .worklist import call_list_titles, worklog_from_rows
 
         lists = call_list_titles()
+        titles = [t for t in self.values.generated if t in lists] + [labels.sheet_title("contact_log", self.lang)]
         sheets = []
-        for title in self.values.generated:
-            sheet = _find(self.book, title) if title in lists else None
+        for title in titles:
+            sheet = _find(self.book, title)
             if sheet is not None:
                 sheets.append((title, sheet.used_range.options(ndim=2).value))
         return worklog_from_rows(sheets)

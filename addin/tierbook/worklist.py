@@ -24,7 +24,9 @@ from . import labels
 from .sheets import CALL_LIST_KEYS, WORK_KEYS, SheetContent
 
 #: The columns read back from a call list: the manager's and what identifies the task.
-READ_KEYS = ("customer", "next_contact", "task", *WORK_KEYS)
+READ_KEYS = ("customer", "next_contact", "task", "last_contact", *WORK_KEYS)
+#: The key under which a worklog holds the Contact log's last contact day per customer.
+CONTACT_LOG = "contact_log"
 
 
 def carry_over(previous: pd.DataFrame, new: pd.DataFrame, lang: str) -> pd.DataFrame:
@@ -91,11 +93,19 @@ def worklog_from_rows(sheets: Iterable[tuple[str, Iterable[Sequence[object]]]]) 
     as a file or the open workbook gives them), by sheet key ("segment:VIP", ...):
     READ_KEYS columns, one row per listed customer with something filled in. The table's
     header row is found by its Customer and Done headers (either language); sheets that
-    are no call list, and call lists written before these columns existed, give nothing."""
+    are no call list, and call lists written before these columns existed, give nothing.
+    The Contact log sheet (the reactivation test's) gives CONTACT_LOG: its last contact
+    day per customer (log_contacts)."""
     keys_by_title = call_list_titles()
+    logs = {labels.sheet_title(CONTACT_LOG, lang) for lang in labels.LANGS}
     headers = {labels.header(k, lang).casefold(): k for lang in labels.LANGS for k in CALL_LIST_KEYS}
     found: dict[str, pd.DataFrame] = {}
     for title, rows in sheets:
+        if title in logs:
+            contacts = log_contacts(rows)
+            if len(contacts):
+                found[CONTACT_LOG] = contacts
+            continue
         key = keys_by_title.get(title)
         if key is None:
             continue
@@ -127,14 +137,90 @@ def with_worklog(contents: list[SheetContent], worklog: Mapping[str, pd.DataFram
     for content in contents:
         table = content.tables.get("rows")
         earlier = [worklog[content.key]] if content.key in worklog else []
-        earlier += [frame for key, frame in worklog.items() if key != content.key]
-        if not earlier or table is None or "done" not in table.frame.columns:
+        earlier += [frame for key, frame in worklog.items() if key not in (content.key, CONTACT_LOG)]
+        if (not earlier and CONTACT_LOG not in worklog) or table is None or "done" not in table.frame.columns:
             out.append(content)
             continue
         previous = pd.concat(earlier, ignore_index=True)  # carry_over keeps each customer's first row
-        tables = {**content.tables, "rows": replace(table, frame=carry_over(previous, table.frame, lang))}
+        frame = carry_over(previous, table.frame, lang)
+        if "last_contact" in frame.columns:
+            days = last_contacts(worklog, content.overdue_before)
+            frame["last_contact"] = frame["customer"].map(_text).map(days).astype("datetime64[ns]")
+        tables = {**content.tables, "rows": replace(table, frame=frame)}
         out.append(replace(content, tables=tables))
     return out
+
+
+def last_contacts(worklog: Mapping[str, pd.DataFrame], as_of: pd.Timestamp | None = None) -> pd.Series:
+    """The day of each customer's last contact the workbook knows of (customer → day),
+    the latest of: the Contact log's dates (worklog[CONTACT_LOG]); the Last contact an
+    earlier call list showed; and a task the manager marked Done = yes, counted on its
+    day to act (the list's Next contact: the workbook has no column for the day a call
+    was made), but never after AS_OF (the analysis date), since it was done by then."""
+    days = []
+    for key, frame in worklog.items():
+        if not len(frame) or "customer" not in frame.columns:
+            continue
+        who = frame["customer"].map(_text)
+        if "last_contact" in frame.columns:
+            days.append(pd.DataFrame({"customer": who, "day": frame["last_contact"].map(_day)}))
+        if key != CONTACT_LOG and {"done", "next_contact"} <= set(frame.columns):
+            done = frame["done"].map(lambda v: labels.choice_code("done", _text(v)) == "yes").astype(bool)
+            day = frame["next_contact"].map(_day)
+            if as_of is not None:
+                day = day.map(lambda d: min(d, pd.Timestamp(as_of)) if d is not pd.NaT else d)
+            days.append(pd.DataFrame({"customer": who[done], "day": day[done]}))
+    if not days:
+        return pd.Series(dtype="datetime64[ns]")
+    found = pd.concat(days, ignore_index=True)
+    found = found[(found["customer"] != "") & found["day"].notna()]
+    return found.assign(day=found["day"].astype("datetime64[ns]")).groupby("customer")["day"].max()
+
+
+def log_contacts(rows: Iterable[Sequence[object]]) -> pd.DataFrame:
+    """The last contact day per customer of a Contact log sheet's rows (its header row
+    found by a customer and a date column, either language): customer, last_contact.
+    Rows without a customer or a readable date are left out here (the reactivation
+    results report them)."""
+    from .read import CONTACT_LOG_ALIASES, header_key
+
+    lookup = {header_key(name): column for column, names in CONTACT_LOG_ALIASES.items() for name in (column, *names)}
+    columns = None
+    records = []
+    for row in rows:
+        row = row if isinstance(row, (list, tuple)) else [row]
+        if columns is None:
+            named: dict[str, int] = {}
+            for i, v in enumerate(row):
+                if v is not None and lookup.get(header_key(v)):
+                    named.setdefault(lookup[header_key(v)], i)
+            if {"customer", "date"} <= set(named):
+                columns = named
+            continue
+        get = lambda k: row[columns[k]] if columns[k] < len(row) else None  # noqa: E731
+        who, day = _text(get("customer")), _day(get("date"))
+        if who and day is not pd.NaT:
+            records.append((who, day))
+    frame = pd.DataFrame(records, columns=["customer", "last_contact"])
+    if not len(frame):
+        return frame
+    frame["last_contact"] = frame["last_contact"].astype("datetime64[ns]")
+    return frame.groupby("customer", as_index=False, sort=False)["last_contact"].max()
+
+
+def _day(value: object) -> pd.Timestamp:
+    """A cell as a day (a date, ISO or dd.mm.yyyy text); NaT when it is none."""
+    if value is None or value is pd.NaT or (isinstance(value, float) and value != value) or value == "":
+        return pd.NaT
+    if hasattr(value, "year"):
+        return pd.Timestamp(value).normalize()
+    text = str(value).strip()
+    for fmt in ("%Y-%m-%d", "%d.%m.%Y", "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return pd.Timestamp(pd.to_datetime(text, format=fmt)).normalize()
+        except (ValueError, TypeError):
+            continue
+    return pd.NaT
 
 
 def _text(value: object) -> str:
