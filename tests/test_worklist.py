@@ -5,6 +5,7 @@ print setup of every sheet; LibreOffice renders every sheet without a ### cell."
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 import subprocess
 
 import openpyxl
@@ -87,6 +88,11 @@ def test_notes_follow_a_customer_to_another_list():
                                ("segment:lost VIP", [("a", None, "t", "", "", ""), ("b", None, "v", "", "", "")]))]
     got = [c.tables["rows"].frame[["customer", "done", "outcome", "note"]].values.tolist()
            for c in with_worklog(lists, worklog, "en")]
+    only_a_log = {"contact_log": pd.DataFrame({"customer": ["b"], "last_contact": [pd.Timestamp("2025-01-02")]})}
+    lists = [replace(c, tables={"rows": replace(c.tables["rows"], frame=c.tables["rows"].frame.assign(
+        last_contact=pd.NaT))}) for c in lists]
+    (_, lost) = with_worklog(lists, only_a_log, "en")  # a Contact log and no notes yet
+    assert lost.tables["rows"].frame["last_contact"].tolist() == [pd.NaT, pd.Timestamp("2025-01-02")]
     assert got == [[["a", "yes", "reached", "own list"]],
                    [["a", "", "", "lost list"], ["b", "", "", "b on VIP"]]]
 

@@ -141,7 +141,7 @@ def with_worklog(contents: list[SheetContent], worklog: Mapping[str, pd.DataFram
         if (not earlier and CONTACT_LOG not in worklog) or table is None or "done" not in table.frame.columns:
             out.append(content)
             continue
-        previous = pd.concat(earlier, ignore_index=True)  # carry_over keeps each customer's first row
+        previous = pd.concat(earlier, ignore_index=True) if earlier else None  # each customer's first row counts
         frame = carry_over(previous, table.frame, lang)
         if "last_contact" in frame.columns:
             days = last_contacts(worklog, content.overdue_before)
