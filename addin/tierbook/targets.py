@@ -96,7 +96,8 @@ class Plan:
     variants: int
 
 
-SEED_LINE = re.compile(r"seed:\s*(\d+)")
+#: The seed line of a Reactivation sheet, either language ("seed: 7", "зерно: 7").
+SEED_LINE = re.compile(r"(?:seed|зерно):\s*(\d+)")
 
 
 def _read_plan(rows: list[tuple], lang: str, meta: dict[str, str]) -> Plan | None:
@@ -135,6 +136,9 @@ def _read_plan(rows: list[tuple], lang: str, meta: dict[str, str]) -> Plan | Non
     for column in ("stratum", "manager", "channel", "contact_time", "email", "phone"):
         # an empty cell is "" (pandas 3 reads a text column's None as NaN, which is not "nan")
         frame[column] = frame[column].map(lambda v: "" if v is None or v != v else str(v)).astype(object)
+    # the sheet shows them in LANG; the plan keeps the codes (the strata balance the variants)
+    frame["stratum"] = frame["stratum"].map(lambda v: labels.stratum_code(v, lang)).astype(object)
+    frame["channel"] = frame["channel"].map(lambda v: labels.code("channel", v, lang)).astype(object)
     used = sorted(set(frame["variant"].astype(str)))
     variants = max([VARIANTS.index(v) + 1 for v in used if v in VARIANTS] + [int(meta.get("variants", 0) or 0), 1])
     count = _variant_count(rows, header_at)
