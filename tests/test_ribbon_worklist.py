@@ -14,6 +14,7 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+from openpyxl.utils.cell import range_boundaries
 
 import tierbook.excel as excel
 from test_excel_scripts import apply_actions, book_payload, demo_payload, excluded, grid, run_script
@@ -195,3 +196,26 @@ def test_the_ribbon_carries_the_worklog_as_the_file_does(cases, tmp_path):
     for key in LISTS:
         title = labels.sheet_title(key, "en")
         assert grid(from_ribbon[title]) == grid(from_file[title]), title
+
+
+def test_every_generated_sheet_of_the_open_book_prints_what_it_holds(tmp_path):
+    """Of the file's print setup, xlwings' Office.js API can set the print area: every
+    sheet tierbook writes gets one over its cells and charts."""
+    from openpyxl.utils import get_column_letter
+
+    excel.CURRENT.clear()
+    actions = run_script("segment_customers", demo_payload())
+    areas = {a["sheet_position"]: a["args"][0] for a in actions if a["func"] == "setPrintArea"}
+    wb = openpyxl.load_workbook(demo_path())
+    apply_actions(wb, actions)
+    generated = [ws for ws in wb.worksheets if ws.title not in ("Sales", excel.SETTINGS_SHEET)]
+    assert len(areas) == len(generated)
+    for ws in generated:
+        rows = grid(ws)
+        width = max(len(r) - next((i for i, v in enumerate(reversed(r)) if v is not None), len(r)) for r in rows)
+        height = max([len(rows)] + [range_boundaries(t.ref)[3] for t in ws.tables.values()])  # an empty table row
+        area = ws.print_area.split("!")[-1].replace("$", "")
+        c0, r0, c1, r1 = range_boundaries(area)
+        assert (c0, r0) == (1, 1) and c1 >= width and r1 >= height, ws.title
+        if ws.title != labels.sheet_title("summary", "en"):  # the Summary's charts reach further right
+            assert area == f"A1:{get_column_letter(width)}{height}", ws.title
