@@ -121,6 +121,8 @@ def apply_actions(wb: openpyxl.Workbook, actions: list[dict]) -> list[tuple]:
             ws.add_data_validation(rule)
         elif func == "freezePaneAtRange":
             ws.freeze_panes = unfrozen_corner(action["args"][0])
+        elif func == "setPrintArea":
+            ws.print_area = action["args"][0]
         elif func == "setShowGridlines":
             ws.sheet_view.showGridLines = action["args"][0]
         elif func == "addChart":

@@ -256,8 +256,8 @@ def test_call_list_columns_follow_the_template_marker_row(opened, books):
     min_col, min_row, max_col, _ = table_box(ws, "tbVIP")
     header = [ws.cell(row=min_row, column=c).value for c in range(min_col, max_col + 1)]
     assert header == ["Customer", "Manager", "Next contact", "Overdue since", "Task", "Why", "Done", "Outcome", "Note",
-                      "Expected purchase", "Usual cycle, days", "Average order", "Last purchase", "Consent", "Channel",
-                      "Contact time", "Phone", "Email", "Revenue", "Payments", "Profit", "Tier", "Lifecycle"]
+                      "Expected purchase", "Usual cycle, days", "Average order", "Last purchase", "Last contact",
+                      "Consent", "Channel", "Contact time", "Phone", "Email", "Revenue", "Payments", "Profit", "Tier", "Lifecycle"]
 
 
 # --------------------------------------------------------------------------- contact plan

@@ -971,9 +971,14 @@ def _not_read(*read: str) -> list[str]:
     return sorted({t for lang in labels.LANGS for t in labels.SHEETS[lang].values()} - keep)
 
 
+#: The call lists: every script that writes them reads them and the Contact log (the manager's
+#: Done / Outcome / Note, the Last contact).
+CALL_LISTS = tuple(f"segment:{s}" for s in labels.SEGMENTS)
 #: What each script's request leaves out (xw.script(exclude=...)).
-EXCLUDE = {"segment_customers": _not_read("reactivation"), "plan_reactivation": _not_read("reactivation"),
-           "reactivation_results": _not_read("reactivation", "contact_log"), "segment_workbooks": _not_read()}
+EXCLUDE = {"segment_customers": _not_read("reactivation", "contact_log", *CALL_LISTS),
+           "plan_reactivation": _not_read("reactivation", "contact_log", *CALL_LISTS),
+           "reactivation_results": _not_read("reactivation", "contact_log", *CALL_LISTS),
+           "segment_workbooks": _not_read()}
 
 
 @xw.script(name="Segment customers", exclude=EXCLUDE["segment_customers"])

@@ -28,7 +28,7 @@ from .settings import Settings
 
 #: Categorical columns of Customers whose engine codes are translated.
 TRANSLATED_COLUMNS = ("tier", "lifecycle", "quadrant", "size_tier", "rhythm", "tier_whole_period", "owner",
-                      "consent_status", "action", "action_reason")
+                      "consent_status", "action", "action_reason", "channel")
 
 
 class Formula(str):
@@ -261,7 +261,7 @@ def contact_plan(customers: pd.DataFrame, as_of: pd.Timestamp, lang: str, texts:
         "manager": who["manager"],
         "segment": [labels.value("segment", s, lang) for s in segment],
         "consent": [_consent_label(c, lang) for c in who["consent_status"]],
-        "channel": who["channel"],
+        "channel": [labels.value("channel", c, lang) for c in who["channel"]],
         "contact_time": who["contact_time"],
         "phone": who["phone"],
         "email": who["email"],
@@ -323,7 +323,7 @@ def next_contacts(customers: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
 
 
 CALL_LIST_KEYS = ["customer", "manager", "next_contact", "overdue_since", "task", "reason", "done", "outcome", "note",
-                  "next_purchase", "cycle_days", "average_order", "last_purchase", "consent", "channel",
+                  "next_purchase", "cycle_days", "average_order", "last_purchase", "last_contact", "consent", "channel",
                   "contact_time", "phone", "email", "revenue", "payments", "profit", "tier", "lifecycle"]
 #: The columns a manager fills in on a call list (carried over by worklist.carry_over).
 WORK_KEYS = ("done", "outcome", "note")
@@ -361,8 +361,10 @@ def call_list(customers: pd.DataFrame, segment: str, as_of: pd.Timestamp, lang: 
         "cycle_days": members["cycle_days"],
         "average_order": members["average_order"],
         "last_purchase": members["last_purchase"],
+        # from what the workbook holds (the Contact log, the Done tasks): worklist.with_worklog
+        "last_contact": pd.Series(pd.NaT, index=members.index, dtype="datetime64[ns]"),
         "consent": [_consent_label(c, lang) for c in members["consent_status"]],
-        "channel": members["channel"],
+        "channel": [labels.value("channel", c, lang) for c in members["channel"]],
         "contact_time": members["contact_time"],
         "phone": members["phone"],
         "email": members["email"],
@@ -407,12 +409,12 @@ def ledger(result: Segmentation, lang: str, texts: Texts) -> SheetContent:
         frame[m] = [None if v is None or v is pd.NA else v for v in frame[m]]
     headers = {k: labels.header(k, lang) for k in ("customer", "status", "first_vip", "last_vip", "vip_months",
                                                    "left_on")}
-    headers.update({m: m for m in months})
+    headers.update({m: labels.month_label(m, lang) for m in months})
     current = int((book["status"] == "current VIP").sum())
     text_values = {
         "title": texts.get("ledger", "title"),
         "subtitle": texts.get("ledger", "subtitle", customers=len(book), current=current, window=window,
-                              month=result.analysis_month),
+                              month=labels.month_label(result.analysis_month, lang)),
     }
     table = SheetTable(TABLE_NAMES["ledger"], frame, headers, month_columns=months,
                        month_marks=MonthMarks(window, exit_mark))
@@ -542,14 +544,15 @@ def summary(result: Segmentation, lang: str, texts: Texts) -> SheetContent:
     flow = result.ledger_flow[["month", "entered", "left", "size"]].reset_index(drop=True)
     text_values = {
         "title": texts.get("summary", "title"),
-        "subtitle": texts.get("summary", "subtitle", as_of=_day(result.as_of, lang), month=result.analysis_month,
+        "subtitle": texts.get("summary", "subtitle", as_of=_day(result.as_of, lang),
+                              month=labels.month_label(result.analysis_month, lang),
                               criterion=texts.get("summary", f"criterion.{s.criterion.value}"),
                               share=_pct(s.share), window=s.window),
         "alert": alert_text(result, texts),
         # every period named: tiers come from the window, the money beside them is all-time
-        "tiers_heading": texts.get("summary", "tiers_heading", period=_period(c), as_of=_day(result.as_of, lang)),
+        "tiers_heading": texts.get("summary", "tiers_heading", period=_period(c, lang), as_of=_day(result.as_of, lang)),
         "lifecycles_heading": texts.get("summary", "lifecycles_heading", as_of=_day(result.as_of, texts.lang)),
-        "concentration_heading": texts.get("summary", "concentration_heading", period=_period(c)),
+        "concentration_heading": texts.get("summary", "concentration_heading", period=_period(c, lang)),
         "pareto_heading": texts.get("summary", "pareto_heading", as_of=_day(result.as_of, texts.lang)),
         "managers_heading": texts.get("summary", "managers_heading", as_of=_day(result.as_of, texts.lang),
                                       week_end=_day(pd.Timestamp(result.as_of) + pd.Timedelta(days=WEEK_DAYS - 1),
@@ -561,7 +564,7 @@ def summary(result: Segmentation, lang: str, texts: Texts) -> SheetContent:
         "tiers": _table("tiers", tiers, lang),
         "lifecycles": _table("lifecycles", lifecycles, lang),
         "concentration": _table("concentration", concentration, lang),
-        "flow": _table("flow", flow, lang),
+        "flow": _table("flow", flow.assign(month=flow["month"].map(lambda m: labels.month_label(m, lang))), lang),
         "pareto": _table("pareto", pareto(result.customers), lang),
         "managers": _table("managers", workload, lang),
     }
@@ -625,9 +628,10 @@ def _table(key: str, frame: pd.DataFrame, lang: str) -> SheetTable:
     return SheetTable(TABLE_NAMES[key], frame, {c: labels.header(c, lang) for c in frame.columns})
 
 
-def _period(concentration: pd.DataFrame) -> str:
-    """The window as "YYYY-MM – YYYY-MM" (the engine's period "YYYY-MM..YYYY-MM")."""
-    return str(concentration["period"].iloc[0]).replace("..", " – ")
+def _period(concentration: pd.DataFrame, lang: str = "en") -> str:
+    """The window as "YYYY-MM – YYYY-MM" (the engine's period "YYYY-MM..YYYY-MM"), its
+    months in LANG's format (labels.month_label)."""
+    return " – ".join(labels.month_label(m, lang) for m in str(concentration["period"].iloc[0]).split(".."))
 
 
 DAY_FORMATS = {"en": "%Y-%m-%d", "ru": "%d.%m.%Y"}
@@ -685,12 +689,15 @@ def movement_sheet(history: pd.DataFrame, result: Segmentation, lang: str, texts
     })
     changed = int(np.diag(matrix.to_numpy()).sum())
     changed = int(matrix.to_numpy().sum()) - changed
+    shown = lambda m: labels.month_label(m, lang)  # noqa: E731 - months as LANG shows them
+    sizes = sizes.assign(month=sizes["month"].map(shown))
+    change_rows["changed_on"] = change_rows["changed_on"].map(shown)
     text_values = {
         "title": texts.get("movement", "title"),
-        "subtitle": texts.get("movement", "subtitle", month=month, previous=before,
+        "subtitle": texts.get("movement", "subtitle", month=shown(month), previous=shown(before),
                               customers=history["customer"].nunique(), changed=changed),
-        "matrix_heading": texts.get("movement", "matrix_heading", month=month, previous=before),
-        "flow_heading": texts.get("movement", "flow_heading", month=month),
+        "matrix_heading": texts.get("movement", "matrix_heading", month=shown(month), previous=shown(before)),
+        "flow_heading": texts.get("movement", "flow_heading", month=shown(month)),
     }
     tables = {
         "matrix": _table("movement_matrix", matrix_rows, lang),
@@ -725,11 +732,13 @@ def reactivation_sheet(planned: pd.DataFrame, seed: int, variants: int, lang: st
         "variant": planned["variant"].astype(str),
         "planned_on": pd.to_datetime(planned["planned_on"]).astype("datetime64[ns]"),
         "manager": planned["manager"].astype(object),
-        "channel": planned["channel"].astype(object),
+        "channel": pd.Series([labels.value("channel", c, lang) for c in planned["channel"].astype(str)],
+                             index=planned.index, dtype=object),
         "contact_time": planned["contact_time"].astype(object),
         "phone": planned["phone"].astype(object),
         "email": planned["email"].astype(object),
-        "stratum": planned["stratum"].astype(object),
+        "stratum": pd.Series([labels.stratum_label(v, lang) for v in planned["stratum"].astype(str)],
+                             index=planned.index, dtype=object),
         "message": [variant_message(v, texts) for v in planned["variant"]],
     })
     dates = rows["planned_on"].dropna()

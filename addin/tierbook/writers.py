@@ -232,6 +232,21 @@ class ExcelWriter:
             self._chart(target, ws, chart)
         if ws.sheet_view.showGridLines is False:
             target.show_gridlines = False
+        if ws.print_title_rows or ws.page_setup.orientation == "landscape":
+            self._print_area(target, ws, g.values)
+
+    @staticmethod
+    def _print_area(target, ws, values: list[list]) -> None:
+        """The print area: every written cell and chart. Of the file's print setup
+        (workbook._print_setup: landscape, one page wide, the header row on every page)
+        xlwings' API for Office.js has only the print area; the rest is set by hand in
+        Excel (README, "Printing")."""
+        width = max((len(r) for r in values), default=0)
+        height = len(values)
+        for chart in ws._charts:
+            width, height = max(width, chart.anchor.to.col), max(height, chart.anchor.to.row)
+        if width and height:
+            target.page_setup.print_area = _address(1, 1, width, height)
 
     def _values(self, target, values: list[list]) -> None:
         if not values or not any(v is not None for row in values for v in row):
