@@ -91,7 +91,7 @@ def test_lang_ru_translates_sheet_titles_headers_and_values(books, demo):
                                "Потенциальные", "Потерянные VIP", "Реестр VIP", "VIP по месяцам", "Клиенты",
                                "Sales", "Ошибки ввода"]
     rows = list(book["Клиенты"].iter_rows(values_only=True))
-    assert list(rows[0]) == [labels.CUSTOMER_HEADERS_RU[c] for c in CUSTOMER_COLUMNS]
+    assert list(rows[0]) == [labels.CUSTOMER_HEADERS_RU[c] for c in CUSTOMER_COLUMNS] + ["Сегмент", "Следующий контакт"]
     tiers = {row[1] for row in rows[1:]}
     assert tiers == {"VIP", "Хороший", "Обычный", None}
     assert next(book["Sales"].iter_rows(max_row=1, values_only=True))[-1] == "Сегмент"
@@ -100,7 +100,7 @@ def test_lang_ru_translates_sheet_titles_headers_and_values(books, demo):
 def test_english_customers_headers_are_the_column_names(books):
     customers = openpyxl.load_workbook(books["en"], read_only=True)["Customers"]
     header = next(customers.iter_rows(max_row=1, values_only=True))
-    assert list(header) == CUSTOMER_COLUMNS
+    assert list(header) == CUSTOMER_COLUMNS + ["segment", "next_contact"]  # then the columns the lookups read
 
 
 @pytest.mark.parametrize("lang", ["en", "ru"])
