@@ -189,6 +189,13 @@ def test_without_a_table_the_cell_says_what_to_type_and_never_answers_from_memor
     assert not hasattr(excel, "CURRENT")
 
 
+def test_a_customers_table_of_an_older_tierbook_says_to_run_again(files):
+    table = [row[:-2] for row in sheet_matrix(files["en"], "Customers")]  # without segment, next_contact
+    assert call("segment", "Redwood Supplies Inc", table) == [[
+        'tierbook: this Customers table has no column segment, next_contact (an older tierbook wrote it): '
+        'click "Segment customers" again']]
+
+
 def test_a_transactions_range_is_still_classified(engine):
     excel.CACHE.clear()
     rows = sheet_matrix(demo_path(), "Sales")

@@ -24,6 +24,7 @@ from typing import Callable, Mapping, Sequence
 import pandas as pd
 
 from . import labels
+from .schema import InputError
 from .segment import CUSTOMER_COLUMNS
 
 #: The workbook's per-customer functions: defined name → the Customers column it
@@ -124,16 +125,21 @@ def fallback_formula(field: str, cell: str, lang: str) -> str:
 
 def customers_columns(header: Sequence[object]) -> dict[str, int] | None:
     """Column key → position in HEADER when HEADER is the header row of a Customers
-    table (English or Russian: it has the customer column and the lookup columns),
-    else None (a transactions range, say)."""
+    table (English or Russian: customer, tier and lifecycle), else None (a transactions
+    range, say). Raises InputError for a Customers table without the lookup columns."""
     keys = header_keys()
     found: dict[str, int] = {}
     for i, cell in enumerate(header):
         key = keys.get(str(cell).strip().casefold()) if cell is not None else None
         if key is not None and key not in found:
             found[key] = i
-    needed = {"customer", "tier", "lifecycle", *LOOKUP_COLUMNS}
-    return found if needed <= found.keys() else None
+    if not {"customer", "tier", "lifecycle"} <= found.keys():
+        return None
+    missing = [c for c in LOOKUP_COLUMNS if c not in found]
+    if missing:
+        raise InputError(f"this Customers table has no column {', '.join(missing)} (an older tierbook wrote it): "
+                         f'click "Segment customers" again')
+    return found
 
 
 def customer_answers(rows: Sequence[Sequence[object]], customer_key: Callable[[object], str]) -> pd.DataFrame | None:
