@@ -19,6 +19,7 @@ Pure: no xlwings, so the file writer and the command line use it too.
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, Mapping, Sequence
 
 import pandas as pd
@@ -61,6 +62,7 @@ def customers_header(column: str, lang: str) -> str:
     return labels.customer_header(column, lang)
 
 
+@functools.cache
 def header_keys() -> dict[str, str]:
     """Every Customers header of every language (casefolded) → its column key."""
     return {customers_header(c, lang).casefold(): c for lang in labels.LANGS
@@ -152,12 +154,13 @@ def customer_answers(rows: Sequence[Sequence[object]], customer_key: Callable[[o
     columns = customers_columns(rows[0])
     if columns is None:
         return None
-    at = {field: columns.get(field) for field in CUSTOMER_FIELDS}
-    body = [r for r in rows[1:] if r and len(r) > columns["customer"] and customer_key(r[columns["customer"]])]
-    data = {field: [_cell(r, i) for r in body] for field, i in at.items()}
-    index = pd.Index([customer_key(r[columns["customer"]]) for r in body], name="customer")
-    frame = pd.DataFrame(data, index=index, dtype=object)
-    return frame[~frame.index.duplicated()]
+    at, first = columns["customer"], {}
+    for row in rows[1:]:
+        key = customer_key(row[at]) if row and len(row) > at else ""
+        if key and key not in first:
+            first[key] = row
+    data = {field: [_cell(r, columns.get(field)) for r in first.values()] for field in CUSTOMER_FIELDS}
+    return pd.DataFrame(data, index=pd.Index(list(first), name="customer"), dtype=object)
 
 
 def _cell(row: Sequence[object], i: int | None) -> object:
