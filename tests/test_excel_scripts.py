@@ -309,6 +309,16 @@ def test_after_a_run_and_a_restart_the_functions_answer_from_the_books_customers
     assert call("segment", "Redwood Supplies Inc", caller=f"[{BOOK}]Sales!N2") == [[excel.NO_TABLE]]
 
 
+def test_a_russian_ribbon_run_adds_the_names_of_the_russian_file(tmp_path):
+    actions = run_script("segment_customers", payload_with_settings(lang="ru"))
+    added = {a["args"][0]: a["args"][1] for a in actions if a["func"] == "namesAdd"}
+    jobs.segment_file(demo_path(), tmp_path / "ru.xlsx", lang="ru")
+    stored = openpyxl.load_workbook(tmp_path / "ru.xlsx").defined_names
+    for name in lookups.CUSTOMER_FUNCTIONS:
+        assert added[name] == lookups.typed_formula(stored[name].attr_text), name
+    assert "tbCustomers[[Сегмент]]" in added["SEGMENT"] and "tbCustomers[[Клиент]]" in added["SEGMENT"]
+
+
 def test_a_rerun_replaces_the_names_that_point_at_the_deleted_customers_sheet(first_run):
     _, path = first_run
     again = run_script("segment_customers", book_payload(path, exclude=excluded("segment_customers")))
