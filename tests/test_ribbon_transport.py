@@ -130,7 +130,6 @@ def test_the_ribbon_run_in_pieces_gives_the_workbook_of_one_script_call(server, 
     assert run["pages"] >= 2 and run["largest_response"] <= PAGE_MB * 1e6 and run["largest_action"] <= PAGE_MB * 1e6
     assert any("of 4,741 rows" in s for s in run["statuses"]) and any("part 2 of" in s for s in run["statuses"])
 
-    excel.CURRENT.clear()
     payload = book_payload(demo_path(), exclude=excluded("segment_customers"))
     direct = applied(run_script("segment_customers", payload))
     chunked = applied(run["actions"])

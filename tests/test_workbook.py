@@ -94,7 +94,7 @@ def test_lang_ru_translates_sheet_titles_headers_and_values(books, demo):
                                "Потенциальные", "Потерянные VIP", "Реестр VIP", "VIP по месяцам", "Клиенты",
                                "Sales", "Ошибки ввода"]
     rows = list(book["Клиенты"].iter_rows(values_only=True))
-    assert list(rows[0]) == [labels.CUSTOMER_HEADERS_RU[c] for c in CUSTOMER_COLUMNS]
+    assert list(rows[0]) == [labels.CUSTOMER_HEADERS_RU[c] for c in CUSTOMER_COLUMNS] + ["Сегмент", "Следующий контакт"]
     tiers = {row[1] for row in rows[1:]}
     assert tiers == {"VIP", "Хороший", "Обычный", None}
     assert next(book["Sales"].iter_rows(max_row=1, values_only=True))[-1] == "Сегмент"
@@ -103,7 +103,7 @@ def test_lang_ru_translates_sheet_titles_headers_and_values(books, demo):
 def test_english_customers_headers_are_the_column_names(books):
     customers = openpyxl.load_workbook(books["en"], read_only=True)["Customers"]
     header = next(customers.iter_rows(max_row=1, values_only=True))
-    assert list(header) == CUSTOMER_COLUMNS
+    assert list(header) == CUSTOMER_COLUMNS + ["segment", "next_contact"]  # then the columns the lookups read
 
 
 @pytest.mark.parametrize("lang", ["en", "ru"])
@@ -543,7 +543,9 @@ def test_sheet_tables_gives_the_same_content_without_writing(demo):
     _, result = demo
     sheets = sheet_tables(result, "en")
     assert list(sheets)[:3] == ["Summary", "Contact plan", "VIP"]
-    assert sheets["Customers"].tables["rows"].frame.equals(result.customers)
+    frame = sheets["Customers"].tables["rows"].frame
+    assert frame[CUSTOMER_COLUMNS].equals(result.customers)
+    assert list(frame.columns[len(CUSTOMER_COLUMNS):]) == ["segment", "next_contact"]  # what the lookups read
     formulas = sheets["Summary"].tables["tiers"].frame["customers"].tolist()
     assert formulas[0] == '=COUNTIFS(tbCustomers[[tier]],"VIP")'
     assert sheets["Summary"].charts[1].kind == "line"

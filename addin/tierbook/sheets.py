@@ -597,9 +597,19 @@ def localize_customers(customers: pd.DataFrame, lang: str) -> pd.DataFrame:
 
 def customers_sheet(customers: pd.DataFrame, lang: str, as_of: pd.Timestamp | None = None) -> SheetContent:
     """The Customers sheet (English column keys, stable for other tools); dates before
-    AS_OF (the analysis date) red."""
+    AS_OF (the analysis date) red. After the engine's columns, the lookup columns
+    (lookups.LOOKUP_COLUMNS) that =SEGMENT(A2) and =NEXT_CONTACT(A2) read: each
+    customer's segment (as in the Segment column) and next contact date (as in the
+    contact plan; AS_OF None: the last purchase in the table)."""
+    from .lookups import LOOKUP_COLUMNS, customers_header
+
     frame = localize_customers(customers[CUSTOMER_COLUMNS], lang)
-    headers = {c: labels.customer_header(c, lang) for c in CUSTOMER_COLUMNS}
+    when = pd.Timestamp(as_of) if as_of is not None else customers["last_purchase"].max()
+    frame = frame.assign(
+        segment=[labels.value("segment", c, lang) for c in primary_segment(customers)],
+        next_contact=next_contacts(customers, when)["date"].to_numpy() if len(customers) else
+        pd.Series([], dtype="datetime64[ns]"))[[*CUSTOMER_COLUMNS, *LOOKUP_COLUMNS]]
+    headers = {c: customers_header(c, lang) for c in frame.columns}
     table = SheetTable(TABLE_NAMES["customers"], frame, headers)
     return SheetContent(key="customers", title=labels.sheet_title("customers", lang), template=None, texts={},
                         tables={"rows": table}, freeze_columns=1,

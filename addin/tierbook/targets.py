@@ -444,7 +444,7 @@ class BookTarget:
         from .excel import SETTINGS_SHEET, BookRun, BookSettings, _find, _safe, write_settings_sheet
         from .sheets import contact_log_headers, row_segments
         from .workbook import build_workbook
-        from .writers import record_sheets
+        from .writers import record_sheets, write_names
 
         if self._read is None:
             raise RuntimeError("BookTarget.write before read: the Segment column's place is not known")
@@ -463,6 +463,7 @@ class BookTarget:
 
         values = BookSettings(result.settings, lang, self.values.sheet, self.values.folder, generated)
         write_settings_sheet(self.book, values)
+        write_names(self.book, laid_out)  # =SEGMENT(A2) and friends: lookups into the new Customers table
         if layout.contact_log and _find(self.book, labels.sheet_title("contact_log", lang)) is None:
             log = self.book.sheets.add(name=labels.sheet_title("contact_log", lang),
                                        after=self.book.sheets[len(self.book.sheets) - 1])

@@ -182,7 +182,21 @@ def build_workbook(result: Segmentation, lang: str = "en", *, tx: pd.DataFrame |
         extra_properties["source_sheet"] = copy_title
     for name, value in extra_properties.items():
         book.custom_doc_props.append(StringProperty(name=PROPERTY_PREFIX + name, value=value))
+    if any(c.key == "customers" for c in contents):
+        add_lookup_names(book, lang)
     return book
+
+
+def add_lookup_names(book: Workbook, lang: str) -> None:
+    """The workbook-level LAMBDA names of lookups.file_names (=SEGMENT(A2) and the other
+    functions answered from the Customers table), stored as Excel stores them. The
+    open-workbook writer renders the same names (writers.write_names)."""
+    from openpyxl.workbook.defined_name import DefinedName
+
+    from .lookups import file_names
+
+    for name, formula in file_names(lang).items():
+        book.defined_names[name] = DefinedName(name, attr_text=formula)
 
 
 def workbook_properties(path: str | Path) -> dict[str, str]:
@@ -204,6 +218,8 @@ def write_sheets(contents: Sequence[SheetContent], out: str | Path, texts: Texts
     writer = SheetWriter(book, texts, templates)
     for content in contents:
         writer.write(content)
+    if any(c.key == "customers" for c in contents):  # a split workbook answers =SEGMENT(A2) too
+        add_lookup_names(book, str((properties or {}).get("lang", "en")))
     return save_atomically(book, out)
 
 

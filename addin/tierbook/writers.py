@@ -363,6 +363,28 @@ def _ref(formula: str) -> str:
     return formula.split("!")[-1].replace("$", "")
 
 
+def write_names(book, laid_out) -> list[str]:
+    """The workbook-level defined names of the laid-out openpyxl book LAID_OUT (the
+    LAMBDA names of workbook.add_lookup_names) into the open xlwings BOOK, as Excel
+    takes a formula (lookups.typed_formula). A name of the same name is replaced: after
+    a rerun its sheet was deleted and rewritten, so Excel shows #REF! in the old one.
+    Returns the names written (a name the Excel refuses is left out)."""
+    from .lookups import typed_formula
+
+    wanted = {name: typed_formula(defined.attr_text) for name, defined in laid_out.defined_names.items()}
+    for existing in list(book.names):
+        if existing.name in wanted:
+            existing.delete()
+    written = []
+    for name, formula in wanted.items():
+        try:
+            book.names.add(name, formula)
+        except Exception:  # noqa: BLE001 - a desktop Excel before LAMBDA may refuse one (COM error): the
+            continue       # run's sheets stand, and the README's plain lookup formula works there
+        written.append(name)
+    return written
+
+
 def record_sheets(book) -> list[RecordedSheet]:
     return [ws for ws in book._sheets if isinstance(ws, RecordedSheet)]
 
