@@ -119,7 +119,6 @@ def cases():
 
 def test_a_ribbon_rerun_keeps_the_managers_done_outcome_and_note_by_customer(cases, tmp_path):
     assert "VIP" not in excluded("segment_customers")  # the call lists are in the request
-    excel.CURRENT.clear()
     wb = openpyxl.load_workbook(demo_path())
     apply_actions(wb, run_script("segment_customers", demo_payload()))
     work = {("segment:VIP", cases["stays"]): ("yes", "call back", "wants the autumn price list"),
@@ -150,7 +149,6 @@ def test_a_ribbon_rerun_keeps_the_managers_done_outcome_and_note_by_customer(cas
 
 
 def test_the_ribbon_carries_the_worklog_as_the_file_does(cases, tmp_path):
-    excel.CURRENT.clear()
     work = {("segment:VIP", cases["stays"]): ("yes", "ordered", "second order in May"),
             ("segment:VIP", cases["moves"]): ("no", "no answer", "try the mobile"),
             (cases["left_from"], cases["leaves"]): ("yes", "reached", "closing the shop")}
@@ -203,7 +201,6 @@ def test_every_generated_sheet_of_the_open_book_prints_what_it_holds(tmp_path):
     sheet tierbook writes gets one over its cells and charts."""
     from openpyxl.utils import get_column_letter
 
-    excel.CURRENT.clear()
     actions = run_script("segment_customers", demo_payload())
     areas = {a["sheet_position"]: a["args"][0] for a in actions if a["func"] == "setPrintArea"}
     wb = openpyxl.load_workbook(demo_path())
