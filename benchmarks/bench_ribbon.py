@@ -94,7 +94,6 @@ def main() -> int:
         jobs.segment_file(source, folder / "tierbook.xlsx")
         cli = time.process_time() - started
 
-        excel.CURRENT.clear()
         exclude = tuple(excel.EXCLUDE["segment_customers"])
         alone = copy.deepcopy(payload)
         for sheet in alone["sheets"]:

@@ -34,10 +34,13 @@ def convert(paths: Iterable[Path], fmt: str, outdir: Path, profile: Path) -> lis
     Returns the converted files, in order; raises when LibreOffice could not open one."""
     paths = [Path(p) for p in paths]
     outdir.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        [soffice(), f"-env:UserInstallation={profile.resolve().as_uri()}", "--headless", "--norestore",
-         "--nolockcheck", "--convert-to", fmt, "--outdir", str(outdir), *map(str, paths)],
-        capture_output=True, text=True, timeout=TIMEOUT)
+    command = [soffice(), f"-env:UserInstallation={profile.resolve().as_uri()}", "--headless", "--norestore",
+               "--nolockcheck", "--convert-to", fmt, "--outdir", str(outdir), *map(str, paths)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT)
+    if done.returncode != 0 and "ConfigItem" in done.stderr:
+        # LibreOffice sometimes aborts while it creates a new profile (utl::ConfigItem, on a
+        # busy machine): that is its start, not the file; the second start finds the profile.
+        done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT)
     out = [outdir / f"{p.stem}.{fmt.split(':')[0]}" for p in paths]
     missing = [str(p) for p in out if not p.is_file()]
     if done.returncode != 0 or missing:

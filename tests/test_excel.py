@@ -123,10 +123,8 @@ def engine():
 @pytest.fixture(autouse=True)
 def fresh_state():
     excel.CACHE.clear()
-    excel.CURRENT.clear()
     yield
     excel.CACHE.clear()
-    excel.CURRENT.clear()
 
 
 # --------------------------------------------------------------------------- the functions
@@ -227,10 +225,10 @@ def test_segments_spills_the_customers_table_with_text_kept_as_typed(tx_matrix, 
         pytest.approx(engine.customers["revenue"].tolist())
 
 
-def test_without_transactions_before_any_run_the_cell_says_to_run_segment_first():
+def test_without_a_table_the_cell_says_what_to_type():
     assert call("segment", "Redwood Supplies Inc") == [[
-        'tierbook: this workbook has no segmentation yet: click "Segment customers" on the tierbook tab '
-        "first, or give the transactions range as the second argument"]]
+        'tierbook: give the Customers table as the second argument, e.g. =TIERBOOK.SEGMENT(A2, tbCustomers[#All]) '
+        '(click "Segment customers" first), or the transactions range']]
 
 
 @pytest.mark.parametrize("settings_arg, message", [
@@ -258,7 +256,7 @@ def test_the_metadata_lists_exactly_the_intended_functions_with_optional_argumen
     assert names == sorted("CLASSIFY" if name == "classify_handle" else name.upper() for name in excel.FUNCTIONS)
     segment = next(f for f in meta["functions"] if f["name"] == "SEGMENT")
     assert [(p["name"], p.get("optional", False)) for p in segment["parameters"]] == [
-        ("customer", False), ("transactions", True), ("settings", True)]  # the caller is injected, not asked
+        ("customer", False), ("transactions", True), ("settings", True)]
 
 
 def test_a_row_of_customers_spills_a_row(tx_matrix):

@@ -186,17 +186,41 @@ def test_a_function_call_over_http(server):
     assert response.json() == {"result": [["VIP"]]}
 
 
-def test_a_script_call_over_http_then_the_function_uses_its_segmentation(server):
-    response = httpx.post(server + "/xlwings/custom-scripts-call/segment_customers",
-                          content=json.dumps(book_payload(demo_path()), default=str), timeout=120,
-                          headers={"Content-Type": "application/json"})
-    assert response.status_code == 200, response.text
-    actions = response.json()["actions"]
-    assert "Customers" in [a["args"][1] for a in actions if a["func"] == "addSheet"]
-    body = {"func_name": "segment", "args": [[["Redwood Supplies Inc"]]], "caller_address": f"[{BOOK}]Sales!N2",
+def function_call(server: str, *args: object) -> object:
+    body = {"func_name": "segment", "args": list(args), "caller_address": f"[{BOOK}]Sales!N2",
             "culture_info_name": "en-US", "date_format": "yyyy-mm-dd", "runtime": "1.4", "version": "0",
             "client": "Office.js"}
-    assert httpx.post(server + "/xlwings/custom-functions-call", json=body).json() == {"result": [["VIP"]]}
+    response = httpx.post(server + "/xlwings/custom-functions-call", json=body, timeout=60)
+    assert response.status_code == 200, response.text
+    return response.json()["result"]
+
+
+def test_after_a_script_call_and_a_server_restart_the_function_answers_from_the_books_table(output_root, tmp_path):
+    """The ribbon run over HTTP, its actions applied to the workbook; then a new server
+    process (a restart) answers =TIERBOOK.SEGMENT(A2, tbCustomers[#All]) from that book's
+    table alone, and a second book of the same name from its own table."""
+    import openpyxl
+
+    from test_excel_scripts import apply_actions
+
+    env = {"TIERBOOK_OUTPUT_ROOT": str(output_root)}
+    with running_server(env, attempts=200) as first:
+        response = httpx.post(first + "/xlwings/custom-scripts-call/segment_customers",
+                              content=json.dumps(book_payload(demo_path()), default=str), timeout=120,
+                              headers={"Content-Type": "application/json"})
+        assert response.status_code == 200, response.text
+    book = openpyxl.load_workbook(demo_path())
+    apply_actions(book, response.json()["actions"])
+    book.save(tmp_path / BOOK)
+    table = sheet_matrix(tmp_path / BOOK, "Customers")
+    edited = [list(r) for r in table]
+    row = next(r for r in edited if r[0] == "Redwood Supplies Inc")
+    row[edited[0].index("segment")] = "Regular"
+    with running_server(env, attempts=200) as restarted:
+        assert function_call(restarted, [["Redwood Supplies Inc"], ["nobody"]], table) == \
+            [["VIP"], ["unknown customer"]]
+        assert function_call(restarted, [["Redwood Supplies Inc"]], edited) == [["Regular"]]  # same book name
+        assert function_call(restarted, [["Redwood Supplies Inc"]])[0][0].startswith("tierbook: give the Customers")
 
 
 def test_a_name_that_is_not_a_script_is_not_run(server):

@@ -130,7 +130,6 @@ def test_the_ribbon_run_in_pieces_gives_the_workbook_of_one_script_call(server, 
     assert run["pages"] >= 2 and run["largest_response"] <= PAGE_MB * 1e6 and run["largest_action"] <= PAGE_MB * 1e6
     assert any("of 4,741 rows" in s for s in run["statuses"]) and any("part 2 of" in s for s in run["statuses"])
 
-    excel.CURRENT.clear()
     payload = book_payload(demo_path(), exclude=excluded("segment_customers"))
     direct = applied(run_script("segment_customers", payload))
     chunked = applied(run["actions"])
@@ -216,3 +215,17 @@ def test_a_run_with_rows_missing_or_an_unknown_upload_is_refused(server):
     response = httpx.post(server + "/tierbook/upload", content=b'{"upload": null}',
                           headers={"Content-Type": "text/plain"})
     assert response.status_code == 415  # RequestGuard stands in front of these routes too
+
+
+def test_with_sign_in_required_every_transport_route_asks_for_the_user():
+    """With an auth provider configured, no tierbook route answers without the token,
+    not even the reads of a result or a status (whose ids are random, but a leaked id
+    must not be enough)."""
+    with running_server({"XLWINGS_AUTH_PROVIDERS": '["custom"]'}) as base:
+        signed_in = {"Authorization": "test-token", "Auth-Provider": "custom"}  # xlwings' sample provider
+        for method, path in (("GET", "/tierbook/status/x"), ("GET", "/tierbook/result/x/1"),
+                             ("POST", "/tierbook/upload"), ("POST", "/tierbook/run/segment_customers")):
+            anonymous = httpx.request(method, base + path, json={} if method == "POST" else None)
+            assert anonymous.status_code in (401, 403), (path, anonymous.status_code)
+            known = httpx.request(method, base + path, json={} if method == "POST" else None, headers=signed_in)
+            assert known.status_code not in (401, 403), (path, known.status_code, known.text)

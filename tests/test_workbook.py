@@ -14,6 +14,9 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+from openpyxl.formula.tokenizer import Tokenizer
+from openpyxl.formula.translate import Translator
+from openpyxl.utils import get_column_letter
 from openpyxl.utils.cell import range_boundaries
 
 from helpers import transactions
@@ -91,7 +94,7 @@ def test_lang_ru_translates_sheet_titles_headers_and_values(books, demo):
                                "Потенциальные", "Потерянные VIP", "Реестр VIP", "VIP по месяцам", "Клиенты",
                                "Sales", "Ошибки ввода"]
     rows = list(book["Клиенты"].iter_rows(values_only=True))
-    assert list(rows[0]) == [labels.CUSTOMER_HEADERS_RU[c] for c in CUSTOMER_COLUMNS]
+    assert list(rows[0]) == [labels.CUSTOMER_HEADERS_RU[c] for c in CUSTOMER_COLUMNS] + ["Сегмент", "Следующий контакт"]
     tiers = {row[1] for row in rows[1:]}
     assert tiers == {"VIP", "Хороший", "Обычный", None}
     assert next(book["Sales"].iter_rows(max_row=1, values_only=True))[-1] == "Сегмент"
@@ -100,7 +103,7 @@ def test_lang_ru_translates_sheet_titles_headers_and_values(books, demo):
 def test_english_customers_headers_are_the_column_names(books):
     customers = openpyxl.load_workbook(books["en"], read_only=True)["Customers"]
     header = next(customers.iter_rows(max_row=1, values_only=True))
-    assert list(header) == CUSTOMER_COLUMNS
+    assert list(header) == CUSTOMER_COLUMNS + ["segment", "next_contact"]  # then the columns the lookups read
 
 
 @pytest.mark.parametrize("lang", ["en", "ru"])
@@ -253,8 +256,8 @@ def test_call_list_columns_follow_the_template_marker_row(opened, books):
     min_col, min_row, max_col, _ = table_box(ws, "tbVIP")
     header = [ws.cell(row=min_row, column=c).value for c in range(min_col, max_col + 1)]
     assert header == ["Customer", "Manager", "Next contact", "Overdue since", "Task", "Why", "Done", "Outcome", "Note",
-                      "Expected purchase", "Usual cycle, days", "Average order", "Last purchase", "Consent", "Channel",
-                      "Contact time", "Phone", "Email", "Revenue", "Payments", "Profit", "Tier", "Lifecycle"]
+                      "Expected purchase", "Usual cycle, days", "Average order", "Last purchase", "Last contact",
+                      "Consent", "Channel", "Contact time", "Phone", "Email", "Revenue", "Payments", "Profit", "Tier", "Lifecycle"]
 
 
 # --------------------------------------------------------------------------- contact plan
@@ -316,7 +319,39 @@ def test_contact_plan_classes_show_the_setting(demo):
 # --------------------------------------------------------------------------- VIP ledger
 
 
-def test_ledger_marks_entries_and_exits_with_the_template_colours(tmp_path):
+def highlighted(path: Path, title: str, profile: Path, tmp_path: Path) -> dict[tuple[int, int], str]:
+    """The cells of sheet TITLE that its conditional formats colour, as LibreOffice
+    computes them: (row, column) → the fill colour of the rule that holds. Every rule's
+    formula is moved to each cell of its range (as Excel reads a rule: relative to the
+    range's top-left cell) and written into a copy of the workbook, which LibreOffice
+    recalculates."""
+    book = openpyxl.load_workbook(path)
+    ws, check = book[title], book.create_sheet("check")
+    quoted = "'" + title.replace("'", "''") + "'!"
+    for cf in ws.conditional_formatting:
+        for rule in cf.rules:
+            for bounds in cf.sqref.ranges:
+                c0, r0, c1, r1 = bounds.bounds
+                origin = f"{get_column_letter(c0)}{r0}"
+                for r in range(r0, r1 + 1):
+                    for c in range(c0, c1 + 1):
+                        moved = Translator("=" + rule.formula[0], origin).translate_formula(f"{get_column_letter(c)}{r}")
+                        tokens = Tokenizer(moved)
+                        for token in tokens.items:
+                            if token.type == "OPERAND" and token.subtype == "RANGE":
+                                token.value = quoted + token.value
+                        colour = rule.dxf.fill.fgColor.rgb[-6:]
+                        test = tokens.render()[1:]
+                        earlier = check.cell(row=r, column=c).value
+                        check.cell(row=r, column=c).value = f'=IF({test},"{colour}","")' if earlier is None else \
+                            f'=IF({earlier[1:]}<>"",{earlier[1:]},IF({test},"{colour}",""))'
+    copy = tmp_path / "check.xlsx"
+    book.save(copy)
+    done = openpyxl.load_workbook(convert([copy], "xlsx", tmp_path / "calc", profile)[0], data_only=True)["check"]
+    return {(cell.row, cell.column): cell.value for row in done.iter_rows() for cell in row if cell.value}
+
+
+def test_ledger_marks_entries_and_exits_with_the_template_colours(tmp_path, profile):
     # window 2: "a" is VIP in January and April → enters in January, leaves in March
     # (two months after January), enters again in April
     tx = transactions("customer date amount",
@@ -329,16 +364,42 @@ def test_ledger_marks_entries_and_exits_with_the_template_colours(tmp_path):
     ws = openpyxl.load_workbook(out)["VIP ledger"]
     min_col, min_row, max_col, max_row = table_box(ws, "tbLedger")
     header = [ws.cell(row=min_row, column=c).value for c in range(min_col, max_col + 1)]
-    row_a = next(r for r in range(min_row + 1, max_row + 1) if ws.cell(row=r, column=min_col).value == "a")
-    cell = {m: ws.cell(row=row_a, column=min_col + header.index(m)) for m in ("2024-01", "2024-03", "2024-04")}
+    rows = {ws.cell(row=r, column=min_col).value: r for r in range(min_row + 1, max_row + 1)}
+    col = {m: min_col + header.index(m) for m in ("2024-01", "2024-02", "2024-03", "2024-04")}
     template = load_template("ledger")
-    entry, exit_ = template.samples["entry"].fill.fgColor.rgb, template.samples["exit"].fill.fgColor.rgb
-    assert (cell["2024-01"].value, cell["2024-01"].fill.fgColor.rgb) == (1, entry)
-    assert (cell["2024-03"].value, cell["2024-03"].fill.fgColor.rgb) == ("×", exit_)
-    assert (cell["2024-04"].value, cell["2024-04"].fill.fgColor.rgb) == (1, entry)
-    assert [ws.cell(row=row_a, column=min_col + header.index(k)).value
+    entry, exit_ = (template.samples[k].fill.fgColor.rgb[-6:] for k in ("entry", "exit"))
+    assert [ws.cell(row=rows["a"], column=col[m]).value for m in col] == [1, None, "×", 1]
+    assert highlighted(out, "VIP ledger", profile, tmp_path) == {
+        (rows["a"], col["2024-01"]): entry, (rows["a"], col["2024-03"]): exit_, (rows["a"], col["2024-04"]): entry,
+        (rows["b"], col["2024-02"]): entry}
+    assert [ws.cell(row=rows["a"], column=min_col + header.index(k)).value
             for k in ("Status", "First VIP month", "Last VIP month", "VIP months")] == \
            ["current VIP", "2024-01", "2024-04", 2]
+
+
+def test_the_demo_ledger_highlights_every_entry_and_exit_and_nothing_else(books, demo, profile, tmp_path):
+    """On the demo (a window of several months, customers entering more than once) the
+    rules colour exactly the engine's entries (a VIP month after more than a window
+    without one, or the first) and exits (a window after the last VIP month of a run)."""
+    _, result = demo
+    window = result.settings.window
+    ws = openpyxl.load_workbook(books["en"])["VIP ledger"]
+    min_col, min_row, max_col, max_row = table_box(ws, "tbLedger")
+    header = [ws.cell(row=min_row, column=c).value for c in range(min_col, max_col + 1)]
+    months = [m for m in header if len(str(m)) == 7 and str(m)[4] == "-"]
+    template = load_template("ledger")
+    entry, exit_ = (template.samples[k].fill.fgColor.rgb[-6:] for k in ("entry", "exit"))
+    expected = {}
+    for r in range(min_row + 1, max_row + 1):
+        vip = [i for i, m in enumerate(months)
+               if isinstance(ws.cell(row=r, column=min_col + header.index(m)).value, int)]
+        for k, i in enumerate(vip):
+            if k == 0 or i - vip[k - 1] > window:
+                expected[(r, min_col + header.index(months[i]))] = entry
+            if (k == len(vip) - 1 or vip[k + 1] - i > window) and i + window < len(months):
+                expected[(r, min_col + header.index(months[i + window]))] = exit_
+    assert len({k for k, v in expected.items() if v == entry}) > len(range(min_row + 1, max_row + 1))  # re-entries
+    assert highlighted(books["en"], "VIP ledger", profile, tmp_path) == expected
 
 
 # --------------------------------------------------------------------------- Excel conventions
@@ -482,7 +543,9 @@ def test_sheet_tables_gives_the_same_content_without_writing(demo):
     _, result = demo
     sheets = sheet_tables(result, "en")
     assert list(sheets)[:3] == ["Summary", "Contact plan", "VIP"]
-    assert sheets["Customers"].tables["rows"].frame.equals(result.customers)
+    frame = sheets["Customers"].tables["rows"].frame
+    assert frame[CUSTOMER_COLUMNS].equals(result.customers)
+    assert list(frame.columns[len(CUSTOMER_COLUMNS):]) == ["segment", "next_contact"]  # what the lookups read
     formulas = sheets["Summary"].tables["tiers"].frame["customers"].tolist()
     assert formulas[0] == '=COUNTIFS(tbCustomers[[tier]],"VIP")'
     assert sheets["Summary"].charts[1].kind == "line"

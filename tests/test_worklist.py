@@ -5,6 +5,7 @@ print setup of every sheet; LibreOffice renders every sheet without a ### cell."
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 import subprocess
 
 import openpyxl
@@ -19,7 +20,7 @@ from test_workbook import books, demo, opened  # noqa: F401 - fixtures: the demo
 from tierbook import labels
 from tierbook.demo import demo_path
 from tierbook.segment import manager_workload
-from tierbook.worklist import carry_over
+from tierbook.worklist import carry_over, with_worklog, worklog_from_rows
 
 # --------------------------------------------------------------------------- carry_over, on small frames
 
@@ -60,6 +61,59 @@ def test_dropdown_words_are_shown_in_the_new_language_and_typed_words_stay():
     got = carry_over(previous, new_rows(("a", "2024-06-30", "t", "", "", ""), ("b", "2024-06-30", "t", "", "", "")),
                      "en")
     assert got[["done", "outcome"]].values.tolist() == [["yes", "no answer"], ["maybe", "voicemail"]]
+
+
+def test_a_worklog_is_read_from_rows_of_either_language_below_the_sheets_texts():
+    h = lambda k: labels.header(k, "ru")  # noqa: E731
+    rows = [("Потерянные VIP",), (None,), (None, h("customer"), h("task"), h("done"), h("outcome"), h("note")),
+            (None, "a", "звонок", "да", None, None), (None, "b", "звонок", None, None, None),
+            (None, "c", None, None, None, "перезвонить")]
+    got = worklog_from_rows([("Потерянные VIP", rows), ("Summary", rows), ("Lost VIP", rows[:3])])
+    assert list(got) == ["segment:lost VIP"]  # not Summary; an empty list gives nothing
+    frame = got["segment:lost VIP"][["customer", "task", "done", "note"]]
+    assert frame.fillna("").values.tolist() == [["a", "звонок", "да", ""], ["c", "", "", "перезвонить"]]
+
+
+def test_notes_follow_a_customer_to_another_list():
+    worklog = {"segment:VIP": pd.DataFrame({"customer": ["a", "b"], "task": ["t", "t"], "next_contact": [None] * 2,
+                                            "done": ["yes", None], "outcome": ["reached", None],
+                                            "note": ["own list", "b on VIP"]}),
+               "segment:lost VIP": pd.DataFrame({"customer": ["a"], "task": ["u"], "next_contact": [None],
+                                                 "done": [None], "outcome": [None], "note": ["lost list"]})}
+    from tierbook.sheets import SheetContent, SheetTable
+
+    lists = [SheetContent(key=key, title=key, template=None, texts={},
+                          tables={"rows": SheetTable("t", new_rows(*rows).assign(next_contact=None), {})})
+             for key, rows in (("segment:VIP", [("a", None, "t", "", "", "")]),
+                               ("segment:lost VIP", [("a", None, "t", "", "", ""), ("b", None, "v", "", "", "")]))]
+    got = [c.tables["rows"].frame[["customer", "done", "outcome", "note"]].values.tolist()
+           for c in with_worklog(lists, worklog, "en")]
+    only_a_log = {"contact_log": pd.DataFrame({"customer": ["b"], "last_contact": [pd.Timestamp("2025-01-02")]})}
+    lists = [replace(c, tables={"rows": replace(c.tables["rows"], frame=c.tables["rows"].frame.assign(
+        last_contact=pd.NaT))}) for c in lists]
+    (_, lost) = with_worklog(lists, only_a_log, "en")  # a Contact log and no notes yet
+    assert lost.tables["rows"].frame["last_contact"].tolist() == [pd.NaT, pd.Timestamp("2025-01-02")]
+    assert got == [[["a", "yes", "reached", "own list"]],
+                   [["a", "", "", "lost list"], ["b", "", "", "b on VIP"]]]
+
+
+def test_last_contact_is_the_latest_of_the_contact_log_an_earlier_list_and_a_done_task_on_its_day():
+    from tierbook.worklist import last_contacts, log_contacts
+
+    log = log_contacts([("Журнал контактов",), ("Клиент", "Дата", "Вариант"), ("a", "03.02.2025", "A"),
+                        ("a", pd.Timestamp("2025-01-05"), "B"), ("b", "not a day", "A"), (None, "2025-01-01", "A")])
+    assert log.values.tolist() == [["a", pd.Timestamp("2025-02-03")]]
+    worklog = {"contact_log": log,
+               "segment:VIP": pd.DataFrame({"customer": ["a", "b", "c", "d"], "task": ["t"] * 4,
+                                            "next_contact": pd.to_datetime(["2025-03-01", "2025-06-30", "2025-04-01",
+                                                                            "2025-04-02"]),
+                                            "last_contact": [None, None, pd.Timestamp("2025-04-20"), None],
+                                            "done": ["yes", "да", "no", None], "outcome": [None] * 4,
+                                            "note": [None] * 4})}
+    got = last_contacts(worklog, pd.Timestamp("2025-05-31"))
+    assert got.to_dict() == {"a": pd.Timestamp("2025-03-01"),  # the done task is later than the log's call
+                             "b": pd.Timestamp("2025-05-31"),  # done, planned after the analysis date: done by it
+                             "c": pd.Timestamp("2025-04-20")}  # not done: the earlier list's last contact stays
 
 
 # --------------------------------------------------------------------------- the workbook, opened again
@@ -187,7 +241,8 @@ def test_a_rerun_into_the_same_workbook_keeps_the_managers_notes(tmp_path):
                                 labels.TABLE_NAMES[f"segment:{title}"])
         (row,) = [r for r in rows if r[0] == customer]
         assert [row[header.index(k)] for k in ("Done", "Outcome", "Note")] == [done_word, outcome, note], title
-        others = [r for r in rows if r[0] != customer]
+        typed = {c for c, *_ in notes.values()}  # a customer on both lists has the notes on both
+        others = [r for r in rows if r[0] not in typed]
         assert all(r[header.index("Note")] is None for r in others)  # nobody else got a note
 
 

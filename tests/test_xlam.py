@@ -212,6 +212,9 @@ def test_the_addin_ships_every_excel_function_ready_made(parts):
         assert re.search(rf"^Function {name}\(", code, flags=re.M), f"no wrapper for {name}"
         assert (f'{name} = XLPy.CallUDF("tierbook.excel", "{name}", Array(') in code
     assert re.search(r"^Function segment\(customer, Optional transactions, Optional settings\)$", code, flags=re.M)
+    # the calling cell: xlwings' reserved `caller` argument, hidden from Excel, filled in by xlwings
+    # with the calling Range, so that =SEGMENT(A2) reads that workbook's Customers sheet
+    assert 'Array(customer, transactions, settings, Nothing), ActiveWorkbook, Application.Caller)' in code
     assert code.count("\nFunction ") + code.startswith("Function ") == len(desktop)
     assert "Sub " not in code  # scripts are ribbon buttons, not wrappers
 

@@ -139,7 +139,7 @@ SEGMENT_TEXTS = {
          "purchase. Try up to five message variants and keep the one that converts best.",
          "Около 90% клиентской базы — те, кто купил один раз и больше не вернулся, часто просто потому, что о вас "
          "забыли, а вы не напомнили: это 90% вашей потенциальной прибыли. Не бросайтесь обзванивать и настаивать "
-         "на покупке. Напоминайте о себе аккуратно, поэтапно, в несколько приёмов: тёплые SMS и письма, бесплатный "
+         "на покупке. Напоминайте о себе аккуратно, поэтапно, в несколько приёмов: тёплые СМС и письма, бесплатный "
          "пробник или консультация, сожаление, что клиент пропал, новинки с хорошими отзывами; после нескольких "
          "сообщений — скидка на следующую покупку. Проверьте до пяти вариантов сообщений и оставьте лучший."),
         ("Step 1: a warm message — we miss you, here is what is new. Step 2: an invitation — a free sample or a "
@@ -383,7 +383,7 @@ REACTIVATION_TEXTS = {
                  "order size · contact on {planned_on}",
                  "Разовых покупателей с согласием: {customers} · вариантов сообщения: {variants}, поровну по "
                  "менеджерам и размеру заказа · связаться {planned_on}"),
-    "seed_line": ("seed: {seed}", "seed: {seed}"),
+    "seed_line": ("seed: {seed}", "зерно: {seed}"),
     "how": ("Contact each customer with their variant, on their channel and at their time, then record every "
             "contact in the sheet Contact log (customer, date, variant, channel, note) and run Reactivation results. "
             "Planning again keeps these assignments and only adds new one-time buyers.",
@@ -392,7 +392,7 @@ REACTIVATION_TEXTS = {
             "возврата». Повторное планирование сохраняет эти назначения и только добавляет новых разовых "
             "покупателей."),
     "variants_heading": ("Message variants (reword them in the template's Texts sheet)",
-                         "Варианты сообщений (формулировки — на листе Texts шаблона)"),
+                         "Варианты сообщений (формулировки — на листе «Texts» шаблона)"),
     "plan_heading": ("Who gets which variant", "Кому какой вариант"),
     **VARIANT_MESSAGES,
 }
@@ -536,6 +536,7 @@ def call_list(directory: Path) -> Path:
         ("cycle_days", "0", {}),
         ("average_order", MONEY, {}),
         ("last_purchase", DATE, {}),
+        ("last_contact", DATE, {}),
         ("consent", None, {}),
         ("channel", None, {}),
         ("contact_time", None, {}),

@@ -16,10 +16,15 @@ setting/value pairs such as the settings sheet):
     SEGMENTS(transactions, [settings])                  the whole Customers table, spilled
     MOVEMENT(customer, [transactions], [settings])      previous tier and the month it changed (2 cells)
 
-With `transactions` (a range or table with the usual headers) a function is stateless:
-the classification is computed once per distinct table content and settings, and
-cached. Without it, a function uses the classification that the last "Segment
-customers" run wrote into the calling workbook.
+The second argument says what a function answers from; nothing is kept between calls:
+- the Customers table of a tierbook workbook (`tbCustomers[#All]`, recognised by its
+  header): looked up as the table holds it, nothing classified (tierbook.lookups);
+- a transactions range or table with the usual headers: classified once per distinct
+  table content and settings (cached by content), then looked up;
+- a CLASSIFY object handle.
+Without it, desktop Excel reads the calling workbook's Customers sheet; xlwings Server
+cannot see the workbook, so the cell says what to type. In Excel 365 the workbook's own
+LAMBDA names answer =SEGMENT(A2) without the add-in (tierbook.lookups).
 
 Scripts (ribbon buttons; BUTTONS lists them for the manifest and the xlam ribbon):
 
@@ -39,7 +44,6 @@ import re
 import sys
 import inspect
 import threading
-import typing
 from contextvars import ContextVar
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -60,6 +64,7 @@ if sys.platform != "emscripten":
 from . import labels
 from .read import clean_transactions
 from .schema import InputError
+from .lookups import CUSTOMER_FIELDS, UNKNOWN_CUSTOMER, customer_answers, customers_columns
 from .segment import CUSTOMER_COLUMNS, Segmentation, classify
 from .settings import Criterion, Settings
 
@@ -84,8 +89,8 @@ BOOK_SETTINGS: dict[str, tuple[object, str]] = {
     "generated": ("", "the sheets tierbook wrote, replaced on the next run (kept by tierbook, do not edit)"),
 }
 
-NO_SEGMENTATION = ('tierbook: this workbook has no segmentation yet: click "Segment customers" on the '
-                   'tierbook tab first, or give the transactions range as the second argument')
+NO_TABLE = ('tierbook: give the Customers table as the second argument, e.g. =TIERBOOK.SEGMENT(A2, '
+            'tbCustomers[#All]) (click "Segment customers" first), or the transactions range')
 
 
 class TierbookExcelError(xw.XlwingsError):
@@ -338,40 +343,6 @@ def _changes(tx: pd.DataFrame, settings: Settings) -> dict[str, tuple[str, str]]
     return dict(zip(changes["customer"], zip(changes["previous_tier"], changes["changed_on"])))
 
 
-@dataclass
-class _Current:
-    """What the last "Segment customers" run wrote into a workbook."""
-
-    tx: pd.DataFrame
-    issues: pd.DataFrame
-    settings: Settings
-    lookups: dict  # settings_key → _Lookup
-
-
-#: Workbook name → its current segmentation (the last ribbon run in this Python process).
-CURRENT: dict[str, _Current] = {}
-
-
-def _book_of(caller_address: str | None) -> str | None:
-    match = re.match(r"\[([^\]]*)\]", caller_address or "")
-    return match.group(1) if match else None
-
-
-def _current_lookup(book: str | None, settings_arg: object) -> _Lookup | None:
-    current = CURRENT.get(book or "")
-    if current is None and book is None and len(CURRENT) == 1:
-        current = next(iter(CURRENT.values()))  # desktop UDFs do not say which workbook calls
-    if current is None:
-        return None
-    pairs = setting_pairs(settings_arg)
-    settings = settings_from(pairs, current.settings) if pairs else current.settings
-    lookup = current.lookups.get(settings_key(settings))
-    if lookup is None:
-        lookup = _Lookup.of(classify(current.tx, settings, current.issues))
-        current.lookups[settings_key(settings)] = lookup
-    return lookup
-
-
 # --------------------------------------------------------------------------- the functions
 
 
@@ -408,7 +379,7 @@ def _value(lookup: _Lookup, field: str, customer: object) -> object:
         return ""
     i = lookup.position.get(name)
     if i is None:
-        return "unknown customer"
+        return UNKNOWN_CUSTOMER
     customers = lookup.result.customers
     if field == "segment":
         from .sheets import primary_segment
@@ -423,23 +394,33 @@ def _value(lookup: _Lookup, field: str, customer: object) -> object:
     return value
 
 
+#: Settings change a classification; the Customers table is one already.
+NO_SETTINGS = ("tierbook: the Customers table is classified already; to try other settings give the transactions "
+               "range instead")
+
+
 def customer_values(field: str, customer: object, transactions: object = None, settings: object = None,
-                    caller_address: str | None = None) -> list[list]:
+                    book: object = None) -> list[list]:
     """FIELD of each customer cell (one result per cell, same shape), from TRANSACTIONS
-    or from the calling workbook's current segmentation; a message on any problem."""
+    (a Customers table, a transactions range or an object handle) or, without it, from
+    the Customers sheet of BOOK (the calling workbook, desktop Excel only); NO_TABLE
+    when there is neither; a message on any problem."""
     try:
+        if transactions is None and book is not None:
+            transactions = book_customers(book)
+        if transactions is None:
+            return [[NO_TABLE]]
         answers = handle_answers(transactions)
+        if answers is None:
+            answers = customer_answers(_cells(transactions), customer_key)
+            if answers is not None and setting_pairs(settings):
+                return [[NO_SETTINGS]]
         if answers is not None:
             return [[_answer(answers, field, c) for c in row] for row in _cells(customer)]
-        if transactions is not None:
-            lookup = CACHE.get(_cells(transactions), parse_settings(settings))
-        else:
-            lookup = _current_lookup(_book_of(caller_address), settings)
-            if lookup is None:
-                return [[NO_SEGMENTATION]]
+        lookup = CACHE.get(_cells(transactions), parse_settings(settings))
         if field == "segment":
             by_name = lookup.segments()
-            return [["" if not (k := customer_key(c)) else by_name.get(k, "unknown customer") for c in row]
+            return [["" if not (k := customer_key(c)) else by_name.get(k, UNKNOWN_CUSTOMER) for c in row]
                     for row in _cells(customer)]
         return [[_value(lookup, field, c) for c in row] for row in _cells(customer)]
     except xw.ObjectCacheMissError:
@@ -451,7 +432,7 @@ def customer_values(field: str, customer: object, transactions: object = None, s
 # --------------------------------------------------------------------------- object handles
 
 #: What a CLASSIFY handle answers for each customer: the functions that take a customer.
-HANDLE_FIELDS = ("segment", "lifecycle", "quadrant", "next_contact", "vip_months", "size_tier")
+HANDLE_FIELDS = CUSTOMER_FIELDS
 _HANDLE_KEY = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -507,12 +488,15 @@ def _answer(table: pd.DataFrame, field: str, customer: object) -> object:
     try:
         value = table.at[name, field]
     except KeyError:
-        return "unknown customer"
-    if field == "next_contact":
-        return "" if pd.isna(value) else pd.Timestamp(value).to_pydatetime()
+        return UNKNOWN_CUSTOMER
+    if value is None or value is pd.NaT or (isinstance(value, str) and value == "") \
+            or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if field == "next_contact" and isinstance(value, (dt.date, np.datetime64)):
+        return pd.Timestamp(value).to_pydatetime()  # a Customers cell sent as a serial number stays one
     if isinstance(value, np.integer):
         return int(value)
-    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else value
+    return value
 
 
 def customers_table(transactions: object, settings: object = None) -> list[list] | pd.DataFrame:
@@ -536,12 +520,8 @@ def _excel_frame(frame: pd.DataFrame) -> list[list]:
 
 # --------------------------------------------------------------------------- the functions
 
-_CALLER_ADDRESS: ContextVar[str | None] = ContextVar("tierbook_caller_address", default=None)
-
-try:  # the calling cell, injected by xlwings Server and xlwings Lite (licensed xlwings PRO code)
-    from xlwings.server import Caller as _CallerHint
-except Exception:  # noqa: BLE001 - classic desktop xlwings without PRO: no caller
-    _CallerHint = None
+#: The calling workbook of a desktop Excel function call (see _with_caller).
+_CALLER_BOOK: ContextVar[object] = ContextVar("tierbook_caller_book", default=None)
 
 
 CUSTOMER_DOC = "a customer, or a range of customers (one result each)"
@@ -594,32 +574,39 @@ def reason(error: Exception) -> str:
 
 
 def _with_caller(f: Callable) -> Callable:
-    """F, plus, where xlwings injects it (Server, Lite), the calling cell: a keyword-only
-    `caller` parameter that Excel never sees. F reads its address from _CALLER_ADDRESS,
-    so F's own signature is the one desktop Excel sees."""
-    if not xw_on_server() or _CallerHint is None:
+    """F, plus on desktop Excel the calling cell: xlwings fills a last parameter named
+    `caller` (its reserved argument, which the generated VBA wrapper hides from Excel)
+    with the calling Range, and F finds its workbook in _CALLER_BOOK, so that
+    =SEGMENT(A2) reads that workbook's Customers sheet. xlwings Server and Lite send no
+    workbook with a function call: there F is as it is. (Desktop Excel only: not run
+    by the tests, which have no Windows Excel.)"""
+    if xw_on_server() or sys.platform == "emscripten":
         return f
     signature = inspect.signature(f)
-    hints = typing.get_type_hints(f)
+    caller = inspect.Parameter("caller", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)
+    full = signature.replace(parameters=[*signature.parameters.values(), caller])
 
-    def wrapper(*args, caller=None):
-        address = None
-        if caller is not None:
-            address = f"[{caller.book_name}]{caller.sheet_name}!{caller.address}"
-        token = _CALLER_ADDRESS.set(address)
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        bound = full.bind(*args, **kwargs)
+        calling = bound.arguments.pop("caller", None)
+        token = _CALLER_BOOK.set(getattr(getattr(calling, "sheet", None), "book", None))
         try:
-            return f(*args)
+            return f(**bound.arguments)
         finally:
-            _CALLER_ADDRESS.reset(token)
+            _CALLER_BOOK.reset(token)
 
-    wrapper.__name__ = wrapper.__qualname__ = f.__name__
-    wrapper.__doc__ = f.__doc__
-    wrapper.__module__ = f.__module__
-    caller = inspect.Parameter("caller", inspect.Parameter.KEYWORD_ONLY, default=None,
-                               annotation=typing.Optional[_CallerHint])
-    wrapper.__signature__ = signature.replace(parameters=[*signature.parameters.values(), caller])
-    wrapper.__annotations__ = {**hints, "caller": typing.Optional[_CallerHint]}
+    wrapper.__signature__ = full
     return wrapper
+
+
+def book_customers(book: object) -> list[list] | None:
+    """The cells of BOOK's Customers sheet (either language), None without one."""
+    for lang in labels.LANGS:
+        sheet = _find(book, labels.sheet_title("customers", lang))
+        if sheet is not None:
+            return sheet.used_range.options(ndim=2).value
+    return None
 
 
 def xw_on_server() -> bool:
@@ -629,37 +616,37 @@ def xw_on_server() -> bool:
 @_excel_function(customer=CUSTOMER_DOC, transactions=TRANSACTIONS_DOC, settings=SETTINGS_DOC)
 def segment(customer, transactions=None, settings=None):
     """The customer's segment: VIP, Good, Regular, lost VIP, or the lifecycle class of an inactive customer."""
-    return customer_values("segment", customer, transactions, settings, _CALLER_ADDRESS.get())
+    return customer_values("segment", customer, transactions, settings, _CALLER_BOOK.get())
 
 
 @_excel_function(customer=CUSTOMER_DOC, transactions=TRANSACTIONS_DOC, settings=SETTINGS_DOC)
 def lifecycle(customer, transactions=None, settings=None):
     """The lifecycle class: new, one-time, permanent, occasional, potential or unprofitable."""
-    return customer_values("lifecycle", customer, transactions, settings, _CALLER_ADDRESS.get())
+    return customer_values("lifecycle", customer, transactions, settings, _CALLER_BOOK.get())
 
 
 @_excel_function(customer=CUSTOMER_DOC, transactions=TRANSACTIONS_DOC, settings=SETTINGS_DOC)
 def quadrant(customer, transactions=None, settings=None):
     """The volume × value quadrant of the customer."""
-    return customer_values("quadrant", customer, transactions, settings, _CALLER_ADDRESS.get())
+    return customer_values("quadrant", customer, transactions, settings, _CALLER_BOOK.get())
 
 
 @_excel_function(customer=CUSTOMER_DOC, transactions=TRANSACTIONS_DOC, settings=SETTINGS_DOC)
 def next_contact(customer, transactions=None, settings=None):
     """The date of the next planned contact (empty without consent or plan)."""
-    return customer_values("next_contact", customer, transactions, settings, _CALLER_ADDRESS.get())
+    return customer_values("next_contact", customer, transactions, settings, _CALLER_BOOK.get())
 
 
 @_excel_function(customer=CUSTOMER_DOC, transactions=TRANSACTIONS_DOC, settings=SETTINGS_DOC)
 def vip_months(customer, transactions=None, settings=None):
     """The number of months the customer was in the monthly VIP table."""
-    return customer_values("vip_months", customer, transactions, settings, _CALLER_ADDRESS.get())
+    return customer_values("vip_months", customer, transactions, settings, _CALLER_BOOK.get())
 
 
 @_excel_function(customer=CUSTOMER_DOC, transactions=TRANSACTIONS_DOC, settings=SETTINGS_DOC)
 def size_tier(customer, transactions=None, settings=None):
     """The order-size tier: huge, medium, small or one-time."""
-    return customer_values("size_tier", customer, transactions, settings, _CALLER_ADDRESS.get())
+    return customer_values("size_tier", customer, transactions, settings, _CALLER_BOOK.get())
 
 
 @_excel_function(transactions="the transactions range with its header row", settings=SETTINGS_DOC)
@@ -668,26 +655,17 @@ def segments(transactions, settings=None):
     return customers_table(transactions, settings)
 
 
-def movement_values(customer: object, transactions: object = None, settings: object = None,
-                    caller_address: str | None = None) -> list[list]:
+#: MOVEMENT needs the history, which the Customers table does not hold.
+NO_TRANSACTIONS = "tierbook: MOVEMENT needs the transactions range as the second argument, e.g. Sales!A1:L5000"
+
+
+def movement_values(customer: object, transactions: object = None, settings: object = None) -> list[list]:
     """[previous tier, month the tier last changed] of each customer cell (one row each),
-    from TRANSACTIONS or from the calling workbook's current segmentation."""
+    from the tier history of TRANSACTIONS; NO_TRANSACTIONS without them."""
     try:
-        if transactions is not None:
-            changes = CACHE.changes(_cells(transactions), parse_settings(settings))
-        else:
-            book = _book_of(caller_address)
-            current = CURRENT.get(book or "")
-            if current is None and book is None and len(CURRENT) == 1:
-                current = next(iter(CURRENT.values()))
-            if current is None:
-                return [[NO_SEGMENTATION, ""]]
-            pairs = setting_pairs(settings)
-            chosen = settings_from(pairs, current.settings) if pairs else current.settings
-            key = ("changes", settings_key(chosen))
-            if key not in current.lookups:
-                current.lookups[key] = _changes(current.tx, chosen)
-            changes = current.lookups[key]
+        if transactions is None or customers_columns(_cells(transactions)[0]) is not None:
+            return [[NO_TRANSACTIONS, ""]]
+        changes = CACHE.changes(_cells(transactions), parse_settings(settings))
         out = []
         for row in _cells(customer):
             for c in row:
@@ -695,7 +673,7 @@ def movement_values(customer: object, transactions: object = None, settings: obj
                 if not name:
                     out.append(["", ""])
                 elif name not in changes:
-                    out.append(["unknown customer", ""])
+                    out.append([UNKNOWN_CUSTOMER, ""])
                 else:
                     out.append(list(changes[name]))
         return out
@@ -706,7 +684,7 @@ def movement_values(customer: object, transactions: object = None, settings: obj
 @_excel_function(customer=CUSTOMER_DOC, transactions=TRANSACTIONS_DOC, settings=SETTINGS_DOC)
 def movement(customer, transactions=None, settings=None):
     """The customer's previous tier and the month their tier last changed (two cells, spilled)."""
-    return movement_values(customer, transactions, settings, _CALLER_ADDRESS.get())
+    return movement_values(customer, transactions, settings)
 
 
 @xw.func(name="CLASSIFY")
@@ -885,13 +863,11 @@ def _read_data(book: xw.Book, values: BookSettings, titles: set[str]):
 
 def _book_job(book: xw.Book, job: Callable, **options) -> BookRun:
     """Run JOB (a job of tierbook.jobs) on the open workbook, as its source and target
-    (targets.BookTarget); the functions then answer from this classification."""
+    (targets.BookTarget); its Customers table and LAMBDA names then answer the functions."""
     from .targets import BookTarget
 
     target = BookTarget(book)
     job(target, target, **options)
-    result, tx, issues = target.run.result, target.run.tx, target.run.issues
-    CURRENT[book.name] = _Current(tx, issues, result.settings, {settings_key(result.settings): _Lookup.of(result)})
     return target.run
 
 
@@ -971,9 +947,14 @@ def _not_read(*read: str) -> list[str]:
     return sorted({t for lang in labels.LANGS for t in labels.SHEETS[lang].values()} - keep)
 
 
+#: The call lists: every script that writes them reads them and the Contact log (the manager's
+#: Done / Outcome / Note, the Last contact).
+CALL_LISTS = tuple(f"segment:{s}" for s in labels.SEGMENTS)
 #: What each script's request leaves out (xw.script(exclude=...)).
-EXCLUDE = {"segment_customers": _not_read("reactivation"), "plan_reactivation": _not_read("reactivation"),
-           "reactivation_results": _not_read("reactivation", "contact_log"), "segment_workbooks": _not_read()}
+EXCLUDE = {"segment_customers": _not_read("reactivation", "contact_log", *CALL_LISTS),
+           "plan_reactivation": _not_read("reactivation", "contact_log", *CALL_LISTS),
+           "reactivation_results": _not_read("reactivation", "contact_log", *CALL_LISTS),
+           "segment_workbooks": _not_read()}
 
 
 @xw.script(name="Segment customers", exclude=EXCLUDE["segment_customers"])

@@ -9,6 +9,8 @@ the templates' "Texts" sheets, so it can be reworded in Excel (see templates.py)
 
 from __future__ import annotations
 
+import re
+
 from types import MappingProxyType
 from typing import Mapping
 
@@ -123,7 +125,7 @@ HEADERS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "overdue_since": "Overdue since", "reason": "Why", "consent": "Consent",
         # the why and the work of a call list; the calls per manager (Summary)
         "next_purchase": "Expected purchase", "cycle_days": "Usual cycle, days", "average_order": "Average order",
-        "done": "Done", "outcome": "Outcome",
+        "done": "Done", "outcome": "Outcome", "last_contact": "Last contact",
         "overdue": "Overdue", "due_this_week": "Due this week", "later": "Later", "calls": "All calls",
     }),
     "ru": MappingProxyType({
@@ -151,7 +153,7 @@ HEADERS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "note": "Примечание",
         "overdue_since": "Просрочено с", "reason": "Почему", "consent": "Согласие",
         "next_purchase": "Ожидаемая покупка", "cycle_days": "Обычный цикл, дней", "average_order": "Средний заказ",
-        "done": "Сделано", "outcome": "Результат",
+        "done": "Сделано", "outcome": "Результат", "last_contact": "Последний контакт",
         "overdue": "Просрочено", "due_this_week": "На этой неделе", "later": "Позже", "calls": "Всего звонков",
     }),
 })
@@ -168,6 +170,7 @@ VALUES_RU: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "low volume, low value": "малый объём, низкая стоимость",
         "high volume, high value": "большой объём, высокая стоимость"}),
     "size_tier": MappingProxyType({"huge": "огромные", "medium": "средние", "small": "мелкие", "one-time": "разовый"}),
+    "channel": MappingProxyType({"email": "эл. почта", "phone": "телефон", "sms": "СМС"}),
     "rhythm": MappingProxyType({"regular": "регулярный", "chaotic": "хаотичный", "yearly": "ежегодный"}),
     "owner": MappingProxyType({"acquisition": "привлечение", "account management": "ведение клиентов"}),
     "status": MappingProxyType({"current VIP": "текущий VIP", "dropped out": "выбыл"}),
@@ -315,6 +318,40 @@ def code(column: str, shown: str, lang: str) -> str:
     return back.get(shown, shown)
 
 
+def month_label(month: object, lang: str) -> str:
+    """A month "YYYY-MM" as shown in LANG: 2025-10 in English, 10.2025 in Russian
+    (anything else as it is)."""
+    text = "" if month is None else str(month)
+    found = re.fullmatch(r"(\d{4})-(\d{2})", text)
+    if found is None or check_lang(lang) == "en":
+        return text
+    return f"{found[2]}.{found[1]}"
+
+
+#: The manager part of a reactivation stratum without a manager (reactivation._strata).
+NO_MANAGER_STRATUM = "(none)"
+
+
+def stratum_label(stratum: str, lang: str) -> str:
+    """A reactivation stratum "manager / size" in LANG (the size tier translated)."""
+    manager, sep, size = str(stratum).rpartition(" / ")
+    if not sep or check_lang(lang) == "en":
+        return str(stratum)
+    if manager == NO_MANAGER_STRATUM:
+        manager = f"({word('no_manager', lang)})"
+    return f"{manager} / {value('size_tier', size, lang)}"
+
+
+def stratum_code(shown: str, lang: str) -> str:
+    """The stratum behind a stratum_label (read back from a plan sheet in LANG)."""
+    manager, sep, size = str(shown).rpartition(" / ")
+    if not sep or lang == "en":
+        return str(shown)
+    if manager == f"({word('no_manager', lang)})":
+        manager = NO_MANAGER_STRATUM
+    return f"{manager} / {code('size_tier', size, lang)}"
+
+
 def word(key: str, lang: str) -> str:
     return WORDS[check_lang(lang)][key]
 
@@ -331,7 +368,7 @@ PROBLEMS_RU: tuple[tuple[str, str], ...] = (
     (r"not a date", "не дата"),
     (r"Excel error value", "ошибка Excel в ячейке"),
     (r"not yes or no", "не «да» и не «нет»"),
-    (r"not email, sms or phone", "не email, sms или телефон"),
+    (r"not email, sms or phone", "не эл. почта, СМС или телефон"),
     (r"not a variant \((.*)\)", r"не вариант теста (\1)"),
     (r"customer is empty", "клиент не указан"),
     (r"date is empty", "дата не указана"),

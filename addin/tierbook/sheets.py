@@ -29,7 +29,7 @@ from .settings import Settings
 
 #: Categorical columns of Customers whose engine codes are translated.
 TRANSLATED_COLUMNS = ("tier", "lifecycle", "quadrant", "size_tier", "rhythm", "tier_whole_period", "owner",
-                      "consent_status", "action", "action_reason")
+                      "consent_status", "action", "action_reason", "channel")
 
 
 class Formula(str):
@@ -45,10 +45,22 @@ class SheetTable:
     name: str  # the Excel table name, e.g. "tbVIP"
     frame: pd.DataFrame
     headers: Mapping[str, str]  # field key → header text
-    #: cells to highlight: style name ("entry", "exit") → list of (row position, column key)
-    marks: Mapping[str, list[tuple[int, str]]] = field(default_factory=dict)
     #: the columns that the template's "months" key expands to (VIP ledger)
     month_columns: tuple[str, ...] = ()
+    #: how the month columns' entries and exits are highlighted (VIP ledger)
+    month_marks: "MonthMarks | None" = None
+
+
+@dataclass(frozen=True)
+class MonthMarks:
+    """The VIP ledger's highlights as rules the workbook applies (conditional formats in
+    the template's tb_entry / tb_exit looks), not a style per cell: an entry is a rank
+    with no rank in the WINDOW month columns before it, an exit is a cell holding
+    EXIT_MARK. A few rules instead of thousands of styled cells, in the file and in the
+    open book alike."""
+
+    window: int
+    exit_mark: str
 
 
 @dataclass(frozen=True)
@@ -250,7 +262,7 @@ def contact_plan(customers: pd.DataFrame, as_of: pd.Timestamp, lang: str, texts:
         "manager": who["manager"],
         "segment": [labels.value("segment", s, lang) for s in segment],
         "consent": [_consent_label(c, lang) for c in who["consent_status"]],
-        "channel": who["channel"],
+        "channel": [labels.value("channel", c, lang) for c in who["channel"]],
         "contact_time": who["contact_time"],
         "phone": who["phone"],
         "email": who["email"],
@@ -312,7 +324,7 @@ def next_contacts(customers: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
 
 
 CALL_LIST_KEYS = ["customer", "manager", "next_contact", "overdue_since", "task", "reason", "done", "outcome", "note",
-                  "next_purchase", "cycle_days", "average_order", "last_purchase", "consent", "channel",
+                  "next_purchase", "cycle_days", "average_order", "last_purchase", "last_contact", "consent", "channel",
                   "contact_time", "phone", "email", "revenue", "payments", "profit", "tier", "lifecycle"]
 #: The columns a manager fills in on a call list (carried over by worklist.carry_over).
 WORK_KEYS = ("done", "outcome", "note")
@@ -350,8 +362,10 @@ def call_list(customers: pd.DataFrame, segment: str, as_of: pd.Timestamp, lang: 
         "cycle_days": members["cycle_days"],
         "average_order": members["average_order"],
         "last_purchase": members["last_purchase"],
+        # from what the workbook holds (the Contact log, the Done tasks): worklist.with_worklog
+        "last_contact": pd.Series(pd.NaT, index=members.index, dtype="datetime64[ns]"),
         "consent": [_consent_label(c, lang) for c in members["consent_status"]],
-        "channel": members["channel"],
+        "channel": [labels.value("channel", c, lang) for c in members["channel"]],
         "contact_time": members["contact_time"],
         "phone": members["phone"],
         "email": members["email"],
@@ -392,31 +406,37 @@ def ledger(result: Segmentation, lang: str, texts: Texts) -> SheetContent:
     frame["status"] = [labels.value("status", s, lang) for s in frame["status"]]
     frame = frame.astype({m: object for m in months})
     window = result.settings.window
-    grid = book[list(months)].notna().to_numpy()
-    entries, exits = [], []
     exit_mark = labels.word("month_marker_exit", lang)
-    for i in range(len(book)):
-        row = grid[i]
-        for j in np.flatnonzero(row):
-            if not row[max(0, j - window):j].any():
-                entries.append((i, months[j]))
-            later = j + window
-            if later < len(months) and not row[j + 1:later + 1].any():
-                exits.append((i, months[later]))
-                frame.iat[i, frame.columns.get_loc(months[later])] = exit_mark
+    frame[list(months)] = frame[list(months)].mask(ledger_exits(book[list(months)].notna().to_numpy(), window),
+                                                   exit_mark)
     for m in months:
         frame[m] = [None if v is None or v is pd.NA else v for v in frame[m]]
     headers = {k: labels.header(k, lang) for k in ("customer", "status", "first_vip", "last_vip", "vip_months",
                                                    "left_on")}
-    headers.update({m: m for m in months})
+    headers.update({m: labels.month_label(m, lang) for m in months})
     text_values = {
         "title": texts.get("ledger", "title"),
         "subtitle": _with_note(texts.get("ledger", "subtitle", customers=total, current=current, window=window,
-                                         month=result.analysis_month), note),
+                                         month=labels.month_label(result.analysis_month, lang)), note),
     }
-    table = SheetTable(TABLE_NAMES["ledger"], frame, headers, {"entry": entries, "exit": exits}, months)
+    table = SheetTable(TABLE_NAMES["ledger"], frame, headers, month_columns=months,
+                       month_marks=MonthMarks(window, exit_mark))
     return SheetContent(key="ledger", title=labels.sheet_title("ledger", lang), template="ledger",
                         texts=text_values, tables={"rows": table}, freeze_columns=1)
+
+
+def ledger_exits(vip: np.ndarray, window: int) -> np.ndarray:
+    """Where the ledger marks an exit, from VIP (customers × months, True in a VIP
+    month): WINDOW months after a VIP month that no VIP month follows within WINDOW."""
+    exits = np.zeros_like(vip, dtype=bool)
+    months = vip.shape[1]
+    if window < 1 or months <= window:
+        return exits
+    counts = np.concatenate([np.zeros((len(vip), 1), dtype=np.int64), vip.cumsum(axis=1)], axis=1)
+    first = months - window  # VIP months that can have an exit inside the window
+    after = counts[:, window + 1:window + 1 + first] - counts[:, 1:1 + first]  # VIP months in j+1..j+window
+    exits[:, window:] = vip[:, :first] & (after == 0)
+    return exits
 
 
 # --------------------------------------------------------------------------- summary
@@ -541,14 +561,15 @@ def summary(result: Segmentation, lang: str, texts: Texts) -> SheetContent:
     flow = result.ledger_flow[["month", "entered", "left", "size"]].reset_index(drop=True)
     text_values = {
         "title": texts.get("summary", "title"),
-        "subtitle": texts.get("summary", "subtitle", as_of=_day(result.as_of, lang), month=result.analysis_month,
+        "subtitle": texts.get("summary", "subtitle", as_of=_day(result.as_of, lang),
+                              month=labels.month_label(result.analysis_month, lang),
                               criterion=texts.get("summary", f"criterion.{s.criterion.value}"),
                               share=_pct(s.share), window=s.window),
         "alert": alert_text(result, texts),
         # every period named: tiers come from the window, the money beside them is all-time
-        "tiers_heading": texts.get("summary", "tiers_heading", period=_period(c), as_of=_day(result.as_of, lang)),
+        "tiers_heading": texts.get("summary", "tiers_heading", period=_period(c, lang), as_of=_day(result.as_of, lang)),
         "lifecycles_heading": texts.get("summary", "lifecycles_heading", as_of=_day(result.as_of, texts.lang)),
-        "concentration_heading": texts.get("summary", "concentration_heading", period=_period(c)),
+        "concentration_heading": texts.get("summary", "concentration_heading", period=_period(c, lang)),
         "pareto_heading": texts.get("summary", "pareto_heading", as_of=_day(result.as_of, texts.lang)),
         "managers_heading": texts.get("summary", "managers_heading", as_of=_day(result.as_of, texts.lang),
                                       week_end=_day(pd.Timestamp(result.as_of) + pd.Timedelta(days=WEEK_DAYS - 1),
@@ -560,7 +581,7 @@ def summary(result: Segmentation, lang: str, texts: Texts) -> SheetContent:
         "tiers": _table("tiers", tiers, lang),
         "lifecycles": _table("lifecycles", lifecycles, lang),
         "concentration": _table("concentration", concentration, lang),
-        "flow": _table("flow", flow, lang),
+        "flow": _table("flow", flow.assign(month=flow["month"].map(lambda m: labels.month_label(m, lang))), lang),
         "pareto": _table("pareto", pareto(result.customers), lang),
         "managers": _table("managers", workload, lang),
     }
@@ -627,10 +648,21 @@ def localize_customers(customers: pd.DataFrame, lang: str) -> pd.DataFrame:
 
 def customers_sheet(customers: pd.DataFrame, lang: str, as_of: pd.Timestamp | None = None) -> SheetContent:
     """The Customers sheet (English column keys, stable for other tools); dates before
-    AS_OF (the analysis date) red."""
-    shown, note = fit_rows(customers[CUSTOMER_COLUMNS], None, lang, "revenue")
-    frame = localize_customers(shown, lang)
-    headers = {c: labels.customer_header(c, lang) for c in CUSTOMER_COLUMNS}
+    AS_OF (the analysis date) red. After the engine's columns, the lookup columns
+    (lookups.LOOKUP_COLUMNS) that =SEGMENT(A2) and =NEXT_CONTACT(A2) read: each
+    customer's segment (as in the Segment column) and next contact date (as in the
+    contact plan; AS_OF None: the last purchase in the table). More customers than a
+    sheet holds: those with the highest revenue, and a note of what is left out (fit_rows)."""
+    from .lookups import LOOKUP_COLUMNS, customers_header
+
+    shown, note = fit_rows(customers, None, lang, "revenue")
+    frame = localize_customers(shown[CUSTOMER_COLUMNS], lang)
+    when = pd.Timestamp(as_of) if as_of is not None else customers["last_purchase"].max()
+    frame = frame.assign(
+        segment=[labels.value("segment", c, lang) for c in primary_segment(shown)],
+        next_contact=next_contacts(shown, when)["date"].to_numpy() if len(shown) else
+        pd.Series([], dtype="datetime64[ns]"))[[*CUSTOMER_COLUMNS, *LOOKUP_COLUMNS]]
+    headers = {c: customers_header(c, lang) for c in frame.columns}
     table = SheetTable(TABLE_NAMES["customers"], frame, headers)
     return SheetContent(key="customers", title=labels.sheet_title("customers", lang), template=None,
                         texts={"note": note} if note else {},
@@ -663,9 +695,10 @@ def _table(key: str, frame: pd.DataFrame, lang: str) -> SheetTable:
     return SheetTable(TABLE_NAMES[key], frame, {c: labels.header(c, lang) for c in frame.columns})
 
 
-def _period(concentration: pd.DataFrame) -> str:
-    """The window as "YYYY-MM – YYYY-MM" (the engine's period "YYYY-MM..YYYY-MM")."""
-    return str(concentration["period"].iloc[0]).replace("..", " – ")
+def _period(concentration: pd.DataFrame, lang: str = "en") -> str:
+    """The window as "YYYY-MM – YYYY-MM" (the engine's period "YYYY-MM..YYYY-MM"), its
+    months in LANG's format (labels.month_label)."""
+    return " – ".join(labels.month_label(m, lang) for m in str(concentration["period"].iloc[0]).split(".."))
 
 
 DAY_FORMATS = {"en": "%Y-%m-%d", "ru": "%d.%m.%Y"}
@@ -723,12 +756,15 @@ def movement_sheet(history: pd.DataFrame, result: Segmentation, lang: str, texts
     })
     changed = int(np.diag(matrix.to_numpy()).sum())
     changed = int(matrix.to_numpy().sum()) - changed
+    shown = lambda m: labels.month_label(m, lang)  # noqa: E731 - months as LANG shows them
+    sizes = sizes.assign(month=sizes["month"].map(shown))
+    change_rows["changed_on"] = change_rows["changed_on"].map(shown)
     text_values = {
         "title": texts.get("movement", "title"),
-        "subtitle": texts.get("movement", "subtitle", month=month, previous=before,
+        "subtitle": texts.get("movement", "subtitle", month=shown(month), previous=shown(before),
                               customers=history["customer"].nunique(), changed=changed),
-        "matrix_heading": texts.get("movement", "matrix_heading", month=month, previous=before),
-        "flow_heading": texts.get("movement", "flow_heading", month=month),
+        "matrix_heading": texts.get("movement", "matrix_heading", month=shown(month), previous=shown(before)),
+        "flow_heading": texts.get("movement", "flow_heading", month=shown(month)),
     }
     tables = {
         "matrix": _table("movement_matrix", matrix_rows, lang),
@@ -763,11 +799,13 @@ def reactivation_sheet(planned: pd.DataFrame, seed: int, variants: int, lang: st
         "variant": planned["variant"].astype(str),
         "planned_on": pd.to_datetime(planned["planned_on"]).astype("datetime64[ns]"),
         "manager": planned["manager"].astype(object),
-        "channel": planned["channel"].astype(object),
+        "channel": pd.Series([labels.value("channel", c, lang) for c in planned["channel"].astype(str)],
+                             index=planned.index, dtype=object),
         "contact_time": planned["contact_time"].astype(object),
         "phone": planned["phone"].astype(object),
         "email": planned["email"].astype(object),
-        "stratum": planned["stratum"].astype(object),
+        "stratum": pd.Series([labels.stratum_label(v, lang) for v in planned["stratum"].astype(str)],
+                             index=planned.index, dtype=object),
         "message": [variant_message(v, texts) for v in planned["variant"]],
     })
     dates = rows["planned_on"].dropna()

@@ -96,7 +96,8 @@ class Plan:
     variants: int
 
 
-SEED_LINE = re.compile(r"seed:\s*(\d+)")
+#: The seed line of a Reactivation sheet, either language ("seed: 7", "зерно: 7").
+SEED_LINE = re.compile(r"(?:seed|зерно):\s*(\d+)")
 
 
 def _read_plan(rows: list[tuple], lang: str, meta: dict[str, str]) -> Plan | None:
@@ -135,6 +136,9 @@ def _read_plan(rows: list[tuple], lang: str, meta: dict[str, str]) -> Plan | Non
     for column in ("stratum", "manager", "channel", "contact_time", "email", "phone"):
         # an empty cell is "" (pandas 3 reads a text column's None as NaN, which is not "nan")
         frame[column] = frame[column].map(lambda v: "" if v is None or v != v else str(v)).astype(object)
+    # the sheet shows them in LANG; the plan keeps the codes (the strata balance the variants)
+    frame["stratum"] = frame["stratum"].map(lambda v: labels.stratum_code(v, lang)).astype(object)
+    frame["channel"] = frame["channel"].map(lambda v: labels.code("channel", v, lang)).astype(object)
     used = sorted(set(frame["variant"].astype(str)))
     variants = max([VARIANTS.index(v) + 1 for v in used if v in VARIANTS] + [int(meta.get("variants", 0) or 0), 1])
     count = _variant_count(rows, header_at)
@@ -440,14 +444,14 @@ class BookTarget:
         from .excel import SETTINGS_SHEET, BookRun, BookSettings, _find, _safe, write_settings_sheet
         from .sheets import contact_log_headers, row_segments
         from .workbook import build_workbook
-        from .writers import record_sheets
+        from .writers import record_sheets, write_names
 
         if self._read is None:
             raise RuntimeError("BookTarget.write before read: the Segment column's place is not known")
         sheet, header_row, seg_col, seg_header, n_rows = self._read
         result, tx, lang = layout.result, layout.data.tx, layout.data.lang
         laid_out = build_workbook(layout.written, lang=lang, history=layout.history(), extra=layout.extra,
-                                  record=True)
+                                  record=True, worklog=self.worklog())  # a manager's Done / Outcome / Note
         generated = self._replace_sheets(record_sheets(laid_out), self.values.generated,
                                          protected={sheet.name, SETTINGS_SHEET})
 
@@ -459,6 +463,7 @@ class BookTarget:
 
         values = BookSettings(result.settings, lang, self.values.sheet, self.values.folder, generated)
         write_settings_sheet(self.book, values)
+        write_names(self.book, laid_out)  # =SEGMENT(A2) and friends: lookups into the new Customers table
         if layout.contact_log and _find(self.book, labels.sheet_title("contact_log", lang)) is None:
             log = self.book.sheets.add(name=labels.sheet_title("contact_log", lang),
                                        after=self.book.sheets[len(self.book.sheets) - 1])
@@ -469,6 +474,24 @@ class BookTarget:
         self.values = values
         self.run = BookRun(result, tx, sheet.name, seg_col, generated, values, layout.data.issues)
         return self.run
+
+    def worklog(self) -> dict[str, pd.DataFrame]:
+        """The Done / Outcome / Note a manager typed on the call lists an earlier run
+        wrote into the book (worklist.worklog_from_rows, as read_worklog reads a file):
+        the new call lists carry them over by customer; with the Contact log (the user's
+        sheet, only read) they give Last contact. The scripts read these sheets
+        (excel.EXCLUDE leaves them in the request)."""
+        from .excel import _find
+        from .worklist import call_list_titles, worklog_from_rows
+
+        lists = call_list_titles()
+        titles = [t for t in self.values.generated if t in lists] + [labels.sheet_title("contact_log", self.lang)]
+        sheets = []
+        for title in titles:
+            sheet = _find(self.book, title)
+            if sheet is not None:
+                sheets.append((title, sheet.used_range.options(ndim=2).value))
+        return worklog_from_rows(sheets)
 
     def _mark_segment_column(self, sheet, row: int, col: int) -> None:
         """Name the Segment column's header cell SEGMENT_NAME: the next run recognises it."""

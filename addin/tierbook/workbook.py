@@ -59,6 +59,8 @@ MONEY_FORMAT = "#,##0.00"
 DEFAULT_TABLE_STYLE = "TableStyleMedium2"
 OVERDUE_FONT = "9C0006"
 OVERDUE_FILL = "FFC7CE"
+ENTRY_FONT = "006100"
+ENTRY_FILL = "C6EFCE"
 MIN_WIDTH, MAX_WIDTH = 8, 60
 MAX_COLUMNS = 16384  # A..XFD
 PROPERTY_PREFIX = "tierbook."
@@ -180,7 +182,21 @@ def build_workbook(result: Segmentation, lang: str = "en", *, tx: pd.DataFrame |
         extra_properties["source_sheet"] = copy_title
     for name, value in extra_properties.items():
         book.custom_doc_props.append(StringProperty(name=PROPERTY_PREFIX + name, value=value))
+    if any(c.key == "customers" for c in contents):
+        add_lookup_names(book, lang)
     return book
+
+
+def add_lookup_names(book: Workbook, lang: str) -> None:
+    """The workbook-level LAMBDA names of lookups.file_names (=SEGMENT(A2) and the other
+    functions answered from the Customers table), stored as Excel stores them. The
+    open-workbook writer renders the same names (writers.write_names)."""
+    from openpyxl.workbook.defined_name import DefinedName
+
+    from .lookups import file_names
+
+    for name, formula in file_names(lang).items():
+        book.defined_names[name] = DefinedName(name, attr_text=formula)
 
 
 def workbook_properties(path: str | Path) -> dict[str, str]:
@@ -202,6 +218,8 @@ def write_sheets(contents: Sequence[SheetContent], out: str | Path, texts: Texts
     writer = SheetWriter(book, texts, templates)
     for content in contents:
         writer.write(content)
+    if any(c.key == "customers" for c in contents):  # a split workbook answers =SEGMENT(A2) too
+        add_lookup_names(book, str((properties or {}).get("lang", "en")))
     return save_atomically(book, out)
 
 
@@ -404,7 +422,7 @@ class SheetWriter:
         if content.texts.get("note"):  # what is left out (Excel's row limit), beside the table
             head += [None, _text_cell(ws, content.texts["note"])]
         ws.append(head)
-        for row in _data_rows(ws, table, columns, styles, {}):
+        for row in _data_rows(ws, table, columns, styles):
             ws.append(row)
         _add_table(ws, table, 1, columns, n, DEFAULT_TABLE_STYLE, None)
         for column in columns:
@@ -487,8 +505,7 @@ class SheetWriter:
             else:
                 p = placed[payload]
                 ws.append(self._header_row(ws, tpl, p, styles))
-                marks = {(i, key): mark for mark, cells in p.table.marks.items() for i, key in cells}
-                for row in _data_rows(ws, p.table, p.columns, styles, marks, tpl.samples, style_empty=True):
+                for row in _data_rows(ws, p.table, p.columns, styles, style_empty=True):
                     ws.append(row)
 
         for r0, c0, r1, c1 in merged:
@@ -502,6 +519,8 @@ class SheetWriter:
                 if column.key in ("next_contact", "date", "remind_on", "follow_up_on") and _is_date(p.table, column):
                     _overdue(ws, column.col, p.header + 1, p.header + p.n, tpl.samples.get("overdue"),
                              content.overdue_before)
+            if p.table.month_marks is not None:
+                _month_marks(ws, p, tpl.samples)
         _validations(ws, content, placed)
         for chart in content.charts:
             self._chart(ws, tpl, chart, placed, row_map, widths)
@@ -876,7 +895,6 @@ class _Styles:
         self._copies: dict[int, object] = {}
         self._made: dict[tuple, object] = {}
         self._quoted: dict[int, object] = {}
-        self._marked: dict[tuple, object] = {}
 
     def copy_of(self, tc):
         """The style of template cell TC in this workbook (None for the default style)."""
@@ -914,22 +932,8 @@ class _Styles:
             self._quoted[key] = array
         return self._quoted[key]
 
-    def marked(self, style, sample):
-        """STYLE with the font and fill of SAMPLE (a template's tb_entry / tb_exit cell)."""
-        key = (id(style), id(sample))
-        if key not in self._marked:
-            cell = WriteOnlyCell(self.ws)
-            if style is not None:
-                cell._style = copy(style)
-            if sample is not None:
-                cell.font = copy(sample.font)
-                cell.fill = copy(sample.fill)
-            self._marked[key] = cell._style
-        return self._marked[key]
-
-
-def _data_rows(ws, table: SheetTable, columns: list[_Column], styles: _Styles, marks: dict,
-               samples: dict | None = None, style_empty: bool = False) -> Iterator[list]:
+def _data_rows(ws, table: SheetTable, columns: list[_Column], styles: _Styles,
+               style_empty: bool = False) -> Iterator[list]:
     """The table's rows as lists of values and styled cells (an empty row when none)."""
     frame = table.frame
     values = [python_values(frame[c.key]) for c in columns]
@@ -938,17 +942,12 @@ def _data_rows(ws, table: SheetTable, columns: list[_Column], styles: _Styles, m
     if len(frame) == 0:
         yield pad + [_empty(ws, p) if style_empty and p is not None else None for p in protos]
         return
-    keys = [c.key for c in columns]
-    for i, row in enumerate(zip(*values)):
+    for row in zip(*values):
         out = list(pad)
         for j, v in enumerate(row):
             proto = protos[j]
-            if marks:
-                mark = marks.get((i, keys[j]))
-                if mark is not None:
-                    proto = styles.marked(proto, (samples or {}).get(mark))
             if v is None:
-                if proto is not None and (style_empty or (marks and (i, keys[j]) in marks)):
+                if proto is not None and style_empty:
                     cell = WriteOnlyCell(ws)
                     cell._style = proto
                     out.append(cell)
@@ -1008,15 +1007,51 @@ def _overdue(ws, col: int, first: int, last: int, sample, before: pd.Timestamp |
     if last < first:
         return
     letter = get_column_letter(col)
-    if sample is not None:
-        font = Font(color=copy(sample.font.color), bold=sample.font.b)
-        color = sample.fill.fgColor.rgb if sample.fill is not None and sample.fill.fill_type else OVERDUE_FILL
-    else:
-        font, color = Font(color=OVERDUE_FONT), OVERDUE_FILL
-    fill = PatternFill(fill_type="solid", start_color=color, end_color=color)
+    font, fill = _sample_look(sample, Font(color=OVERDUE_FONT), OVERDUE_FILL)
     limit = "TODAY()" if before is None else f"DATE({before.year},{before.month},{before.day})"
     rule = FormulaRule(formula=[f"AND(ISNUMBER({letter}{first}),{letter}{first}<{limit})"], font=font, fill=fill)
     ws.conditional_formatting.add(f"{letter}{first}:{letter}{last}", rule)
+
+
+def _month_marks(ws, p: "_Placed", samples: dict) -> None:
+    """The VIP ledger's entries and exits (sheets.MonthMarks) as conditional formats in
+    the looks of the template's tb_entry and tb_exit cells. The formulas are relative to
+    the top-left cell of their range, as Excel reads them: an exit is the exit mark; an
+    entry is a number with no number in the window's month columns before it (the first
+    months, with fewer columns before them, get a rule each)."""
+    marks, months = p.table.month_marks, set(p.table.month_columns)
+    cols = [c.col for c in p.columns if c.key in months]
+    first, last = p.header + 1, p.header + p.n
+    if not cols or cols != list(range(cols[0], cols[0] + len(cols))):
+        return
+    letter = get_column_letter
+
+    def area(c0: int, c1: int) -> str:
+        return f"{letter(c0)}{first}:{letter(c1)}{last}"
+
+    font, fill = _sample_look(samples.get("exit"), Font(color=OVERDUE_FONT), OVERDUE_FILL)
+    mark = marks.exit_mark.replace('"', '""')
+    ws.conditional_formatting.add(area(cols[0], cols[-1]),
+                                  FormulaRule(formula=[f'{letter(cols[0])}{first}="{mark}"'], font=font, fill=fill))
+    font, fill = _sample_look(samples.get("entry"), Font(color=ENTRY_FONT), ENTRY_FILL)
+    window = max(1, marks.window)
+    for k, col in enumerate(cols[:window + 1]):
+        cell = f"{letter(col)}{first}"
+        before = cols[max(0, k - window):k]
+        formula = f"ISNUMBER({cell})" if not before else \
+            f"AND(ISNUMBER({cell}),COUNT({letter(before[0])}{first}:{letter(before[-1])}{first})=0)"
+        ws.conditional_formatting.add(area(col, col if k < window else cols[-1]),
+                                      FormulaRule(formula=[formula], font=font, fill=fill))
+
+
+def _sample_look(sample, font: Font, color: str) -> tuple[Font, PatternFill]:
+    """The font colour, boldness and fill of a template's sample cell (tb_overdue,
+    tb_entry, tb_exit) for a conditional format; FONT and COLOR when there is none."""
+    if sample is not None:
+        font = Font(color=copy(sample.font.color), bold=sample.font.b)
+        if sample.fill is not None and sample.fill.fill_type:
+            color = sample.fill.fgColor.rgb
+    return font, PatternFill(fill_type="solid", start_color=color, end_color=color)
 
 
 def _validations(ws, content: SheetContent, placed: dict) -> None:

@@ -4,8 +4,10 @@ A call list has three columns the manager fills in: Done (yes / no), Outcome (re
 no answer, call back, not interested, ordered) and Note. Classifying again into the
 same workbook (next month's export) writes every call list anew; `carry_over` puts
 each customer's Done, Outcome and Note back on the new list, and `read_worklog` reads
-them from the workbook about to be replaced. Both languages are read; the dropdown
-words are shown in the new workbook's language.
+them from the workbook about to be replaced: `read_worklog` from a file, the ribbon
+(targets.BookTarget) from the open book's call-list sheets, both through
+`worklog_from_rows`. Notes follow the customer from one list to another. Both languages
+are read; the dropdown words are shown in the new workbook's language.
 
 Done is carried only while the task is the same one (the same task and the same day
 to act): a new task starts not done, with last time's outcome and note beside it.
@@ -14,7 +16,7 @@ to act): a new task starts not done, with last time's outcome and note beside it
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Mapping, Sequence
 
 import pandas as pd
 
@@ -22,7 +24,9 @@ from . import labels
 from .sheets import CALL_LIST_KEYS, WORK_KEYS, SheetContent
 
 #: The columns read back from a call list: the manager's and what identifies the task.
-READ_KEYS = ("customer", "next_contact", "task", *WORK_KEYS)
+READ_KEYS = ("customer", "next_contact", "task", "last_contact", *WORK_KEYS)
+#: The key under which a worklog holds the Contact log's last contact day per customer.
+CONTACT_LOG = "contact_log"
 
 
 def carry_over(previous: pd.DataFrame, new: pd.DataFrame, lang: str) -> pd.DataFrame:
@@ -30,8 +34,8 @@ def carry_over(previous: pd.DataFrame, new: pd.DataFrame, lang: str) -> pd.DataF
     of PREVIOUS (the same list's rows from the last run, READ_KEYS columns) put back
     by customer. Outcome and Note are kept whatever the task; Done only where the task
     and the next-contact day are unchanged. Dropdown words of either language are shown
-    in LANG; anything else a manager typed stays as typed. Customers no longer on the
-    list are not in the result (their notes stay in the earlier workbook).
+    in LANG; anything else a manager typed stays as typed. Only NEW's customers are in
+    the result; PREVIOUS's first row of a customer counts.
 
     Pure: neither frame is changed."""
     out = new.copy()
@@ -60,10 +64,9 @@ def carry_over(previous: pd.DataFrame, new: pd.DataFrame, lang: str) -> pd.DataF
 
 
 def read_worklog(path: str | Path) -> dict[str, pd.DataFrame]:
-    """The Done / Outcome / Note of every call list of the tierbook workbook PATH, by
-    sheet key ("segment:VIP", ...): READ_KEYS columns, one row per listed customer with
-    something filled in. {} when PATH is missing or not a workbook (it is replaced
-    anyway); a workbook written before these columns existed gives {}."""
+    """The Done / Outcome / Note of every call list of the tierbook workbook PATH
+    (worklog_from_rows of its sheets). {} when PATH is missing or not a workbook (it is
+    replaced anyway)."""
     from openpyxl import load_workbook
 
     path = Path(path)
@@ -73,48 +76,151 @@ def read_worklog(path: str | Path) -> dict[str, pd.DataFrame]:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception:  # noqa: BLE001 - not a workbook of ours: nothing to carry over
         return {}
-    keys_by_title = {labels.sheet_title(f"segment:{s}", lang): f"segment:{s}" for lang in labels.LANGS
-                     for s in labels.SEGMENTS}
-    headers = {labels.header(k, lang).casefold(): k for lang in labels.LANGS for k in CALL_LIST_KEYS}
-    found: dict[str, pd.DataFrame] = {}
     try:
-        for title in book.sheetnames:
-            key = keys_by_title.get(title)
-            if key is None:
-                continue
-            rows = book[title].iter_rows(values_only=True)
-            columns = None
-            records = []
-            for row in rows:
-                if columns is None:
-                    named = {i: headers.get(str(v).strip().casefold()) for i, v in enumerate(row) if v is not None}
-                    if {"customer", "done"} <= set(named.values()):
-                        columns = {k: i for i, k in named.items() if k in READ_KEYS}
-                    continue
-                record = {k: (row[i] if i < len(row) else None) for k, i in columns.items()}
-                if _text(record.get("customer")) and any(_text(record.get(k)) for k in WORK_KEYS):
-                    records.append(record)
-            if records:
-                found[key] = pd.DataFrame(records, columns=[k for k in READ_KEYS if k in columns])
+        return worklog_from_rows((title, book[title].iter_rows(values_only=True)) for title in book.sheetnames)
     finally:
         book.close()
+
+
+def call_list_titles() -> dict[str, str]:
+    """Sheet title → sheet key ("segment:VIP", ...) of every call list, both languages."""
+    return {labels.sheet_title(f"segment:{s}", lang): f"segment:{s}" for lang in labels.LANGS
+            for s in labels.SEGMENTS}
+
+
+def worklog_from_rows(sheets: Iterable[tuple[str, Iterable[Sequence[object]]]]) -> dict[str, pd.DataFrame]:
+    """The Done / Outcome / Note of the call lists among SHEETS ((title, rows of values),
+    as a file or the open workbook gives them), by sheet key ("segment:VIP", ...):
+    READ_KEYS columns, one row per listed customer with something filled in. The table's
+    header row is found by its Customer and Done headers (either language); sheets that
+    are no call list, and call lists written before these columns existed, give nothing.
+    The Contact log sheet (the reactivation test's) gives CONTACT_LOG: its last contact
+    day per customer (log_contacts)."""
+    keys_by_title = call_list_titles()
+    logs = {labels.sheet_title(CONTACT_LOG, lang) for lang in labels.LANGS}
+    headers = {labels.header(k, lang).casefold(): k for lang in labels.LANGS for k in CALL_LIST_KEYS}
+    found: dict[str, pd.DataFrame] = {}
+    for title, rows in sheets:
+        if title in logs:
+            contacts = log_contacts(rows)
+            if len(contacts):
+                found[CONTACT_LOG] = contacts
+            continue
+        key = keys_by_title.get(title)
+        if key is None:
+            continue
+        columns = None
+        records = []
+        for row in rows:
+            row = row if isinstance(row, (list, tuple)) else [row]
+            if columns is None:
+                named = {i: headers.get(str(v).strip().casefold()) for i, v in enumerate(row) if v is not None}
+                if {"customer", "done"} <= set(named.values()):
+                    columns = {k: i for i, k in named.items() if k in READ_KEYS}
+                continue
+            record = {k: (row[i] if i < len(row) else None) for k, i in columns.items()}
+            if _text(record.get("customer")) and any(_text(record.get(k)) for k in WORK_KEYS):
+                records.append(record)
+        if records:
+            found[key] = pd.DataFrame(records, columns=[k for k in READ_KEYS if k in columns])
     return found
 
 
 def with_worklog(contents: list[SheetContent], worklog: Mapping[str, pd.DataFrame], lang: str) -> list[SheetContent]:
-    """CONTENTS with each call list's rows carried over from WORKLOG (read_worklog)."""
+    """CONTENTS with each call list's rows carried over from WORKLOG (worklog_from_rows):
+    by customer, what was written on the same list first, else on another list, so that
+    a customer who moved (a VIP now on Lost VIP) keeps the outcome and note. What was
+    written for a customer now on no call list is not written again."""
     from dataclasses import replace
 
     out = []
     for content in contents:
-        previous = worklog.get(content.key)
         table = content.tables.get("rows")
-        if previous is None or table is None or "done" not in table.frame.columns:
+        earlier = [worklog[content.key]] if content.key in worklog else []
+        earlier += [frame for key, frame in worklog.items() if key not in (content.key, CONTACT_LOG)]
+        if (not earlier and CONTACT_LOG not in worklog) or table is None or "done" not in table.frame.columns:
             out.append(content)
             continue
-        tables = {**content.tables, "rows": replace(table, frame=carry_over(previous, table.frame, lang))}
+        previous = pd.concat(earlier, ignore_index=True) if earlier else None  # each customer's first row counts
+        frame = carry_over(previous, table.frame, lang)
+        if "last_contact" in frame.columns:
+            days = last_contacts(worklog, content.overdue_before)
+            frame["last_contact"] = frame["customer"].map(_text).map(days).astype("datetime64[ns]")
+        tables = {**content.tables, "rows": replace(table, frame=frame)}
         out.append(replace(content, tables=tables))
     return out
+
+
+def last_contacts(worklog: Mapping[str, pd.DataFrame], as_of: pd.Timestamp | None = None) -> pd.Series:
+    """The day of each customer's last contact the workbook knows of (customer → day),
+    the latest of: the Contact log's dates (worklog[CONTACT_LOG]); the Last contact an
+    earlier call list showed; and a task the manager marked Done = yes, counted on its
+    day to act (the list's Next contact: the workbook has no column for the day a call
+    was made), but never after AS_OF (the analysis date), since it was done by then."""
+    days = []
+    for key, frame in worklog.items():
+        if not len(frame) or "customer" not in frame.columns:
+            continue
+        who = frame["customer"].map(_text)
+        if "last_contact" in frame.columns:
+            days.append(pd.DataFrame({"customer": who, "day": frame["last_contact"].map(_day)}))
+        if key != CONTACT_LOG and {"done", "next_contact"} <= set(frame.columns):
+            done = frame["done"].map(lambda v: labels.choice_code("done", _text(v)) == "yes").astype(bool)
+            day = frame["next_contact"].map(_day)
+            if as_of is not None:
+                day = day.map(lambda d: min(d, pd.Timestamp(as_of)) if d is not pd.NaT else d)
+            days.append(pd.DataFrame({"customer": who[done], "day": day[done]}))
+    if not days:
+        return pd.Series(dtype="datetime64[ns]")
+    found = pd.concat(days, ignore_index=True)
+    found = found[(found["customer"] != "") & found["day"].notna()]
+    return found.assign(day=found["day"].astype("datetime64[ns]")).groupby("customer")["day"].max()
+
+
+def log_contacts(rows: Iterable[Sequence[object]]) -> pd.DataFrame:
+    """The last contact day per customer of a Contact log sheet's rows (its header row
+    found by a customer and a date column, either language): customer, last_contact.
+    Rows without a customer or a readable date are left out here (the reactivation
+    results report them)."""
+    from .read import CONTACT_LOG_ALIASES, header_key
+
+    lookup = {header_key(name): column for column, names in CONTACT_LOG_ALIASES.items() for name in (column, *names)}
+    columns = None
+    records = []
+    for row in rows:
+        row = row if isinstance(row, (list, tuple)) else [row]
+        if columns is None:
+            named: dict[str, int] = {}
+            for i, v in enumerate(row):
+                if v is not None and lookup.get(header_key(v)):
+                    named.setdefault(lookup[header_key(v)], i)
+            if {"customer", "date"} <= set(named):
+                columns = named
+            continue
+        get = lambda k: row[columns[k]] if columns[k] < len(row) else None  # noqa: E731
+        who, day = _text(get("customer")), _day(get("date"))
+        if who and day is not pd.NaT:
+            records.append((who, day))
+    frame = pd.DataFrame(records, columns=["customer", "last_contact"])
+    if not len(frame):
+        return frame
+    frame["last_contact"] = frame["last_contact"].astype("datetime64[ns]")
+    return frame.groupby("customer", as_index=False, sort=False)["last_contact"].max()
+
+
+def _day(value: object) -> pd.Timestamp:
+    """A cell as a day (a date, ISO or dd.mm.yyyy text); NaT when it is none."""
+    if value is None or value is pd.NaT or (isinstance(value, float) and value != value) or value == "":
+        return pd.NaT
+    if hasattr(value, "year"):
+        return pd.Timestamp(value).normalize()
+    text = str(value).strip()
+    for fmt in ("%Y-%m-%d", "%d.%m.%Y", "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return pd.Timestamp(pd.to_datetime(text, format=fmt)).normalize()
+        except (ValueError, TypeError):
+            continue
+    return pd.NaT
 
 
 def _text(value: object) -> str:

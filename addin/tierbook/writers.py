@@ -175,6 +175,22 @@ def _rectangles(cells: dict[tuple[int, int], Look], values: list[list] | None = 
     return [tuple(r) for r in out]
 
 
+def _formula_runs(formulas: list[tuple[int, int, str]]) -> Iterator[tuple[int, int, list[str]]]:
+    """FORMULAS (row, column, formula) as runs down a column of adjacent cells:
+    (column, first row, formulas), one action each instead of one per cell."""
+    run: list[str] = []
+    col = first = 0
+    for r, c, formula in sorted(formulas, key=lambda f: (f[1], f[0])):
+        if run and c == col and r == first + len(run):
+            run.append(formula)
+            continue
+        if run:
+            yield col, first, run
+        col, first, run = c, r, [formula]
+    if run:
+        yield col, first, run
+
+
 def _address(c0: int, r0: int, c1: int, r1: int) -> str:
     return f"{get_column_letter(c0)}{r0}:{get_column_letter(c1)}{r1}"
 
@@ -203,8 +219,8 @@ class ExcelWriter:
             style = table.tableStyleInfo.name if table.tableStyleInfo is not None else None
             target.tables.add(source=target.range(table.ref), name=table.displayName, table_style_name=style,
                               has_headers=True)
-        for r, c, formula in g.formulas:  # after the tables: formulas name them
-            target.range((r, c)).formula = formula
+        for c, r0, column in _formula_runs(g.formulas):  # after the tables: formulas name them
+            target.range((r0, c), (r0 + len(column) - 1, c)).formula = [[f] for f in column]
         for cf in ws.conditional_formatting:
             for rule in cf.rules:
                 self._conditional(target.range(str(cf.sqref)), rule)
@@ -216,6 +232,21 @@ class ExcelWriter:
             self._chart(target, ws, chart)
         if ws.sheet_view.showGridLines is False:
             target.show_gridlines = False
+        if ws.print_title_rows or ws.page_setup.orientation == "landscape":
+            self._print_area(target, ws, g.values)
+
+    @staticmethod
+    def _print_area(target, ws, values: list[list]) -> None:
+        """The print area: every written cell and chart. Of the file's print setup
+        (workbook._print_setup: landscape, one page wide, the header row on every page)
+        xlwings' API for Office.js has only the print area; the rest is set by hand in
+        Excel (README, "Printing")."""
+        width = max((len(r) for r in values), default=0)
+        height = len(values)
+        for chart in ws._charts:
+            width, height = max(width, chart.anchor.to.col), max(height, chart.anchor.to.row)
+        if width and height:
+            target.page_setup.print_area = _address(1, 1, width, height)
 
     def _values(self, target, values: list[list]) -> None:
         if not values or not any(v is not None for row in values for v in row):
@@ -330,6 +361,28 @@ def chart_name(chart) -> str | None:
 def _ref(formula: str) -> str:
     """'Summary'!$B$5:$B$9 → B5:B9."""
     return formula.split("!")[-1].replace("$", "")
+
+
+def write_names(book, laid_out) -> list[str]:
+    """The workbook-level defined names of the laid-out openpyxl book LAID_OUT (the
+    LAMBDA names of workbook.add_lookup_names) into the open xlwings BOOK, as Excel
+    takes a formula (lookups.typed_formula). A name of the same name is replaced: after
+    a rerun its sheet was deleted and rewritten, so Excel shows #REF! in the old one.
+    Returns the names written (a name the Excel refuses is left out)."""
+    from .lookups import typed_formula
+
+    wanted = {name: typed_formula(defined.attr_text) for name, defined in laid_out.defined_names.items()}
+    for existing in list(book.names):
+        if existing.name in wanted:
+            existing.delete()
+    written = []
+    for name, formula in wanted.items():
+        try:
+            book.names.add(name, formula)
+        except Exception:  # noqa: BLE001 - a desktop Excel before LAMBDA may refuse one (COM error): the
+            continue       # run's sheets stand, and the README's plain lookup formula works there
+        written.append(name)
+    return written
 
 
 def record_sheets(book) -> list[RecordedSheet]:

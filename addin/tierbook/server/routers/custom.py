@@ -50,7 +50,7 @@ async def upload(request: Request, current_user: dep.User):
 
 
 @router.get("/status/{key}")
-async def status(key: str):
+async def status(key: str, current_user: dep.User):
     state = STORE.state(key)
     if state is None:
         raise HTTPException(status_code=404, detail="tierbook: no such upload")
@@ -93,7 +93,7 @@ async def run(script_name: str, request: Request, current_user: dep.User):
 
 
 @router.get("/result/{key}/{number}")
-async def result_page(key: str, number: int):
+async def result_page(key: str, number: int, current_user: dep.User):
     try:
         return Response(f'{{"actions":{STORE.page(key, number)}}}', media_type="application/json")
     except TransportError as error:
