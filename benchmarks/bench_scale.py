@@ -69,7 +69,9 @@ def make_data(rows: int, customers: int) -> Path:
 
 
 def measure(kind: str, folder: Path) -> dict:
-    done = subprocess.run([sys.executable, "-c", CHILD, kind, str(folder)], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", CHILD, kind, str(folder)], capture_output=True, text=True)
+    if done.returncode != 0:  # say why (an engine's error, out of memory), not only that it failed
+        raise SystemExit(f"{kind} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
     line = next(line for line in reversed(done.stdout.splitlines()) if "{" in line)
     return json.loads(line[line.index("{"):])
 

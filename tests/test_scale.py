@@ -217,3 +217,136 @@ def test_spark_local_mode_gives_the_pandas_classification():
             assert_same(classify_aggregates(agg, settings), classify(small, settings))
     finally:
         spark.stop()
+
+
+def test_more_customers_than_a_sheet_holds_give_a_valid_workbook_that_says_what_is_left_out(tmp_path, monkeypatch):
+    """Excel's limit lowered (overflow.SHEET_ROWS, the one place of it): Customers holds
+    the customers with the highest revenue and says how many are left out, the call lists
+    hold their first rows and say so, Summary gives figures of every customer (not
+    formulas over a part), all customers are in a CSV beside the workbook, and openpyxl,
+    the structure checks and LibreOffice take the workbook."""
+    from openpyxl import load_workbook
+
+    from libreoffice import convert, structure_problems
+    from tierbook import labels, overflow
+    from tierbook.sheets import SEGMENTS, segment_members, share_figures
+
+    monkeypatch.setattr(overflow, "SHEET_ROWS", 200)  # plain sheets hold 199 rows, templated ones 100
+    tx = synthetic(6_000, customers=1_500)
+    source = tmp_path / "sales.parquet"
+    tx.reset_index(drop=True).to_parquet(source)
+    out = tmp_path / "tiers.xlsx"
+    result = segment_source(source, out)
+    customers = result.customers
+    assert len(customers) > 199
+
+    book = load_workbook(out)
+    ws = book["Customers"]
+    rows = list(ws.iter_rows(values_only=True))
+    head, data = rows[0], rows[1:]
+    assert len(data) == 199
+    note = head[-1]
+    assert (f"199 of {len(customers):,} rows, the highest revenue first" in note
+            and f"{len(customers) - 199:,} are left out" in note and "customers.csv" in note)
+    column = head.index("customer")
+    top = customers.sort_values(["revenue", "customer"], ascending=[False, True]).head(199)
+    assert [r[column] for r in data] == top["customer"].tolist()
+    assert ws.tables["tbCustomers"].ref.endswith("200")  # the table covers the rows shown, not the note
+
+    full = pd.read_csv(overflow.full_list_path(out), dtype={"customer": str})
+    assert full["customer"].tolist() == customers["customer"].tolist()
+    np.testing.assert_allclose(full["revenue"].to_numpy(), customers["revenue"].to_numpy())
+
+    issues = [r for r in book["Input issues"].iter_rows(values_only=True)]
+    texts = " ".join(str(c) for r in issues for c in r if c)
+    assert "6,000 rows exceed Excel's limit of 199 rows per sheet" in texts  # the sales copy
+    assert f"{len(customers):,} customers exceed Excel's 200 rows per sheet" in texts and "tiers - customers.csv" in texts
+
+    summary = [r for r in book["Summary"].iter_rows(values_only=True)]
+    everyone = next(r for r in summary if r and "All customers" in r)
+    assert len(customers) in everyone and not any(isinstance(c, str) and c.startswith("=") for r in summary for c in r)
+    figures = share_figures(customers, "tier", ["VIP"])
+    assert any(r and "VIP" in r and int(figures.loc[0, "customers"]) in r for r in summary)
+
+    cut = [s for s in SEGMENTS if segment_members(customers, s).sum() > 100]
+    assert cut  # a call list over its sheet's limit
+    for segment in cut:
+        title = labels.sheet_title(f"segment:{segment}", "en")
+        text = " ".join(str(c) for r in book[title].iter_rows(max_row=9, values_only=True) for c in r if c)
+        assert "are left out" in text, title
+        table = next(iter(book[title].tables.values()))
+        lo, hi = table.ref.split(":")
+        assert int("".join(ch for ch in hi if ch.isdigit())) - int("".join(ch for ch in lo if ch.isdigit())) == 100
+
+    assert structure_problems(out) == []
+    (again,) = convert([out], "xlsx", tmp_path / "lo", tmp_path / "profile")
+    assert load_workbook(again)["Customers"].max_row == 200
+
+
+def rhythm_by_hand(tx: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """The rhythm of DOMAIN.md §4 from each customer's purchase days themselves: the gaps
+    between consecutive distinct purchase days, their median and population CV."""
+    from tierbook.segment import is_purchase, returned_units
+
+    units = returned_units(tx["amount"].to_numpy(), tx["units"].to_numpy(dtype="float64"))
+    bought = tx[is_purchase(tx["amount"].to_numpy(), units)]
+    out = {}
+    for customer in sorted(tx["customer"].unique()):
+        days = np.unique(bought.loc[bought["customer"] == customer, "date"].to_numpy().astype("datetime64[D]"))
+        gaps = np.diff(days).astype("int64").astype("float64")
+        if len(days) < settings.rhythm_min_days:
+            out[customer] = (np.nan, "")
+            continue
+        cycle, cv = float(np.median(gaps)), float(np.std(gaps) / np.mean(gaps))
+        label = "yearly" if cycle >= settings.yearly_cycle_days else "regular" if cv <= settings.regular_cv else "chaotic"
+        out[customer] = (cycle, label)
+    return pd.DataFrame.from_dict(out, orient="index", columns=["cycle_days", "rhythm"])
+
+
+def test_the_rhythm_from_whole_number_sums_is_the_rhythm_of_the_purchase_days():
+    """One purchase day, two rows on the same day, refunds and free shipments between the
+    purchases, even and odd numbers of gaps, regular, chaotic and yearly customers: the
+    rhythm the engine gets from the sums (pandas and DuckDB) is the one of the days."""
+    day = pd.Timestamp("2023-01-02")
+    rows = []
+
+    def buy(customer, offset, amount=50.0, units=1.0):
+        rows.append((customer, day + pd.Timedelta(days=offset), amount, units))
+
+    buy("one", 0), buy("one", 0, 20.0)  # one purchase day of two rows
+    buy("same", 5), buy("same", 5), buy("same", 9, -50.0)  # a refund is no purchase day
+    for k in range(6):
+        buy("regular", 30 * k)
+        buy("regular", 30 * k + 3, -10.0, 1.0)  # refunds in between change nothing
+    for offset in (0, 1, 61, 66, 156):
+        buy("chaotic", offset)
+    buy("chaotic", 100, 0.0, 2.0)  # a free shipment with units is a purchase day
+    buy("chaotic", 120, 0.0, 0.0)  # ... without units it is not
+    for offset in (0, 365, 731, 1095):
+        buy("yearly", offset)
+    for offset in (0, 10, 10, 20, 35):  # gaps 10, 10, 15: the median of an odd number
+        buy("even", offset)
+    tx = pd.DataFrame(rows, columns=["customer", "date", "amount", "units"])
+    settings = Settings()
+    expected = rhythm_by_hand(tx, settings)
+    assert set(expected["rhythm"]) == {"", "regular", "chaotic", "yearly"}
+    agg, _ = frame_aggregates(tx, settings)
+    for result in (classify(tx, settings), classify_aggregates(agg, settings)):
+        got = result.customers.set_index("customer")[["cycle_days", "rhythm"]].loc[expected.index]
+        pd.testing.assert_frame_equal(got, expected, check_dtype=False, check_names=False)
+    days = agg.purchases.set_index(agg.names.take(agg.purchases.index.to_numpy()))["purchase_days"]
+    assert days.to_dict() == {"chaotic": 6, "even": 4, "one": 1, "regular": 6, "same": 1, "yearly": 4}
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 7, 5_000])
+def test_the_monthly_rank_by_sorting_is_pandas_rank(n):
+    """segment.rank_within (the monthly VIP rank of tens of millions of customer-months)
+    gives pandas' groupby rank(method="min", ascending=False) and group sizes, ties included."""
+    from tierbook.segment import rank_within
+
+    rng = np.random.default_rng(n)
+    frame = pd.DataFrame({"month": rng.integers(640, 652, n), "value": np.round(rng.random(n) * 4) / 2 + 0.5})
+    by = frame.groupby("month")["value"]
+    rank, size = rank_within(frame["month"].to_numpy(), frame["value"].to_numpy())
+    np.testing.assert_array_equal(rank, by.rank(method="min", ascending=False).to_numpy())
+    np.testing.assert_array_equal(size, by.transform("size").to_numpy())

@@ -26,8 +26,11 @@ ATTRIBUTES = ("manager", "consent", "channel", "contact_time", "email", "phone")
 
 #: The only expressions the two dialects spell differently.
 DIALECTS = {
-    "duckdb": {"day": "date_diff('day', DATE '1970-01-01', CAST({} AS DATE))", "median": "quantile_cont({}, 0.5)"},
-    "spark": {"day": "datediff(CAST({} AS DATE), DATE '1970-01-01')", "median": "percentile({}, 0.5)"},
+    "duckdb": {"day": "date_diff('day', DATE '1970-01-01', CAST({} AS DATE))",
+               "keep": "CREATE OR REPLACE TEMP TABLE {} AS {}"},
+    # Spark recomputes a view per query (the same codes each time: customers in order)
+    "spark": {"day": "datediff(CAST({} AS DATE), DATE '1970-01-01')",
+              "keep": "CREATE OR REPLACE TEMP VIEW {} AS {}"},
 }
 
 #: segment.returned_units: a refund row's units are returned units, whatever their sign.
@@ -57,13 +60,14 @@ def base_sql(columns: set[str], dialect: str, as_of: str | None = None) -> str:
 
 
 def aggregate_sql(columns: set[str], dialect: str, as_of: str | None = None) -> dict[str, str]:
-    """The queries (bounds, names, months, purchases, attributes) over `tx`.
+    """The statements (codes) and queries (bounds, names, months, purchases, attributes) over `tx`.
 
     AS_OF ("YYYY-MM-DD"): only transactions up to that day count (a replayed month).
-    names lists the customers in the order of the codes months uses.
+    codes makes the table `codes` (customer, code: the customers in order, numbered once),
+    so that the other queries send back whole-number codes instead of names; names lists
+    the customers in the order of the codes.
     """
     base = base_sql(columns, dialect, as_of)
-    median = DIALECTS[dialect]["median"]
     where = f"WHERE CAST(date AS DATE) <= DATE '{as_of}'" if as_of else ""
     if "order_id" in columns:
         # a payment is counted once per order_id, in the month of the order's earliest day
@@ -76,75 +80,102 @@ def aggregate_sql(columns: set[str], dialect: str, as_of: str | None = None) -> 
             FROM base WHERE {PAYMENT} AND order_id IS NOT NULL GROUP BY customer, order_id"""
     else:
         counted = f"SELECT customer, month, amount, units, margin, purchase, CASE WHEN {PAYMENT} THEN 1 ELSE 0 END AS payment FROM base"
-    names = f"WITH base AS ({base}) SELECT DISTINCT customer FROM base ORDER BY customer"
+    codes = DIALECTS[dialect]["keep"].format("codes", f"""
+        WITH base AS ({base})
+        SELECT customer, CAST(row_number() OVER (ORDER BY customer) - 1 AS INT) AS code
+        FROM (SELECT DISTINCT customer FROM base) c""")
+    names = "SELECT customer FROM codes ORDER BY code"
+    # compact types: the months are the one result with a row per customer and month
     months = f"""
         WITH base AS ({base}),
-        codes AS (SELECT customer, row_number() OVER (ORDER BY customer) - 1 AS code
-                  FROM (SELECT DISTINCT customer FROM base) c),
         counted AS ({counted}),
         grouped AS (
-            SELECT customer, month, sum(amount) AS amount, sum(payment) AS payment, sum(units) AS units,
-                   sum(margin) AS margin, max(purchase) AS purchase
+            SELECT customer, month, sum(amount) AS amount, CAST(sum(payment) AS INT) AS payment, sum(units) AS units,
+                   sum(margin) AS margin, CAST(max(purchase) AS BOOLEAN) AS purchase
             FROM counted GROUP BY customer, month)
-        SELECT code, month, amount, payment, units, margin, purchase
+        SELECT code, CAST(month AS INT) AS month, amount, payment, units, margin, purchase
         FROM grouped JOIN codes ON grouped.customer = codes.customer"""
+    # the rhythm from whole numbers per customer: the gaps between consecutive purchase
+    # days, their median, sum and sum of squares (segment.rhythm), not the days. The median
+    # is the middle gap(s) of the gaps in order (by a window, which spills to disk), not a
+    # holistic quantile, which must hold every gap of every customer in memory at once
     purchases = f"""
         WITH base AS ({base}),
         days AS (SELECT customer, day FROM base WHERE purchase = 1 GROUP BY customer, day),
         gaps AS (SELECT customer, day,
                         CAST(day - lag(day) OVER (PARTITION BY customer ORDER BY day) AS DOUBLE) AS gap
-                 FROM days)
-        SELECT customer, count(*) AS purchase_days, min(day) AS first_day, max(day) AS last_day,
-               {median.format('gap')} AS gap_median, sum(gap) AS gap_sum, sum(gap * gap) AS gap_sumsq
-        FROM gaps GROUP BY customer"""
+                 FROM days),
+        ranked AS (SELECT customer, day, gap,
+                          row_number() OVER (PARTITION BY customer ORDER BY gap NULLS LAST) AS k,
+                          count(gap) OVER (PARTITION BY customer) AS m
+                   FROM gaps),
+        stats AS (SELECT customer, count(*) AS purchase_days, min(day) AS first_day, max(day) AS last_day,
+                         avg(CASE WHEN gap IS NOT NULL AND (k = floor((m + 1) / 2) OR k = floor(m / 2) + 1)
+                                  THEN gap END) AS gap_median,
+                         sum(gap) AS gap_sum, sum(gap * gap) AS gap_sumsq
+                  FROM ranked GROUP BY customer)
+        SELECT code, purchase_days, first_day, last_day, gap_median, gap_sum, gap_sumsq
+        FROM stats JOIN codes ON stats.customer = codes.customer"""
     picks = []
     for c in (c for c in ATTRIBUTES if c in columns):
         ok = f"{c} IS NOT NULL" + ("" if c == "consent" else f" AND CAST({c} AS STRING) <> ''")
         picks.append(f"max_by({c}, CASE WHEN {ok} THEN stamp END) AS {c}")
     day = DIALECTS[dialect]["day"].format("date")
     attributes = (f"""
-        SELECT CAST(customer AS STRING) AS customer, {', '.join(picks)}
-        FROM (SELECT *, CAST({day} AS BIGINT) * 4398046511104 + CAST(_row AS BIGINT) AS stamp
-              FROM tx {where}) t
-        GROUP BY CAST(customer AS STRING)""" if picks else "")
+        WITH picked AS (
+            SELECT CAST(customer AS STRING) AS customer, {', '.join(picks)}
+            FROM (SELECT *, CAST({day} AS BIGINT) * 4398046511104 + CAST(_row AS BIGINT) AS stamp
+                  FROM tx {where}) t
+            GROUP BY CAST(customer AS STRING))
+        SELECT code, {', '.join(c for c in ATTRIBUTES if c in columns)}
+        FROM picked JOIN codes ON picked.customer = codes.customer""" if picks else "")
     bounds = f"SELECT min(CAST(date AS DATE)) AS first_date, max(CAST(date AS DATE)) AS last_date, count(*) AS n FROM tx {where}"
-    return {"bounds": bounds, "names": names, "months": months, "purchases": purchases, "attributes": attributes}
+    return {"codes": codes, "bounds": bounds, "names": names, "months": months, "purchases": purchases,
+            "attributes": attributes}
 
 
 def aggregates_from(columns: set[str], dialect: str, run: Callable[[str], pd.DataFrame],
-                    as_of: str | None = None) -> Aggregates:
+                    as_of: str | None = None, define: Callable[[str], object] | None = None) -> Aggregates:
     """Run the aggregation through RUN (a query -> pandas frame function of the engine)
-    and code the results as segment.Aggregates (customers sorted as pandas sorts them)."""
+    and DEFINE (a statement; default RUN) and code the results as segment.Aggregates
+    (customers sorted as pandas sorts them)."""
     queries = aggregate_sql(columns, dialect, as_of)
+    (define or run)(queries["codes"])
     bounds = run(queries["bounds"]).iloc[0]
     listed = run(queries["names"])["customer"].to_numpy(dtype=object)
     # the engine's text order may differ from Python's: recode to pandas' sorted order
     order = np.argsort(listed, kind="stable")
     names = pd.Index(pd.array(listed[order], dtype="str"))
+    del listed
     recode = np.empty(len(order), dtype="int64")
     recode[order] = np.arange(len(order))
 
+    def codes_of(frame: pd.DataFrame) -> np.ndarray:
+        return recode[frame.pop("code").to_numpy(dtype="int64")]
+
     raw = run(queries["months"])
-    months = pd.DataFrame({
-        "code": recode[raw["code"].to_numpy(dtype="int64")],
-        "month": raw["month"].to_numpy(dtype="int64"),
-        **{c: raw[c].to_numpy(dtype="float64", na_value=np.nan) for c in ("amount", "payment", "units", "margin")},
-        "purchase": raw["purchase"].to_numpy(dtype="int64") > 0,
-    })
+    months = {"code": codes_of(raw), "month": raw.pop("month").to_numpy(dtype="int64")}
+    for c in ("amount", "payment", "units", "margin"):  # column by column: one copy at a time
+        months[c] = raw.pop(c).to_numpy(dtype="float64", na_value=np.nan)
+    months["purchase"] = raw.pop("purchase").to_numpy(dtype=bool)
     del raw
-    months = months.sort_values(["code", "month"], ignore_index=True)
+    months = pd.DataFrame(months, copy=False)  # the arrays as they are, not one more copy
+    if not _sorted(months["code"].to_numpy(), months["month"].to_numpy()):
+        months = months.sort_values(["code", "month"], ignore_index=True, kind="stable")
 
     raw = run(queries["purchases"])
+    index = codes_of(raw)
     purchases = pd.DataFrame({
         "purchase_days": raw["purchase_days"].to_numpy(dtype="int64"),
         "first_day": raw["first_day"].to_numpy(dtype="int64"),
         "last_day": raw["last_day"].to_numpy(dtype="int64"),
         **{c: raw[c].to_numpy(dtype="float64", na_value=np.nan) for c in ("gap_median", "gap_sum", "gap_sumsq")},
-    }, index=names.get_indexer(raw["customer"].astype(str))).sort_index()
+    }, index=index).sort_index()
+    del raw
 
     if queries["attributes"]:
         attributes = run(queries["attributes"])
-        attributes.index = names.get_indexer(attributes.pop("customer").astype(str))
+        attributes.index = codes_of(attributes)
         attributes = attributes.sort_index()
         if "consent" in attributes.columns:
             attributes["consent"] = attributes["consent"].astype("boolean")
@@ -154,3 +185,11 @@ def aggregates_from(columns: set[str], dialect: str, run: Callable[[str], pd.Dat
                       has_units="units" in columns, has_margin="margin" in columns,
                       first_date=pd.Timestamp(bounds["first_date"]), last_date=pd.Timestamp(bounds["last_date"]),
                       rows=int(bounds["n"]))
+
+
+def _sorted(code: np.ndarray, month: np.ndarray) -> bool:
+    """Whether the rows are in (code, month) order already (then no sort is needed)."""
+    if len(code) < 2:
+        return True
+    step = np.diff(code)
+    return bool((step >= 0).all() and (np.diff(month)[step == 0] > 0).all())

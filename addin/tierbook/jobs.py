@@ -19,6 +19,7 @@ from typing import Callable
 import pandas as pd
 
 from . import labels
+from .overflow import write_full_list
 from .segment import Segmentation, classify
 from .settings import Settings
 from .targets import ExportFile, FileTarget, Layout, Plan, TierbookFile, _read_plan, plan_sheet  # noqa: F401
@@ -49,6 +50,8 @@ def segment(source, target, progress: Progress = _quiet) -> Segmentation:
     result = classify(data.tx, data.settings, data.issues)
     progress(f"classified {len(result.customers):,} customers as of {result.analysis_month} "
              f"({time.perf_counter() - started:.1f} s)")
+    if isinstance(target, FileTarget):  # more customers than a sheet holds: all of them beside the file
+        result = write_full_list(result, target.out)
     plan = target.earlier_plan(data.lang)
     target.write(Layout(result, data, extra=[plan_sheet(plan, data.lang)] if plan else []))
     progress(f"wrote {target.where} ({time.perf_counter() - started:.1f} s)")

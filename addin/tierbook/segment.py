@@ -248,7 +248,8 @@ def classify_aggregates(agg: Aggregates, settings: Settings | None = None,
     """Classify every customer from the aggregates of their transactions (DOMAIN.md §1–5)."""
     settings = settings or Settings()
     month_m, as_of = _analysis_month(agg.first_date, agg.last_date, settings)
-    monthly = agg.months[agg.months["month"] <= month_m]
+    later = agg.months["month"].to_numpy() > month_m
+    monthly = agg.months[~later] if later.any() else agg.months  # no copy of millions of rows for nothing
     names = agg.names
     first_month = int(monthly["month"].min())
     months = np.arange(first_month, month_m + 1)
@@ -439,10 +440,32 @@ def monthly_vip(per_month: pd.DataFrame, share: float) -> pd.DataFrame:
 
     per_month: columns month, code, value (one row per customer and month).
     """
-    payers = per_month[per_month["value"] > 0]
-    by_month = payers.groupby("month")["value"]
-    rank = by_month.rank(method="min", ascending=False)
-    return payers.assign(rank=rank.astype("int64"))[rank <= cut_count(share, by_month.transform("size"))]
+    value = per_month["value"].to_numpy(dtype="float64")
+    payers = np.flatnonzero(value > 0)  # positions, not a copy of the payers' rows
+    rank, size = rank_within(per_month["month"].to_numpy()[payers], value[payers])
+    top = rank <= cut_count(share, size)
+    return per_month.iloc[payers[top]].assign(rank=rank[top])
+
+
+def rank_within(group: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each value's rank in its group, biggest first, ties sharing the smallest rank (as
+    pandas' rank(method="min", ascending=False)), and the size of its group; by sorting instead of a groupby rank (ten times faster
+    on tens of millions of customer-months)."""
+    n = len(value)
+    small = group - group.min(initial=0)
+    if small.max(initial=0) < 2 ** 16:  # months fit in 16 bits: numpy's radix sort
+        small = small.astype("uint16")
+    order = np.argsort(-value)  # biggest first (ties in any order: they share a rank), then (stable) by group
+    order = order[np.argsort(small[order], kind="stable")]
+    counts = np.bincount(small) if n else np.zeros(0, dtype="int64")
+    offsets = np.cumsum(counts) - counts
+    g, v = small[order], value[order]
+    new_value = np.ones(n, dtype=bool)
+    new_value[1:] = (g[1:] != g[:-1]) | (v[1:] != v[:-1])
+    tie_start = np.maximum.accumulate(np.where(new_value, np.arange(n), 0)) if n else np.zeros(0, dtype="int64")
+    rank = np.empty(n, dtype="int64")
+    rank[order] = tie_start - offsets[g] + 1
+    return rank, counts[small].astype("int64")
 
 
 def _purchase_days(rows: pd.DataFrame) -> pd.DataFrame:

@@ -22,6 +22,7 @@ import pandas as pd
 
 from . import labels
 from .labels import SEGMENTS, TABLE_NAMES
+from .overflow import SHEET_ROWS, sheet_capacity
 from .segment import (CONTACT_ACTIONS, CUSTOMER_COLUMNS, LIFECYCLES, WEEK_DAYS, Segmentation, action_order,
                       manager_workload)
 from .settings import Settings
@@ -375,10 +376,12 @@ def call_list(customers: pd.DataFrame, segment: str, as_of: pd.Timestamp, lang: 
         "lifecycle": [labels.value("lifecycle", t, lang) for t in members["lifecycle"]],
     })
     key = f"segment:{segment}"
+    total = len(rows)
+    rows, note = fit_rows(rows, "call_list", lang)
     text_values = {
         "title": texts.get("call_list", f"title.{segment}"),
-        "subtitle": texts.get("call_list", "subtitle", customers=len(rows), as_of=_day(as_of, texts.lang),
-                              criterion=texts.get("summary", f"criterion.{criterion}")),
+        "subtitle": _with_note(texts.get("call_list", "subtitle", customers=total, as_of=_day(as_of, texts.lang),
+                                         criterion=texts.get("summary", f"criterion.{criterion}")), note),
         "strategy": texts.get("call_list", f"strategy.{segment}"),
         "script": texts.get("call_list", f"script.{segment}"),
         "overdue_legend": texts.get("call_list", "overdue_legend", as_of=_day(as_of, lang)),
@@ -396,7 +399,8 @@ def ledger(result: Segmentation, lang: str, texts: Texts) -> SheetContent:
     """The VIP ledger: one column per month with the customer's rank where they were
     VIP; entries (a VIP month after none in the window before) and exits (the month
     they leave the ledger, marked ×) are highlighted."""
-    book = result.ledger
+    total, current = len(result.ledger), int((result.ledger["status"] == "current VIP").sum())
+    book, note = fit_rows(result.ledger, "ledger", lang)
     months = tuple(c for c in book.columns if re.fullmatch(r"\d{4}-\d{2}", str(c)))
     frame = book[["customer", "status", "first_vip", "last_vip", "vip_months", "left_on", *months]].copy()
     frame["status"] = [labels.value("status", s, lang) for s in frame["status"]]
@@ -410,11 +414,10 @@ def ledger(result: Segmentation, lang: str, texts: Texts) -> SheetContent:
     headers = {k: labels.header(k, lang) for k in ("customer", "status", "first_vip", "last_vip", "vip_months",
                                                    "left_on")}
     headers.update({m: labels.month_label(m, lang) for m in months})
-    current = int((book["status"] == "current VIP").sum())
     text_values = {
         "title": texts.get("ledger", "title"),
-        "subtitle": texts.get("ledger", "subtitle", customers=len(book), current=current, window=window,
-                              month=labels.month_label(result.analysis_month, lang)),
+        "subtitle": _with_note(texts.get("ledger", "subtitle", customers=total, current=current, window=window,
+                                         month=labels.month_label(result.analysis_month, lang)), note),
     }
     table = SheetTable(TABLE_NAMES["ledger"], frame, headers, month_columns=months,
                        month_marks=MonthMarks(window, exit_mark))
@@ -471,6 +474,15 @@ def _share_rows(column: str, codes: list[str], row_labels: list[str], lang: str,
     # dtype=object: a string dtype would turn the Formula objects into plain text
     return pd.DataFrame(rows, columns=[label_key, "customers", "customer_share", "revenue", "revenue_share", "profit",
                                        "profit_share"], dtype=object)
+
+
+def _share_values(customers: pd.DataFrame, column: str, codes: list[str], row_labels: list[str], lang: str,
+                  label_key: str) -> pd.DataFrame:
+    """What _share_rows computes, as values: for a workbook whose Customers sheet cannot
+    hold every customer (Excel's row limit), where formulas over it would count a part."""
+    figures = share_figures(customers, column, codes)
+    figures.insert(0, label_key, row_labels + [labels.word("row.all", lang)])
+    return figures.astype(object)
 
 
 def share_figures(customers: pd.DataFrame, column: str, codes: list[str]) -> pd.DataFrame:
@@ -531,9 +543,14 @@ def summary(result: Segmentation, lang: str, texts: Texts) -> SheetContent:
     concentration metrics and alert, and the data of three charts."""
     s = result.settings
     tier_labels = [labels.value("tier", t, lang) if t else labels.word("row.inactive", lang) for t in TIER_ROWS]
-    tiers = _share_rows("tier", TIER_ROWS, tier_labels, lang, "tier")
-    lifecycles = _share_rows("lifecycle", LIFECYCLE_ROWS, [labels.value("lifecycle", c, lang) for c in LIFECYCLE_ROWS],
-                             lang, "lifecycle")
+    lifecycle_labels = [labels.value("lifecycle", c, lang) for c in LIFECYCLE_ROWS]
+    if len(result.customers) > sheet_capacity(None):  # Customers holds only part: figures, not formulas over it
+        tiers = _share_values(result.customers, "tier", TIER_ROWS, tier_labels, lang, "tier")
+        lifecycles = _share_values(result.customers, "lifecycle", LIFECYCLE_ROWS, lifecycle_labels, lang,
+                                    "lifecycle")
+    else:
+        tiers = _share_rows("tier", TIER_ROWS, tier_labels, lang, "tier")
+        lifecycles = _share_rows("lifecycle", LIFECYCLE_ROWS, lifecycle_labels, lang, "lifecycle")
     c = result.concentration
     concentration = pd.DataFrame({
         "basis": [labels.header(str(b), lang) for b in c["basis"]],
@@ -580,6 +597,40 @@ def summary(result: Segmentation, lang: str, texts: Texts) -> SheetContent:
                         print_setup=PrintSetup(titles_of=None))
 
 
+# --------------------------------------------------------------------------- Excel's row limit
+
+
+def fit_rows(frame: pd.DataFrame, template: str | None, lang: str, order: str = "first") -> tuple[pd.DataFrame, str]:
+    """The rows of FRAME that fit in one sheet laid out with TEMPLATE (None: a plain
+    table at A1), and the sentence that says what is left out ("" when everything fits).
+
+    ORDER says which rows stay: "revenue" (the customers with the highest revenue, in
+    that order), "first" (the first rows: call lists are in the order to work them),
+    "latest" (the last rows: the latest months)."""
+    capacity = sheet_capacity(template)
+    total = len(frame)
+    if total <= capacity:
+        return frame, ""
+    if order == "revenue":
+        kept = frame.sort_values(["revenue", "customer"], ascending=[False, True], kind="stable").head(capacity)
+    elif order == "latest":
+        kept = frame.tail(capacity)
+    else:
+        kept = frame.head(capacity)
+
+    def number(n: int) -> str:
+        return f"{n:,}" if lang == "en" else f"{n:,}".replace(",", "\u00a0")
+
+    note = fill(labels.word("left_out", lang), shown=number(capacity), total=number(total),
+                limit=number(SHEET_ROWS), left=number(total - capacity),
+                order=labels.word(f"left_out.{order}", lang), where=labels.word("left_out.where", lang))
+    return kept.reset_index(drop=True), note
+
+
+def _with_note(text: str, note: str) -> str:
+    return f"{text} {note}" if note and text else note or text
+
+
 # --------------------------------------------------------------------------- plain data sheets
 
 
@@ -600,27 +651,31 @@ def customers_sheet(customers: pd.DataFrame, lang: str, as_of: pd.Timestamp | No
     AS_OF (the analysis date) red. After the engine's columns, the lookup columns
     (lookups.LOOKUP_COLUMNS) that =SEGMENT(A2) and =NEXT_CONTACT(A2) read: each
     customer's segment (as in the Segment column) and next contact date (as in the
-    contact plan; AS_OF None: the last purchase in the table)."""
+    contact plan; AS_OF None: the last purchase in the table). More customers than a
+    sheet holds: those with the highest revenue, and a note of what is left out (fit_rows)."""
     from .lookups import LOOKUP_COLUMNS, customers_header
 
-    frame = localize_customers(customers[CUSTOMER_COLUMNS], lang)
+    shown, note = fit_rows(customers, None, lang, "revenue")
+    frame = localize_customers(shown[CUSTOMER_COLUMNS], lang)
     when = pd.Timestamp(as_of) if as_of is not None else customers["last_purchase"].max()
     frame = frame.assign(
-        segment=[labels.value("segment", c, lang) for c in primary_segment(customers)],
-        next_contact=next_contacts(customers, when)["date"].to_numpy() if len(customers) else
+        segment=[labels.value("segment", c, lang) for c in primary_segment(shown)],
+        next_contact=next_contacts(shown, when)["date"].to_numpy() if len(shown) else
         pd.Series([], dtype="datetime64[ns]"))[[*CUSTOMER_COLUMNS, *LOOKUP_COLUMNS]]
     headers = {c: customers_header(c, lang) for c in frame.columns}
     table = SheetTable(TABLE_NAMES["customers"], frame, headers)
-    return SheetContent(key="customers", title=labels.sheet_title("customers", lang), template=None, texts={},
+    return SheetContent(key="customers", title=labels.sheet_title("customers", lang), template=None,
+                        texts={"note": note} if note else {},
                         tables={"rows": table}, freeze_columns=1,
                         overdue_before=pd.Timestamp(as_of) if as_of is not None else None)
 
 
 def monthly_vip(result: Segmentation, lang: str) -> SheetContent:
-    frame = result.monthly_vip
+    frame, note = fit_rows(result.monthly_vip, None, lang, "latest")
     headers = {c: (c if lang == "en" else labels.header(c, lang)) for c in frame.columns}
     table = SheetTable(TABLE_NAMES["monthly_vip"], frame, headers)
-    return SheetContent(key="monthly_vip", title=labels.sheet_title("monthly_vip", lang), template=None, texts={},
+    return SheetContent(key="monthly_vip", title=labels.sheet_title("monthly_vip", lang), template=None,
+                        texts={"note": note} if note else {},
                         tables={"rows": table})
 
 
@@ -628,9 +683,11 @@ def issues_sheet(issues: pd.DataFrame, lang: str) -> SheetContent:
     """The input report; in Russian, its problems in Russian too (labels.problem)."""
     if lang != "en" and "problem" in issues.columns and len(issues):
         issues = issues.assign(problem=[labels.problem(str(p), lang) for p in issues["problem"]])
+    issues, note = fit_rows(issues, None, lang)
     headers = {c: (c if lang == "en" else labels.header(c, lang)) for c in issues.columns}
     table = SheetTable(TABLE_NAMES["issues"], issues, headers)
-    return SheetContent(key="issues", title=labels.sheet_title("issues", lang), template=None, texts={},
+    return SheetContent(key="issues", title=labels.sheet_title("issues", lang), template=None,
+                        texts={"note": note} if note else {},
                         tables={"rows": table})
 
 

@@ -18,13 +18,10 @@ from typing import Callable
 import pandas as pd
 
 from .aggregate import aggregates_from
+from .overflow import write_full_list
 from .schema import COLUMNS, REQUIRED, InputError, issues_frame
 from .segment import Aggregates, Segmentation, classify_aggregates
 from .settings import Settings
-
-#: Excel's last data row under a header row.
-EXCEL_ROWS = 1_048_575
-
 
 def is_large_source(path: str | Path, sql: str | None = None, engine: str | None = None) -> bool:
     """Whether PATH (with --sql / --engine) goes through DuckDB or Spark instead of pandas."""
@@ -80,7 +77,7 @@ def _aggregate(columns: set[str], settings: Settings, run: Callable[[str], pd.Da
     as_of = None
     if settings.month is not None:
         as_of = str(pd.Period(settings.month, freq="M").end_time.date())
-    return aggregates_from(set(keep), dialect, run, as_of), issues
+    return aggregates_from(set(keep), dialect, run, as_of, define), issues
 
 
 #: DuckDB's memory budget (it spills to a temporary folder beyond it), so that the whole
@@ -142,9 +139,13 @@ def spark_aggregates(frame, settings: Settings) -> tuple[Aggregates, pd.DataFram
 
 def classify_source(path: str | Path, settings: Settings | None = None, sql: str | None = None,
                     engine: str | None = None, master: str | None = None,
-                    excel_rows: int = EXCEL_ROWS) -> Segmentation:
-    """Classify the customers of a large source without reading its rows into pandas."""
+                    excel_rows: int | None = None) -> Segmentation:
+    """Classify the customers of a large source without reading its rows into pandas.
+    EXCEL_ROWS: the data rows a sheet holds (default: overflow.sheet_capacity)."""
+    from . import overflow
+
     settings = settings or Settings()
+    excel_rows = overflow.sheet_capacity(None) if excel_rows is None else excel_rows
     if (engine or "duckdb") == "spark":
         from pyspark.sql import functions as F
 
@@ -167,7 +168,7 @@ def classify_source(path: str | Path, settings: Settings | None = None, sql: str
 
 def segment_source(path: str | Path, out: str | Path, settings: Settings | None = None, sql: str | None = None,
                    engine: str | None = None, master: str | None = None, lang: str = "en",
-                   progress: Callable[[str], None] = lambda m: None, excel_rows: int = EXCEL_ROWS,
+                   progress: Callable[[str], None] = lambda m: None, excel_rows: int | None = None,
                    force: bool = False) -> Segmentation:
     """`tierbook segment` for a large source: classify and write the per-customer sheets
     (no copy of the sales; the input report says why when it would not fit in Excel).
@@ -182,6 +183,7 @@ def segment_source(path: str | Path, out: str | Path, settings: Settings | None 
     progress(f"aggregating {path} with {engine or 'duckdb'}")
     result = classify_source(path, settings, sql=sql, engine=engine, master=master, excel_rows=excel_rows)
     progress(f"classified {len(result.customers):,} customers as of {result.analysis_month}")
+    result = write_full_list(result, out)  # more customers than a sheet holds: all of them beside OUT
     plan = target.earlier_plan(lang)
     write_workbook(result, out, lang=lang, extra=[plan_sheet(plan, lang)] if plan else [],
                    kept=target.kept_sheets(lang))

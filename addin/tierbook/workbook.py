@@ -418,7 +418,10 @@ class SheetWriter:
         n = max(1, len(table.frame))
         _print_setup(ws, content.print_setup, 1 if content.print_setup.titles_of == "rows" else None)  # before rows
         ws.freeze_panes = f"{get_column_letter(1 + content.freeze_columns)}2"
-        ws.append([_text_cell(ws, name) for name in _column_names(table, columns)])
+        head = [_text_cell(ws, name) for name in _column_names(table, columns)]
+        if content.texts.get("note"):  # what is left out (Excel's row limit), beside the table
+            head += [None, _text_cell(ws, content.texts["note"])]
+        ws.append(head)
         for row in _data_rows(ws, table, columns, styles):
             ws.append(row)
         _add_table(ws, table, 1, columns, n, DEFAULT_TABLE_STYLE, None)
