@@ -50,6 +50,11 @@ from .sheets import (TRANSLATED_COLUMNS, Formula, PrintSetup, SheetContent, Shee
                      workbook_content)
 from .templates import Slot, Template, load_template
 
+try:
+    from . import fastsheet
+except ImportError:  # no pyarrow (Pyodide): every cell through openpyxl
+    fastsheet = None
+
 #: Kept for compatibility: the names of the engine issue's sheets.
 SHEETS = {lang: {k: labels.sheet_title(k, lang) for k in ("customers", "monthly_vip", "ledger", "issues")}
           for lang in labels.LANGS}
@@ -117,7 +122,7 @@ def write_workbook(result: Segmentation, out: str | Path, lang: str = "en", *, t
                    source: tuple[str | Path, str | None] | None = None,
                    templates: str | Path | None = None, history: pd.DataFrame | None = None,
                    extra: Sequence[SheetContent] = (), kept: Sequence[tuple[str, list[list]]] = (),
-                   source_has_segment: bool = False) -> Path:
+                   source_has_segment: bool = False, cell_by_cell: bool = False) -> Path:
     """Write the classification as a workbook (replacing OUT atomically).
 
     Sheets: Summary, Contact plan, one call list per segment, VIP ledger, Movement (when
@@ -132,11 +137,13 @@ def write_workbook(result: Segmentation, out: str | Path, lang: str = "en", *, t
     TEMPLATES: a folder with restyled templates (default: workbook_templates/).
     The workbook's properties keep the settings (as JSON) and the copy's sheet title, so
     that the workbook can be written again from itself (see jobs.reactivation_plan).
+    CELL_BY_CELL: every cell through openpyxl, not the bulk rows of fastsheet (the
+    reference the tests compare the fast file with).
     """
     from .worklist import read_worklog
 
     book = build_workbook(result, lang, tx=tx, source=source, templates=templates, history=history, extra=extra,
-                          kept=kept, source_has_segment=source_has_segment,
+                          kept=kept, source_has_segment=source_has_segment, cell_by_cell=cell_by_cell,
                           worklog=read_worklog(out))  # a manager's Done / Outcome / Note survive the rewrite
     return save_atomically(book, out)
 
@@ -146,7 +153,7 @@ def build_workbook(result: Segmentation, lang: str = "en", *, tx: pd.DataFrame |
                    templates: str | Path | None = None, history: pd.DataFrame | None = None,
                    extra: Sequence[SheetContent] = (), kept: Sequence[tuple[str, list[list]]] = (),
                    source_has_segment: bool = False, record: bool = False,
-                   worklog: Mapping[str, pd.DataFrame] | None = None) -> Workbook:
+                   worklog: Mapping[str, pd.DataFrame] | None = None, cell_by_cell: bool = False) -> Workbook:
     """The workbook of write_workbook, laid out and not yet saved. RECORD: its sheets are
     writers.RecordedSheet, kept in memory for the open-workbook writer (never saved).
     WORKLOG: the call lists' Done / Outcome / Note of an earlier run (worklist.read_worklog)."""
@@ -165,7 +172,7 @@ def build_workbook(result: Segmentation, lang: str = "en", *, tx: pd.DataFrame |
     segments = row_segments(result, tx, lang) if tx is not None and source is not None else None
     properties = _properties(result, lang)
     book = _new_book(properties)
-    writer = SheetWriter(book, texts, templates, record=record)
+    writer = SheetWriter(book, texts, templates, record=record, cell_by_cell=cell_by_cell)
     copy_title = None
     for content in contents:
         writer.write(content)
@@ -218,8 +225,12 @@ def _properties(result: Segmentation, lang: str) -> dict[str, str]:
 
 
 def save_atomically(book: Workbook, out: str | Path) -> Path:
-    """Save to a temporary file beside OUT, then rename it over OUT."""
-    return replace_atomically(out, book.save)
+    """Save to a temporary file beside OUT, then rename it over OUT (with the bulk rows
+    of a SheetWriter spliced in, see fastsheet.save)."""
+    bulks = getattr(book, "_tierbook_bulks", None)
+    if bulks is None:
+        return replace_atomically(out, book.save)
+    return replace_atomically(out, lambda path: fastsheet.save(book, path, bulks))
 
 
 # --------------------------------------------------------------------------- reading back
@@ -358,12 +369,17 @@ def _file_stem(name: str, used: set[str]) -> str:
 class SheetWriter:
     """Writes SheetContent into a write-only workbook, laid out with the templates."""
 
-    def __init__(self, book: Workbook, texts: Texts, templates: str | Path | None = None, record: bool = False):
+    def __init__(self, book: Workbook, texts: Texts, templates: str | Path | None = None, record: bool = False,
+                 cell_by_cell: bool = False):
         self.book = book
         self.texts = texts
         self.templates = templates
         self.titles: set[str] = set()
         self.record = record  # keep the sheets in memory (writers.RecordedSheet), for an open workbook
+        # a file's data rows are written as XML by fastsheet (spliced in by save_atomically)
+        self.fast = not record and not cell_by_cell and fastsheet is not None
+        if self.fast:
+            self.bulks = book.__dict__.setdefault("_tierbook_bulks", {})
 
     # ------------------------------------------------------------------ dispatch
 
@@ -382,8 +398,28 @@ class SheetWriter:
             self.book._sheets.append(ws)
         else:
             ws = self.book.create_sheet(title)
+            if self.fast:
+                fastsheet.bulk_rows(ws, self.bulks)
         self.titles.add(title.casefold())
         return ws
+
+    def _rows(self, ws, table: SheetTable, columns: list[_Column], styles: "_Styles", marks: dict,
+              samples: dict | None = None, style_empty: bool = False) -> None:
+        """Append the table's data rows (_data_rows), as one fastsheet.Bulk in a file."""
+        if not self.fast or len(table.frame) == 0 or not columns:
+            for row in _data_rows(ws, table, columns, styles, marks, samples, style_empty):
+                ws.append(row)
+            return
+        registry = self.book._cell_styles
+        sid = lambda style: registry.add(style) if style is not None else 0  # noqa: E731
+        by_key: dict[str, dict[int, int]] = {}
+        for (i, key), mark in marks.items():
+            proto = next((c.style for c in columns if c.key == key), None)
+            by_key.setdefault(key, {})[i] = sid(styles.marked(proto, (samples or {}).get(mark)))
+        spec = [fastsheet.Column(c.key, c.col, sid(c.style), sid(styles.quoted(c.style)), by_key.get(c.key, {}),
+                                 style_empty) for c in columns]
+        frame = table.frame
+        fastsheet.append_bulk(ws, fastsheet.Bulk(len(frame), lambda first: fastsheet.table_xml(frame, spec, first)))
 
     # ------------------------------------------------------------------ plain sheets: a table at A1
 
@@ -401,8 +437,7 @@ class SheetWriter:
         _print_setup(ws, content.print_setup, 1 if content.print_setup.titles_of == "rows" else None)  # before rows
         ws.freeze_panes = f"{get_column_letter(1 + content.freeze_columns)}2"
         ws.append([_text_cell(ws, name) for name in _column_names(table, columns)])
-        for row in _data_rows(ws, table, columns, styles, {}):
-            ws.append(row)
+        self._rows(ws, table, columns, styles, {})
         _add_table(ws, table, 1, columns, n, DEFAULT_TABLE_STYLE, None)
         for column in columns:
             if column.key in ("remind_on", "follow_up_on", "next_contact"):
@@ -485,8 +520,7 @@ class SheetWriter:
                 p = placed[payload]
                 ws.append(self._header_row(ws, tpl, p, styles))
                 marks = {(i, key): mark for mark, cells in p.table.marks.items() for i, key in cells}
-                for row in _data_rows(ws, p.table, p.columns, styles, marks, tpl.samples, style_empty=True):
-                    ws.append(row)
+                self._rows(ws, p.table, p.columns, styles, marks, tpl.samples, style_empty=True)
 
         for r0, c0, r1, c1 in merged:
             if r0 in row_map and r1 in row_map and all(not (p.slot.row <= r0 <= p.slot.row + 1)
