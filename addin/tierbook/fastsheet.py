@@ -98,16 +98,29 @@ def append_bulk(ws, bulk: Bulk) -> None:
 _MARKER = re.compile(rb'<row r="\d+" spans="tbbulk(\d+)"\s*(?:/>|></row>)')
 
 
-def save(book, out: str | Path, registry: Mapping[int, Bulk]) -> None:
+def save(book, out: str | Path, registry: Mapping[int, Bulk], sst: bytes | None = None) -> None:
     """Save BOOK (written by openpyxl, uncompressed, in memory) to OUT with the Bulk rows
-    of REGISTRY spliced into their sheets, deflated at COMPRESS_LEVEL."""
+    of REGISTRY spliced into their sheets, deflated at COMPRESS_LEVEL. SST: the shared
+    strings part of the user's workbook, whose sheet a Bulk copies (openpyxl's write-only
+    sheets use inline strings only, so the copied cells keep their indexes)."""
     buffer = BytesIO()
     ExcelWriter(book, zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED, allowZip64=True)).save()
     buffer.seek(0)
     with zipfile.ZipFile(buffer) as skeleton, \
             zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, allowZip64=True, compresslevel=COMPRESS_LEVEL) as zf:
+        names = set(skeleton.namelist())
+        if sst is not None:
+            if "xl/sharedStrings.xml" in names:
+                raise ValueError("the workbook has its own shared strings")  # write-only sheets never do
+            zf.writestr("xl/sharedStrings.xml", sst)
         for info in skeleton.infolist():
             data = skeleton.read(info.filename)
+            if sst is not None and info.filename == "[Content_Types].xml":
+                data = data.replace(b"</Types>", b'<Override PartName="/xl/sharedStrings.xml" ContentType="'
+                                    + SST_TYPE.encode() + b'"/></Types>')
+            if sst is not None and info.filename == "xl/_rels/workbook.xml.rels":
+                data = data.replace(b"</Relationships>", b'<Relationship Id="rIdTierbookSst" Type="' + SST_REL.encode()
+                                    + b'" Target="sharedStrings.xml"/></Relationships>')
             if not registry or not info.filename.startswith("xl/worksheets/sheet") or b"tbbulk" not in data:
                 zf.writestr(info.filename, data)
                 continue
@@ -286,3 +299,241 @@ def cell_xml(value: object, ref: str, style: int, quoted: int) -> str:
         return f'<c r="{ref}"{s} t="n"><v>{"%.16g" % value}</v></c>'
     text = escape(str(value), quote=False)
     return f'<c r="{ref}"{s} t="inlineStr"><is><t>{text}</t></is></c>'
+
+
+# --------------------------------------------------------------------------- the user's sales sheet
+
+
+MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+SST_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+SST_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"
+
+
+class NotCopied(Exception):
+    """The sheet XML has a shape source_sheet does not copy (the caller copies it cell by cell)."""
+
+
+@dataclass
+class SourceSheet:
+    """A sheet of the user's .xlsx as its XML: TITLE, DATA (the <sheetData> content),
+    the number format of each style id (FORMATS), the shared strings (SST, the part's
+    XML, or None) and the last column's number from the sheet's dimension (WIDTH)."""
+
+    title: str
+    data: bytes
+    formats: list[str]
+    sst: bytes | None
+    width: int
+    rows: int  # the last row's number, from the dimension (else the last row in DATA)
+
+
+def read_source(path: Path, sheet: str | None) -> SourceSheet:
+    """The sheet SHEET (None: the first) of the .xlsx PATH, as XML (never parsed cell by
+    cell). Raises NotCopied for what it does not handle."""
+    from defusedxml.ElementTree import fromstring
+    from openpyxl.styles.numbers import BUILTIN_FORMATS
+    from openpyxl.utils.cell import range_boundaries
+
+    rel_ns = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    with zipfile.ZipFile(path) as zf:
+        names = set(zf.namelist())
+        book = fromstring(zf.read("xl/workbook.xml"))
+        sheets = book.findall(f"{{{MAIN}}}sheets/{{{MAIN}}}sheet")
+        chosen = next((s for s in sheets if sheet is None or s.get("name") == sheet), None)
+        if chosen is None:
+            raise NotCopied(f"no sheet {sheet}")
+        rid = chosen.get(f"{{{rel_ns}}}id")
+        rels = fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+        target = next((r.get("Target") for r in rels if r.get("Id") == rid), None)
+        sst_target = next((r.get("Target") for r in rels if r.get("Type", "").endswith("/sharedStrings")), None)
+        if target is None:
+            raise NotCopied("sheet part not found")
+        part = target.lstrip("/") if target.startswith("/") else "xl/" + target
+        if part not in names:
+            raise NotCopied("sheet part not found")
+        xml = zf.read(part)
+        sst = None
+        if sst_target is not None:
+            sst_part = sst_target.lstrip("/") if sst_target.startswith("/") else "xl/" + sst_target
+            sst = zf.read(sst_part) if sst_part in names else None
+        formats = ["General"]
+        if "xl/styles.xml" in names:
+            styles = fromstring(zf.read("xl/styles.xml"))
+            custom = {int(f.get("numFmtId")): f.get("formatCode")
+                      for f in styles.findall(f"{{{MAIN}}}numFmts/{{{MAIN}}}numFmt")}
+            xfs = styles.findall(f"{{{MAIN}}}cellXfs/{{{MAIN}}}xf")
+            formats = [custom.get(int(x.get("numFmtId", 0)), BUILTIN_FORMATS.get(int(x.get("numFmtId", 0)), "General"))
+                       for x in xfs] or ["General"]
+    start, stop = xml.find(b"<sheetData"), xml.rfind(b"</sheetData>")
+    if start < 0:
+        raise NotCopied("no sheetData")
+    open_end = xml.index(b">", start)
+    data = b"" if xml[open_end - 1:open_end] == b"/" else xml[open_end + 1:stop]
+    width = rows = 0
+    dimension = re.search(rb'<dimension ref="([A-Z]+\d+(?::[A-Z]+\d+)?)"', xml[:start])
+    if dimension is not None:
+        ref = dimension.group(1).decode()
+        bounds = range_boundaries(ref if ":" in ref else f"{ref}:{ref}")
+        if bounds[3] != 1 or bounds[2] != 1:
+            width, rows = bounds[2], bounds[3]
+    if not width:
+        width = max((_column_number(m) for m in set(re.findall(rb'<c r="([A-Z]+)\d', data))), default=1)
+        last = data.rfind(b'<row r="')
+        rows = int(data[last + 8:data.index(b'"', last + 8)]) if last >= 0 else 0
+    if re.search(rb'<(?:t|v)(?:\s[^>]*)?>[^<]*[sS]="', data):  # restyled would edit such text
+        raise NotCopied("cell text that looks like a style attribute")
+    return SourceSheet(str(chosen.get("name")), data, formats, sst, width, rows)
+
+
+def _column_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ch - 64
+    return n
+
+
+_ROW = re.compile(rb'<row r="(\d+)"[^>]*?(/?)>')
+_FORMULA = re.compile(rb"<f>[^<]*</f>|<f\s[^>]*/>|<f\s[^>]*>[^<]*</f>|<f/>")
+_STR = re.compile(rb't="str"([^>]*)><v>([^<]*)</v>')
+_STR_EMPTY = re.compile(rb't="str"([^>]*)>(?:<v/>|<v></v>)?</c>')
+_CELL = re.compile(rb'<c r="([A-Z]+)(\d+)"([^>]*?)(?:/>|>(.*?)</c>)', re.S)
+
+
+def normalise(data: bytes, drop_column: str | None) -> bytes:
+    """The source's <sheetData> content as the copy keeps it: rows with their number only
+    (no heights, styles, spans), formulas replaced by their cached values (text results
+    as inline strings), the cells of column DROP_COLUMN left out. Raises NotCopied when
+    a row or cell has no reference."""
+    rows = data.count(b"<row ")
+    data = _ROW.sub(rb'<row r="\1"\2>', data)
+    if data.count(b'<row r="') != rows or data.count(b"<c>") or data.count(b"<c ") != data.count(b'<c r="'):
+        raise NotCopied("rows or cells without a reference")
+    if b"<f" in data:
+        data = _FORMULA.sub(b"", data)
+        data = _STR_EMPTY.sub(rb"\1></c>", data)
+        data = _STR.sub(rb't="inlineStr"\1><is><t>\2</t></is>', data)
+    if drop_column:
+        data = re.sub(rb'<c r="' + drop_column.encode() + rb'\d+"[^>]*?(?:/>|>.*?</c>)', b"", data, flags=re.S)
+    return data
+
+
+def head_values(data: bytes, last_row: int, sst_items: Callable[[int], str], formats: list[str]) -> dict[int, dict]:
+    """The values of the rows up to LAST_ROW of a normalised <sheetData> (row → column → value):
+    numbers as floats, dates (a date number format) as datetimes, text unescaped."""
+    from html import unescape
+
+    from openpyxl.styles.numbers import is_date_format
+    from openpyxl.utils.datetime import from_excel
+
+    out: dict[int, dict] = {}
+    at = 0
+    while True:
+        start = data.find(b"<row ", at)
+        match = _ROW.match(data, start) if start >= 0 else None
+        if match is None or int(match.group(1)) > last_row:
+            break
+        if match.group(2):  # <row r="5"/>
+            at = match.end()
+            continue
+        row = int(match.group(1))
+        end = data.find(b"</row>", match.end())
+        values = {}
+        for cell in _CELL.finditer(data, match.end(), end):
+            attrs, body = cell.group(3), cell.group(4) or b""
+            kind = re.search(rb'\bt="(\w+)"', attrs)
+            kind = kind.group(1) if kind else b"n"
+            style = re.search(rb'\bs="(\d+)"', attrs)
+            fmt = formats[int(style.group(1))] if style and int(style.group(1)) < len(formats) else "General"
+            v = re.search(rb"<v>([^<]*)</v>", body)
+            col = _column_number(cell.group(1))
+            if kind == b"s" and v:
+                values[col] = sst_items(int(v.group(1)))
+            elif kind == b"inlineStr":
+                values[col] = unescape("".join(t.decode() for t in re.findall(rb"<t[^>]*>([^<]*)</t>", body)))
+            elif kind == b"b" and v:
+                values[col] = v.group(1) == b"1"
+            elif kind in (b"e", b"str") and v:
+                values[col] = unescape(v.group(1).decode())
+            elif v and v.group(1):
+                number = float(v.group(1))
+                as_float = any(ch in v.group(1) for ch in b".eE")
+                values[col] = from_excel(number) if is_date_format(fmt) else (number if as_float else int(number))
+        out[row] = values
+        at = end + 6
+    return out
+
+
+def shared_texts(sst: bytes | None) -> tuple[Callable[[int], str], set[int]]:
+    """(the text of shared string i, the indexes of the strings that start like a formula)."""
+    from html import unescape
+
+    if sst is None:
+        return (lambda i: ""), set()
+    body = sst[sst.find(b"<si>"):]
+    items = body.split(b"<si>")[1:]
+
+    def text(i: int) -> str:
+        item = items[i] if 0 <= i < len(items) else b""
+        item = re.sub(rb"<rPh\b.*?</rPh>", b"", item, flags=re.S)
+        return unescape("".join(t.decode() for t in re.findall(rb"<t[^>]*>([^<]*)</t>", item)))
+
+    formulas = {i for i, item in enumerate(items) if re.match(rb"(?:<r>(?:<rPr>.*?</rPr>)?)?<t[^>]*>[=+\-@]", item, re.S)} \
+        if re.search(rb"<t[^>]*>[=+\-@]", body) else set()
+    return text, formulas
+
+
+_QUOTED_INLINE = re.compile(rb'<c r="([A-Z]+\d+)"([^>]*?)><is><t([^>]*)>(?=[=+\-@])')
+
+
+def restyled(data: bytes, formats: list[str], style_of: Callable[[str, bool], int], quoted_sst: set[int]) -> bytes:
+    """DATA with the source's style ids replaced by this workbook's: a cell keeps its number
+    format (STYLE_OF(format, quoted) gives the id), text that starts like a formula gets
+    the quote prefix (inline strings, and shared strings whose index is in QUOTED_SST)."""
+    def fmt_of(attrs: bytes) -> str:
+        style = re.search(rb' s="(\d+)"', attrs)
+        k = int(style.group(1)) if style else 0
+        return formats[k] if k < len(formats) else "General"
+
+    def quote(match: re.Match) -> bytes:
+        attrs = re.sub(rb' s="\d+"', b"", match.group(2))
+        sid = style_of(fmt_of(match.group(2)), True)
+        return b'<c r="%s" S="%d"%s>' % (match.group(1), sid, attrs) + match.group(0)[match.end(2) - match.start() + 1:]
+
+    if b"<is><t" in data:
+        data = _QUOTED_INLINE.sub(quote, data)
+    if quoted_sst:
+        numbers = b"|".join(str(i).encode() for i in sorted(quoted_sst))
+        shared = re.compile(rb'<c r="([A-Z]+\d+)"([^>]*?\bt="s"[^>]*?)><v>(?:' + numbers + rb')</v>')
+        data = shared.sub(quote, data)
+    for k in range(len(formats)):
+        old = b' s="%d"' % k
+        if old not in data:
+            continue
+        sid = style_of(formats[k], False) if formats[k] and formats[k] != "General" else 0
+        data = data.replace(old, b' S="%d"' % sid if sid else b"")
+    return data.replace(b' S="', b' s="')
+
+
+def with_segments(data: bytes, column: str, header_row: int, header: bytes, segments: Mapping[int, str]) -> bytes:
+    """DATA (normalised rows) with a cell in COLUMN at the end of the HEADER_ROW row (the
+    XML HEADER, its value and style) and of each row in SEGMENTS (row number → text)."""
+    data = re.sub(rb'<row r="(\d+)"/>', rb'<row r="\1"></row>', data)
+    numbers = [int(n) for n in re.findall(rb'<row r="(\d+)"', data)]
+    pieces = data.split(b"</row>")
+    if len(pieces) != len(numbers) + 1:
+        raise NotCopied("rows do not nest")
+    ref = column.encode()
+    cells = {label: b'" t="inlineStr"><is><t>%s</t></is></c></row>' % escape(label, quote=False).encode()
+             for label in set(segments.values()) if label}
+    out = []
+    for piece, number in zip(pieces, numbers):
+        if number == header_row:
+            out.append(piece + header + b"</row>")
+            continue
+        label = segments.get(number)
+        if label:
+            out.append(piece + b'<c r="' + ref + str(number).encode() + cells[label])
+        else:
+            out.append(piece + b"</row>")
+    out.append(pieces[-1])
+    return b"".join(out)

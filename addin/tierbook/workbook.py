@@ -19,6 +19,7 @@ import json
 import math
 import re
 import warnings
+import zipfile
 from copy import copy
 from datetime import datetime
 from pathlib import Path
@@ -230,7 +231,8 @@ def save_atomically(book: Workbook, out: str | Path) -> Path:
     bulks = getattr(book, "_tierbook_bulks", None)
     if bulks is None:
         return replace_atomically(out, book.save)
-    return replace_atomically(out, lambda path: fastsheet.save(book, path, bulks))
+    sst = getattr(book, "_tierbook_sst", None)
+    return replace_atomically(out, lambda path: fastsheet.save(book, path, bulks, sst))
 
 
 # --------------------------------------------------------------------------- reading back
@@ -676,6 +678,11 @@ class SheetWriter:
         DROP_LAST: leave out the source's last column (an earlier run's Segment column).
         Returns the copy's title."""
         suffix = path.suffix.lower()
+        if suffix in (".xlsx", ".xlsm") and self.fast:
+            try:
+                return self._source_xml(fastsheet.read_source(path, sheet), segments, lang, drop_last)
+            except (fastsheet.NotCopied, KeyError, ValueError, zipfile.BadZipFile):
+                pass  # a shape the XML copy does not handle: cell by cell below
         if suffix in (".xlsx", ".xlsm"):
             book = load_workbook(path, read_only=True, data_only=True)
             try:
@@ -715,6 +722,59 @@ class SheetWriter:
             data += [list(zip(row, fmt)) for row in zip(*columns)]
             return self._source_rows(path.stem, iter(data), len(frame.columns), segments, lang)
         return None
+
+    def _source_xml(self, src: "fastsheet.SourceSheet", segments: pd.Series, lang: str, drop_last: bool) -> str:
+        """copy_source of an .xlsx sheet from its own XML (fastsheet): the same sheet as
+        _source_rows makes, without reading and writing each cell."""
+        width = src.width - 1 if drop_last and src.width > 1 else src.width
+        seg_col = width + 1
+        if seg_col > MAX_COLUMNS:
+            raise fastsheet.NotCopied("no free column")
+        data = fastsheet.normalise(src.data, get_column_letter(seg_col) if width < src.width else None)
+        first_data = int(segments.index.min()) if len(segments) else 2
+        text_of, quoted_sst = fastsheet.shared_texts(src.sst if b't="s"' in data else None)
+        head = fastsheet.head_values(data, first_data + 199, text_of, src.formats)
+        header_row = next((r for r in range(1, first_data) if any(v is not None and str(v).strip() != ""
+                                                                   for v in head.get(r, {}).values())), 0)
+        title = self._free_title(src.title, lang)
+        ws = self._sheet(title)
+        styles = _Styles(ws)
+        registry = self.book._cell_styles
+
+        def style_of(fmt: str, quoted: bool) -> int:
+            style = styles.of(number_format=fmt) if fmt and fmt != "General" else None
+            style = styles.quoted(style) if quoted else style
+            return registry.add(style) if style is not None else 0
+
+        data = fastsheet.restyled(data, src.formats, style_of, quoted_sst)
+        segment_of = {int(r): str(v) for r, v in segments.items() if v}
+        lengths: dict[int, int] = {}
+        for row in head.values():
+            for c, v in row.items():
+                if c > width or v is None:
+                    continue
+                lengths[c] = max(lengths.get(c, 0), len(v.strftime("%Y-%m-%d") if isinstance(v, datetime) else str(v)))
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    lengths[c] = max(lengths[c], len(f"{abs(v) * 1000:,.2f}"))
+        lengths[seg_col] = max([len(str(v)) for v in segments.to_dict().values()]
+                               + [len(labels.header("segment", lang))])
+        for c, n in lengths.items():
+            ws.column_dimensions[get_column_letter(c)].width = min(max(n + 2, MIN_WIDTH), MAX_WIDTH)
+        if header_row:
+            ws.freeze_panes = f"A{header_row + 1}"
+        _print_setup(ws, PrintSetup(), header_row or None)
+        letter = get_column_letter(seg_col)
+        bold = registry.add(styles.of(font=Font(bold=True)))
+        header = (f'<c r="{letter}{header_row}" s="{bold}" t="inlineStr"><is><t>'
+                  f'{fastsheet.escape(labels.header("segment", lang), quote=False)}</t></is></c>').encode()
+        data = fastsheet.with_segments(data, letter, header_row, header, segment_of)
+        last = max(src.rows, max(segment_of, default=0))
+        if header_row and last > header_row:
+            ws.auto_filter.ref = f"A{header_row}:{letter}{last}"
+        if b't="s"' in data:
+            self.book._tierbook_sst = src.sst
+        fastsheet.append_bulk(ws, fastsheet.Bulk(last, lambda first: iter([data])))
+        return title
 
     def _source_rows(self, title: str, rows: Iterator[list[tuple[object, str | None]]], width: int,
                      segments: pd.Series, lang: str) -> str:
