@@ -52,7 +52,9 @@ class Bulk:
 
     rows: int
     xml: Callable[[int], Iterator[bytes]]
+    columns: int  # the last column's number
     key: int = 0
+    first: int = 1  # the first row's number (set when appended)
 
 
 def bulk_rows(ws, registry: dict[int, Bulk]) -> None:
@@ -121,9 +123,10 @@ def save(book, out: str | Path, registry: Mapping[int, Bulk], sst: bytes | None 
             if sst is not None and info.filename == "xl/_rels/workbook.xml.rels":
                 data = data.replace(b"</Relationships>", b'<Relationship Id="rIdTierbookSst" Type="' + SST_REL.encode()
                                     + b'" Target="sharedStrings.xml"/></Relationships>')
-            if not registry or not info.filename.startswith("xl/worksheets/sheet") or b"tbbulk" not in data:
+            if not info.filename.startswith("xl/worksheets/sheet"):
                 zf.writestr(info.filename, data)
                 continue
+            data = _with_dimension(data, registry)
             with zf.open(info.filename, "w", force_zip64=True) as part:
                 at = 0
                 for match in _MARKER.finditer(data):
@@ -133,6 +136,30 @@ def save(book, out: str | Path, registry: Mapping[int, Bulk], sst: bytes | None 
                         part.write(chunk)
                     at = match.end()
                 part.write(data[at:])
+
+
+_ROW_NUMBER = re.compile(rb'<row r="(\d+)"')
+_CELL_COLUMN = re.compile(rb'<c r="([A-Z]+)\d')
+
+
+def _with_dimension(data: bytes, registry: Mapping[int, Bulk]) -> bytes:
+    """A skeleton sheet's XML with its <dimension> (the used range, with the Bulk rows its
+    markers stand for): a reader (openpyxl read-only, pandas) then need not scan the whole
+    sheet to learn its size. Unchanged when the sheet has no rows or a dimension."""
+    if b"<dimension" in data:
+        return data
+    rows = [int(n) for n in _ROW_NUMBER.findall(data)]
+    columns = [_column_number(c) for c in set(_CELL_COLUMN.findall(data))]
+    for match in _MARKER.finditer(data):
+        bulk = registry[int(match.group(1))]
+        rows.append(bulk.first + bulk.rows - 1)
+        columns.append(bulk.columns)
+    if not rows or not columns:
+        return data
+    ref = f"A1:{get_column_letter(max(columns))}{max(rows)}".encode()
+    at = min((i for i in (data.find(tag) for tag in (b"<sheetViews", b"<sheetFormatPr", b"<cols", b"<sheetData"))
+              if i >= 0), default=-1)
+    return data if at < 0 else data[:at] + b'<dimension ref="' + ref + b'"/>' + data[at:]
 
 
 # --------------------------------------------------------------------------- table rows

@@ -421,7 +421,8 @@ class SheetWriter:
         spec = [fastsheet.Column(c.key, c.col, sid(c.style), sid(styles.quoted(c.style)), by_key.get(c.key, {}),
                                  style_empty) for c in columns]
         frame = table.frame
-        fastsheet.append_bulk(ws, fastsheet.Bulk(len(frame), lambda first: fastsheet.table_xml(frame, spec, first)))
+        fastsheet.append_bulk(ws, fastsheet.Bulk(len(frame), lambda first: fastsheet.table_xml(frame, spec, first),
+                                                 max(c.col for c in columns)))
 
     # ------------------------------------------------------------------ plain sheets: a table at A1
 
@@ -773,7 +774,7 @@ class SheetWriter:
             ws.auto_filter.ref = f"A{header_row}:{letter}{last}"
         if b't="s"' in data:
             self.book._tierbook_sst = src.sst
-        fastsheet.append_bulk(ws, fastsheet.Bulk(last, lambda first: iter([data])))
+        fastsheet.append_bulk(ws, fastsheet.Bulk(last, lambda first: iter([data]), seg_col))
         return title
 
     def _source_rows(self, title: str, rows: Iterator[list[tuple[object, str | None]]], width: int,
