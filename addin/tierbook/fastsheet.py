@@ -228,7 +228,7 @@ def _values(col: pd.Series) -> tuple[str, pa.Array, pa.Array | None] | None:
             arr = pa.array(numbers, mask=missing)
         return "n", pc.cast(arr, pa.string()), None
     values = col.to_numpy(dtype=object)
-    if any(isinstance(v, Formula) for v in values):
+    if Formula in set(map(type, values)):
         return None
     try:
         arr = pa.array(values, type=pa.string(), from_pandas=True)  # None, NaN, NA: null
@@ -281,7 +281,7 @@ def _column_chunk(frame: pd.DataFrame, column: Column, letter: str, made, number
             if quoted.any():
                 ids = np.where(quoted & ~marked, column.quoted, ids)
         value_open, value_close = ("<is>", "</is></c>") if kind == "s" else ("<v>", "</v></c>")
-        kind_attr = ' t="inlineStr">' if kind == "s" else f' t="{kind}">'
+        kind_attr = {"s": ' t="inlineStr">', "n": ">"}.get(kind, f' t="{kind}">')
         style = _s(ids) if (ids != column.style).any() else _s(column.style)
         text = pc.binary_join_element_wise(f'<c r="{letter}', numbers, '"', style, kind_attr, value_open, values, value_close, "", null_handling="emit_null")
         empty = pc.is_null(values).to_numpy(zero_copy_only=False)
@@ -564,3 +564,13 @@ def with_segments(data: bytes, column: str, header_row: int, header: bytes, segm
             out.append(piece + b"</row>")
     out.append(pieces[-1])
     return b"".join(out)
+
+
+def text_lengths(values: np.ndarray) -> int:
+    """The length of the longest text among VALUES (None and NaN: 0), as len() counts it."""
+    try:
+        arr = pa.array(values, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+        raise ValueError(str(error)) from None
+    longest = pc.max(pc.utf8_length(arr)).as_py()
+    return int(longest or 0)

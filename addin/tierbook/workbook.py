@@ -1186,8 +1186,16 @@ def _content_width(col: pd.Series) -> int:
         return len(text) + 3
     sample = col if len(col) <= 20000 else col.sample(20000, random_state=0)
     texts = sample.astype(object)
-    if texts.map(lambda v: isinstance(v, Formula)).any():
+    kinds = set(map(type, texts))
+    if Formula in kinds:
         return 14
+    if fastsheet is not None and kinds <= {str, type(None), float}:  # texts (NaN: none): measured by Arrow
+        try:
+            lengths = fastsheet.text_lengths(texts.to_numpy())
+        except ValueError:
+            pass
+        else:
+            return int(lengths) + 2
     lengths = texts.map(lambda v: len(str(v)) if v is not None and v == v else 0)
     return int(lengths.max()) + 2
 
