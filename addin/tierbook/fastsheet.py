@@ -100,27 +100,24 @@ def append_bulk(ws, bulk: Bulk) -> None:
 _MARKER = re.compile(rb'<row r="\d+" spans="tbbulk(\d+)"\s*(?:/>|></row>)')
 
 
-def save(book, out: str | Path, registry: Mapping[int, Bulk], sst: bytes | None = None) -> None:
+def save(book, out: str | Path, registry: Mapping[int, Bulk], strings: SharedStrings | None = None) -> None:
     """Save BOOK (written by openpyxl, uncompressed, in memory) to OUT with the Bulk rows
-    of REGISTRY spliced into their sheets, deflated at COMPRESS_LEVEL. SST: the shared
-    strings part of the user's workbook, whose sheet a Bulk copies (openpyxl's write-only
-    sheets use inline strings only, so the copied cells keep their indexes)."""
+    of REGISTRY spliced into their sheets, deflated at COMPRESS_LEVEL, and the shared
+    STRINGS the rows refer to (openpyxl's write-only sheets use inline strings only, so
+    the part is ours alone)."""
     buffer = BytesIO()
     ExcelWriter(book, zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED, allowZip64=True)).save()
     buffer.seek(0)
     with zipfile.ZipFile(buffer) as skeleton, \
             zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, allowZip64=True, compresslevel=COMPRESS_LEVEL) as zf:
-        names = set(skeleton.namelist())
-        if sst is not None:
-            if "xl/sharedStrings.xml" in names:
-                raise ValueError("the workbook has its own shared strings")  # write-only sheets never do
-            zf.writestr("xl/sharedStrings.xml", sst)
+        if strings is not None and "xl/sharedStrings.xml" in skeleton.namelist():
+            raise ValueError("the workbook has its own shared strings")  # write-only sheets never do
         for info in skeleton.infolist():
             data = skeleton.read(info.filename)
-            if sst is not None and info.filename == "[Content_Types].xml":
+            if strings is not None and info.filename == "[Content_Types].xml":
                 data = data.replace(b"</Types>", b'<Override PartName="/xl/sharedStrings.xml" ContentType="'
                                     + SST_TYPE.encode() + b'"/></Types>')
-            if sst is not None and info.filename == "xl/_rels/workbook.xml.rels":
+            if strings is not None and info.filename == "xl/_rels/workbook.xml.rels":
                 data = data.replace(b"</Relationships>", b'<Relationship Id="rIdTierbookSst" Type="' + SST_REL.encode()
                                     + b'" Target="sharedStrings.xml"/></Relationships>')
             if not info.filename.startswith("xl/worksheets/sheet"):
@@ -136,6 +133,8 @@ def save(book, out: str | Path, registry: Mapping[int, Bulk], sst: bytes | None 
                         part.write(chunk)
                     at = match.end()
                 part.write(data[at:])
+        if strings is not None:
+            zf.writestr("xl/sharedStrings.xml", strings.xml())
 
 
 _ROW_NUMBER = re.compile(rb'<row r="(\d+)"')
@@ -188,6 +187,73 @@ def _s(ids: object) -> object:
     return pc.if_else(pa.array(ids == 0), "", text)
 
 
+class SharedStrings:
+    """The workbook's shared strings: those of the user's workbook whose sheet is copied
+    (their indexes kept, SOURCE), then each distinct text of the tables once (a table's
+    repeated texts, such as the contact plan's scripts, are written once)."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.index: dict[str, int] = {}
+        self.source: bytes | None = None  # the user's <sst> part
+
+    @property
+    def base(self) -> int:
+        """The index of the first text of the tables (after the user's strings)."""
+        return _items(self.source)[1] if self.source is not None else 0
+
+    def ids(self, uniques: list[str]) -> np.ndarray:
+        out = np.empty(len(uniques), dtype=np.int64)
+        index, texts = self.index, self.texts
+        for i, text in enumerate(uniques):
+            j = index.get(text)
+            if j is None:
+                j = index[text] = len(texts)
+                texts.append(text)
+            out[i] = j
+        return out + self.base
+
+    def xml(self) -> bytes:
+        """The sharedStrings part."""
+        items, count = _items(self.source) if self.source is not None else (b"", 0)
+        mine = b""
+        if self.texts:
+            text = _escaped(pa.array(self.texts, type=pa.string()))
+            spaced = pc.not_equal(pc.utf8_trim_whitespace(text), text)
+            open_t = pc.if_else(spaced, '<si><t xml:space="preserve">', "<si><t>")
+            mine = _joined(pc.binary_join_element_wise(open_t, text, "</t></si>", ""))
+        head = f'<sst xmlns="{MAIN}" uniqueCount="{count + len(self.texts)}">'.encode()
+        return b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n' + head + items + mine + b"</sst>"
+
+
+def _items(sst: bytes) -> tuple[bytes, int]:
+    """The <si> items of a sharedStrings part, and how many."""
+    start = sst.find(b"<sst")
+    start = sst.index(b">", start) + 1
+    if sst[start - 2:start] == b"/>":
+        return b"", 0
+    items = sst[start:sst.rfind(b"</sst>")]
+    return items, items.count(b"<si>") + items.count(b"<si/>")
+
+
+def _escaped(values: pa.Array) -> pa.Array:
+    """Text escaped for XML content (& < >), the kernels run only when needed."""
+    data = values.buffers()[2]
+    raw = data.to_pybytes() if data is not None else b""
+    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
+        if char.encode() in raw:
+            values = pc.replace_substring(values, char, entity)
+    return values
+
+
+def _clean(values: pa.Array) -> pa.Array:
+    """Text without the control characters XML does not allow, "" as null."""
+    data = values.buffers()[2]
+    if data is not None and re.search(ILLEGAL.encode(), data.to_pybytes()):
+        values = pc.replace_substring_regex(values, ILLEGAL, "")
+    return pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+
+
 def _text(values: pa.Array) -> tuple[pa.Array, pa.Array]:
     """Text → (the <t> element's XML, whether it starts like a formula), "" as null."""
     values = pc.replace_substring_regex(values, ILLEGAL, "")
@@ -200,7 +266,7 @@ def _text(values: pa.Array) -> tuple[pa.Array, pa.Array]:
     return pc.binary_join_element_wise(open_t, values, "</t>", "", null_handling="emit_null"), formula
 
 
-def _values(col: pd.Series) -> tuple[str, pa.Array, pa.Array | None] | None:
+def _values(col: pd.Series, strings: SharedStrings | None = None) -> tuple[str, pa.Array, pa.Array | None] | None:
     """(kind, the <v> or <t> text of each value, whether text starts like a formula), or
     None when the column needs the cell-by-cell writer (formulas, mixed types)."""
     if isinstance(col.dtype, pd.DatetimeTZDtype):
@@ -234,19 +300,28 @@ def _values(col: pd.Series) -> tuple[str, pa.Array, pa.Array | None] | None:
         arr = pa.array(values, type=pa.string(), from_pandas=True)  # None, NaN, NA: null
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # numbers, dates among the texts
         return None
-    text, formula = _text(arr)
+    if strings is None:
+        text, formula = _text(arr)
+        return "s", text, formula
+    coded = pc.dictionary_encode(_clean(arr)).combine_chunks() if isinstance(arr, pa.ChunkedArray) else \
+        pc.dictionary_encode(_clean(arr))
+    uniques = coded.dictionary
+    ids = pa.array(strings.ids(uniques.to_pylist()))
+    formula = pc.is_in(pc.utf8_slice_codeunits(uniques, 0, 1), pa.array(["=", "+", "-", "@"]))
+    return "ss", pc.cast(pc.take(ids, coded.indices), pa.string()), pc.fill_null(pc.take(formula, coded.indices), False)
     return "s", text, formula
 
 
-def table_xml(frame: pd.DataFrame, columns: Sequence[Column], first_row: int) -> Iterator[bytes]:
+def table_xml(frame: pd.DataFrame, columns: Sequence[Column], first_row: int,
+              strings: SharedStrings | None = None) -> Iterator[bytes]:
     """The XML of FRAME's rows (<row> elements from FIRST_ROW on), chunk by chunk."""
     n = len(frame)
     prepared = []
     for column in columns:
-        prepared.append((column, get_column_letter(column.col), _values(frame[column.key])))
+        prepared.append((column, get_column_letter(column.col), _values(frame[column.key], strings)))
     for start in range(0, n, CHUNK_ROWS):
         stop = min(n, start + CHUNK_ROWS)
-        numbers = pa.array(np.arange(first_row + start, first_row + stop).astype(str))
+        numbers = pc.cast(pa.array(np.arange(first_row + start, first_row + stop)), pa.string())
         parts: list[object] = ['<row r="', numbers, '">']
         for column, letter, made in prepared:
             parts.append(_column_chunk(frame, column, letter, made, numbers, start, stop))
@@ -281,7 +356,7 @@ def _column_chunk(frame: pd.DataFrame, column: Column, letter: str, made, number
             if quoted.any():
                 ids = np.where(quoted & ~marked, column.quoted, ids)
         value_open, value_close = ("<is>", "</is></c>") if kind == "s" else ("<v>", "</v></c>")
-        kind_attr = {"s": ' t="inlineStr">', "n": ">"}.get(kind, f' t="{kind}">')
+        kind_attr = {"s": ' t="inlineStr">', "n": ">", "ss": ' t="s">'}.get(kind, f' t="{kind}">')
         style = _s(ids) if (ids != column.style).any() else _s(column.style)
         text = pc.binary_join_element_wise(f'<c r="{letter}', numbers, '"', style, kind_attr, value_open, values, value_close, "", null_handling="emit_null")
         empty = pc.is_null(values).to_numpy(zero_copy_only=False)

@@ -231,8 +231,7 @@ def save_atomically(book: Workbook, out: str | Path) -> Path:
     bulks = getattr(book, "_tierbook_bulks", None)
     if bulks is None:
         return replace_atomically(out, book.save)
-    sst = getattr(book, "_tierbook_sst", None)
-    return replace_atomically(out, lambda path: fastsheet.save(book, path, bulks, sst))
+    return replace_atomically(out, lambda path: fastsheet.save(book, path, bulks, book._tierbook_strings))
 
 
 # --------------------------------------------------------------------------- reading back
@@ -382,6 +381,7 @@ class SheetWriter:
         self.fast = not record and not cell_by_cell and fastsheet is not None
         if self.fast:
             self.bulks = book.__dict__.setdefault("_tierbook_bulks", {})
+            self.strings = book.__dict__.setdefault("_tierbook_strings", fastsheet.SharedStrings())
 
     # ------------------------------------------------------------------ dispatch
 
@@ -421,7 +421,7 @@ class SheetWriter:
         spec = [fastsheet.Column(c.key, c.col, sid(c.style), sid(styles.quoted(c.style)), by_key.get(c.key, {}),
                                  style_empty) for c in columns]
         frame = table.frame
-        fastsheet.append_bulk(ws, fastsheet.Bulk(len(frame), lambda first: fastsheet.table_xml(frame, spec, first),
+        fastsheet.append_bulk(ws, fastsheet.Bulk(len(frame), lambda first: fastsheet.table_xml(frame, spec, first, self.strings),
                                                  max(c.col for c in columns)))
 
     # ------------------------------------------------------------------ plain sheets: a table at A1
@@ -773,7 +773,7 @@ class SheetWriter:
         if header_row and last > header_row:
             ws.auto_filter.ref = f"A{header_row}:{letter}{last}"
         if b't="s"' in data:
-            self.book._tierbook_sst = src.sst
+            self.strings.source = src.sst
         fastsheet.append_bulk(ws, fastsheet.Bulk(last, lambda first: iter([data]), seg_col))
         return title
 
