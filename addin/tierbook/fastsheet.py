@@ -514,6 +514,7 @@ def normalise(data: bytes, drop_column: str | None) -> bytes:
         data = _FORMULA.sub(b"", data)
         data = _STR_EMPTY.sub(rb"\1></c>", data)
         data = _STR.sub(rb't="inlineStr"\1><is><t>\2</t></is>', data)
+        data = data.replace(b"<v></v>", b"").replace(b"<v/>", b"")  # a formula without a cached value: empty
     if drop_column:
         data = re.sub(rb'<c r="' + drop_column.encode() + rb'\d+"[^>]*?(?:/>|>.*?</c>)', b"", data, flags=re.S)
     return data

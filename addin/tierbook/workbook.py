@@ -609,7 +609,8 @@ class SheetWriter:
                 return str(content.texts[key])
             return self.texts.get(tpl.kind, key)
 
-        return re.sub(r"\{\{\s*([\w.:-]+)\s*\}\}", one, text)
+        # a customer's name in a text (the Summary's alert) may hold a control character
+        return ILLEGAL_CHARACTERS_RE.sub("", re.sub(r"\{\{\s*([\w.:-]+)\s*\}\}", one, text))
 
     def _chart(self, ws, tpl: Template, chart, placed: dict, row_map: dict[int, int],
                widths: dict[int, float]) -> None:
