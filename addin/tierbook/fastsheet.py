@@ -502,14 +502,15 @@ _CELL = re.compile(rb'<c r="([A-Z]+)(\d+)"([^>]*?)(?:/>|>(.*?)</c>)', re.S)
 
 
 def normalise(data: bytes, drop_column: str | None) -> bytes:
-    """The source's <sheetData> content as the copy keeps it: rows with their number only
-    (no heights, styles, spans), formulas replaced by their cached values (text results
-    as inline strings), the cells of column DROP_COLUMN left out. Raises NotCopied when
-    a row or cell has no reference."""
-    rows = data.count(b"<row ")
-    data = _ROW.sub(rb'<row r="\1"\2>', data)
-    if data.count(b'<row r="') != rows or data.count(b"<c>") or data.count(b"<c ") != data.count(b'<c r="'):
+    """The source's <sheetData> content as the copy keeps it: rows as the user made them
+    (heights, hidden) but without their spans (the copy has one more column), formulas
+    replaced by their cached values (text results as inline strings), the cells of column
+    DROP_COLUMN left out. Raises NotCopied when a row or cell has no reference."""
+    if data.count(b"<row ") != data.count(b'<row r="') or data.count(b"<c>") \
+            or data.count(b"<c ") != data.count(b'<c r="'):
         raise NotCopied("rows or cells without a reference")
+    if b' spans="' in data:
+        data = re.sub(rb' spans="[^"]*"', b"", data)
     if b"<f" in data:
         data = _FORMULA.sub(b"", data)
         data = _STR_EMPTY.sub(rb"\1></c>", data)
@@ -602,7 +603,8 @@ def restyled(data: bytes, formats: list[str], style_of: Callable[[str, bool], in
         sid = style_of(fmt_of(match.group(2)), True)
         return b'<c r="%s" S="%d"%s>' % (match.group(1), sid, attrs) + match.group(0)[match.end(2) - match.start() + 1:]
 
-    if b"<is><t" in data:
+    if any(b"<is><t%s>%s" % (space, start) in data for space in (b"", b' xml:space="preserve"')
+           for start in (b"=", b"+", b"-", b"@")):
         data = _QUOTED_INLINE.sub(quote, data)
     if quoted_sst:
         numbers = b"|".join(str(i).encode() for i in sorted(quoted_sst))
@@ -620,7 +622,8 @@ def restyled(data: bytes, formats: list[str], style_of: Callable[[str, bool], in
 def with_segments(data: bytes, column: str, header_row: int, header: bytes, segments: Mapping[int, str]) -> bytes:
     """DATA (normalised rows) with a cell in COLUMN at the end of the HEADER_ROW row (the
     XML HEADER, its value and style) and of each row in SEGMENTS (row number → text)."""
-    data = re.sub(rb'<row r="(\d+)"/>', rb'<row r="\1"></row>', data)
+    if b"/>" in data:  # empty rows
+        data = re.sub(rb'<row (r="\d+"[^>]*?)\s*/>', rb'<row \1></row>', data)
     numbers = [int(n) for n in re.findall(rb'<row r="(\d+)"', data)]
     pieces = data.split(b"</row>")
     if len(pieces) != len(numbers) + 1:
