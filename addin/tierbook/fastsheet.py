@@ -619,30 +619,40 @@ def restyled(data: bytes, formats: list[str], style_of: Callable[[str, bool], in
     return data.replace(b' S="', b' s="')
 
 
-def with_segments(data: bytes, column: str, header_row: int, header: bytes, segments: Mapping[int, str]) -> bytes:
+def with_segments(data: bytes, column: str, header_row: int, header: bytes, segments: Mapping[int, str]) \
+        -> Callable[[], Iterator[bytes]]:
     """DATA (normalised rows) with a cell in COLUMN at the end of the HEADER_ROW row (the
-    XML HEADER, its value and style) and of each row in SEGMENTS (row number → text)."""
+    XML HEADER, its value and style) and of each row in SEGMENTS (row number → text): a
+    callable giving the XML in chunks of CHUNK_ROWS rows (a 1M-row copy is never held
+    twice). Raises NotCopied, before any is written, when the rows do not nest."""
     if b"/>" in data:  # empty rows
         data = re.sub(rb'<row (r="\d+"[^>]*?)\s*/>', rb'<row \1></row>', data)
     numbers = [int(n) for n in re.findall(rb'<row r="(\d+)"', data)]
-    pieces = data.split(b"</row>")
-    if len(pieces) != len(numbers) + 1:
+    if data.count(b"</row>") != len(numbers):
         raise NotCopied("rows do not nest")
     ref = column.encode()
     cells = {label: b'" t="inlineStr"><is><t>%s</t></is></c></row>' % escape(label, quote=False).encode()
              for label in set(segments.values()) if label}
-    out = []
-    for piece, number in zip(pieces, numbers):
-        if number == header_row:
-            out.append(piece + header + b"</row>")
-            continue
-        label = segments.get(number)
-        if label:
-            out.append(piece + b'<c r="' + ref + str(number).encode() + cells[label])
-        else:
-            out.append(piece + b"</row>")
-    out.append(pieces[-1])
-    return b"".join(out)
+
+    def chunks() -> Iterator[bytes]:
+        out: list[bytes] = []
+        at = 0
+        for number, end in zip(numbers, (m.start() for m in re.finditer(b"</row>", data))):
+            piece = data[at:end]
+            at = end + 6
+            if number == header_row:
+                out.append(piece + header + b"</row>")
+            else:
+                label = segments.get(number)
+                out.append(piece + b'<c r="' + ref + str(number).encode() + cells[label] if label
+                           else piece + b"</row>")
+            if len(out) >= CHUNK_ROWS:
+                yield b"".join(out)
+                out = []
+        out.append(data[at:])
+        yield b"".join(out)
+
+    return chunks
 
 
 def text_lengths(values: np.ndarray) -> int:

@@ -733,6 +733,7 @@ class SheetWriter:
         if seg_col > MAX_COLUMNS:
             raise fastsheet.NotCopied("no free column")
         data = fastsheet.normalise(src.data, get_column_letter(seg_col) if width < src.width else None)
+        src.data = b""  # one copy of a big sheet at a time
         first_data = int(segments.index.min()) if len(segments) else 2
         text_of, quoted_sst = fastsheet.shared_texts(src.sst if b't="s"' in data else None)
         head = fastsheet.head_values(data, first_data + 199, text_of, src.formats)
@@ -749,6 +750,7 @@ class SheetWriter:
             return registry.add(style) if style is not None else 0
 
         data = fastsheet.restyled(data, src.formats, style_of, quoted_sst)
+        uses_sst = b't="s"' in data
         segment_of = {int(r): str(v) for r, v in segments.items() if v}
         lengths: dict[int, int] = {}
         for row in head.values():
@@ -769,13 +771,14 @@ class SheetWriter:
         bold = registry.add(styles.of(font=Font(bold=True)))
         header = (f'<c r="{letter}{header_row}" s="{bold}" t="inlineStr"><is><t>'
                   f'{fastsheet.escape(labels.header("segment", lang), quote=False)}</t></is></c>').encode()
-        data = fastsheet.with_segments(data, letter, header_row, header, segment_of)
+        rows = fastsheet.with_segments(data, letter, header_row, header, segment_of)
+        del data
         last = max(src.rows, max(segment_of, default=0))
         if header_row and last > header_row:
             ws.auto_filter.ref = f"A{header_row}:{letter}{last}"
-        if b't="s"' in data:
+        if uses_sst:
             self.strings.source = src.sst
-        fastsheet.append_bulk(ws, fastsheet.Bulk(last, lambda first: iter([data]), seg_col))
+        fastsheet.append_bulk(ws, fastsheet.Bulk(last, lambda first: rows(), seg_col))
         return title
 
     def _source_rows(self, title: str, rows: Iterator[list[tuple[object, str | None]]], width: int,
