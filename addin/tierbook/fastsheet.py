@@ -266,6 +266,20 @@ def _text(values: pa.Array) -> tuple[pa.Array, pa.Array]:
     return pc.binary_join_element_wise(open_t, values, "</t>", "", null_handling="emit_null"), formula
 
 
+def _g16(numbers: np.ndarray, missing: np.ndarray) -> pa.Array:
+    """Floats as openpyxl writes them ("%.16g": 16 significant digits), null where MISSING.
+    Arrow's shortest text is the same number unless it needs 17 digits: only those are
+    formatted one by one."""
+    text = pc.cast(pa.array(numbers, mask=missing), pa.string())
+    long = pc.fill_null(pc.greater_equal(pc.count_substring_regex(text, "[0-9]"), 17), False)
+    at = np.flatnonzero(long.to_numpy(zero_copy_only=False))
+    if at.size == 0:
+        return text
+    values = text.to_numpy(zero_copy_only=False).astype(object)
+    values[at] = ["%.16g" % v for v in numbers[at].tolist()]
+    return pa.array(values, type=pa.string(), mask=missing)
+
+
 def _values(col: pd.Series, strings: SharedStrings | None = None) -> tuple[str, pa.Array, pa.Array | None] | None:
     """(kind, the <v> or <t> text of each value, whether text starts like a formula), or
     None when the column needs the cell-by-cell writer (formulas, mixed types)."""
@@ -279,7 +293,7 @@ def _values(col: pd.Series, strings: SharedStrings | None = None) -> tuple[str, 
         if whole[~missing].all():
             text = pa.array(np.where(missing, 0, days).astype(np.int64), mask=missing)
         else:
-            text = pa.array(days, mask=missing)
+            return "n", _g16(days, missing), None
         return "n", pc.cast(text, pa.string()), None
     if pd.api.types.is_bool_dtype(col):
         flags = col.astype("boolean")
@@ -289,10 +303,8 @@ def _values(col: pd.Series, strings: SharedStrings | None = None) -> tuple[str, 
         numbers = col.to_numpy(dtype="float64", na_value=np.nan)
         missing = ~np.isfinite(numbers)
         if pd.api.types.is_integer_dtype(col):
-            arr = pa.array(col.to_numpy(dtype="int64", na_value=0), mask=missing)
-        else:
-            arr = pa.array(numbers, mask=missing)
-        return "n", pc.cast(arr, pa.string()), None
+            return "n", pc.cast(pa.array(col.to_numpy(dtype="int64", na_value=0), mask=missing), pa.string()), None
+        return "n", _g16(numbers, missing), None
     values = col.to_numpy(dtype=object)
     if Formula in set(map(type, values)):
         return None
