@@ -9,8 +9,9 @@ made here, where openpyxl would make one Python object per cell:
   installs the row writer that understands it): openpyxl writes one marker row and
   counts on past the rows, and `save` splices the XML of the rows in its place;
 - `table_xml` builds those rows with Arrow's vectorised string kernels: numbers and
-  dates (as serial numbers) as <v>, text as inline strings, XML-escaped, control
-  characters dropped, and text that starts like a formula (=, +, -, @) written as text
+  dates (as serial numbers) as <v> with openpyxl's 16 significant digits, text as
+  shared strings (`SharedStrings`: each distinct text once, XML-escaped, control
+  characters dropped), and text that starts like a formula (=, +, -, @) written as text
   with the quote-prefix style, exactly as workbook._data_rows does cell by cell;
 - `source_sheet_xml` copies the user's .xlsx sales sheet from its own sheet XML (values
   and number formats, formulas as their cached values) with the Segment cell appended
@@ -42,7 +43,6 @@ CHUNK_ROWS = 50_000  # rows built at once: bounds the memory of a 1M-row sheet
 COMPRESS_LEVEL = 1
 EPOCH = np.datetime64("1899-12-30", "ns")
 ILLEGAL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"  # openpyxl's ILLEGAL_CHARACTERS_RE: not allowed in XML
-FORMULA_START = r"^[=+\-@]"  # workbook.FORMULA_STARTS
 
 
 @dataclass
@@ -254,18 +254,6 @@ def _clean(values: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
 
 
-def _text(values: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """Text → (the <t> element's XML, whether it starts like a formula), "" as null."""
-    values = pc.replace_substring_regex(values, ILLEGAL, "")
-    values = pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
-    formula = pc.fill_null(pc.match_substring_regex(values, FORMULA_START), False)
-    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
-        values = pc.replace_substring(values, char, entity)
-    spaced = pc.fill_null(pc.match_substring_regex(values, r"^\s|\s$"), False)
-    open_t = pc.if_else(spaced, '<t xml:space="preserve">', "<t>")
-    return pc.binary_join_element_wise(open_t, values, "</t>", "", null_handling="emit_null"), formula
-
-
 def _g16(numbers: np.ndarray, missing: np.ndarray) -> pa.Array:
     """Floats as openpyxl writes them ("%.16g": 16 significant digits), null where MISSING.
     Arrow's shortest text is the same number unless it needs 17 digits: only those are
@@ -280,7 +268,7 @@ def _g16(numbers: np.ndarray, missing: np.ndarray) -> pa.Array:
     return pa.array(values, type=pa.string(), mask=missing)
 
 
-def _values(col: pd.Series, strings: SharedStrings | None = None) -> tuple[str, pa.Array, pa.Array | None] | None:
+def _values(col: pd.Series, strings: SharedStrings) -> tuple[str, pa.Array, pa.Array | None] | None:
     """(kind, the <v> or <t> text of each value, whether text starts like a formula), or
     None when the column needs the cell-by-cell writer (formulas, mixed types)."""
     if isinstance(col.dtype, pd.DatetimeTZDtype):
@@ -312,9 +300,6 @@ def _values(col: pd.Series, strings: SharedStrings | None = None) -> tuple[str, 
         arr = pa.array(values, type=pa.string(), from_pandas=True)  # None, NaN, NA: null
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # numbers, dates among the texts
         return None
-    if strings is None:
-        text, formula = _text(arr)
-        return "s", text, formula
     coded = pc.dictionary_encode(_clean(arr)).combine_chunks() if isinstance(arr, pa.ChunkedArray) else \
         pc.dictionary_encode(_clean(arr))
     uniques = coded.dictionary
@@ -325,7 +310,7 @@ def _values(col: pd.Series, strings: SharedStrings | None = None) -> tuple[str, 
 
 
 def table_xml(frame: pd.DataFrame, columns: Sequence[Column], first_row: int,
-              strings: SharedStrings | None = None) -> Iterator[bytes]:
+              strings: SharedStrings) -> Iterator[bytes]:
     """The XML of FRAME's rows (<row> elements from FIRST_ROW on), chunk by chunk."""
     n = len(frame)
     prepared = []
