@@ -230,3 +230,27 @@ def test_libreoffice_opens_the_fast_files_without_an_error_value(demo_books, dir
                   for c in row if c.data_type == "e" or (isinstance(c.value, str) and c.value.startswith(ERRORS))
                   if mine[ws.title][c.coordinate].data_type != "e"]  # the user's own #N/A stays theirs
         assert errors == []
+
+
+def test_an_excel_export_with_row_extensions_is_copied_as_valid_xml(tmp_path):
+    """Excel writes x14ac:dyDescent on rows (a namespace declared on its own sheet) and
+    cm= on dynamic-array cells: the copy leaves them out, or the file would not parse."""
+    plain = dirty_export(tmp_path / "plain.xlsx")
+    src = tmp_path / "excel.xlsx"
+    with zipfile.ZipFile(plain) as original, zipfile.ZipFile(src, "w", zipfile.ZIP_DEFLATED) as out:
+        for item in original.infolist():
+            data = original.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"<worksheet ", b'<worksheet xmlns:x14ac="http://schemas.microsoft.com/office/'
+                                    b'spreadsheetml/2009/9/ac" ', 1)
+                data = data.replace(b'<row r="4"', b'<row r="4" x14ac:dyDescent="0.25"')
+                data = data.replace(b'<c r="A5"', b'<c r="A5" cm="1"')
+            out.writestr(item, data)
+    tx, issues = read_transactions(src)
+    result = classify(tx, Settings(), issues)
+    fast, slow = write_both(tmp_path, result, tx=tx, source=(src, None))
+    with zipfile.ZipFile(fast) as archive:
+        sheets = [archive.read(n) for n in archive.namelist() if n.startswith("xl/worksheets/sheet")]
+    assert not any(b"x14ac" in sheet or b' cm="' in sheet for sheet in sheets)
+    assert openpyxl.load_workbook(fast)["Sales & <returns>"]["F4"].number_format == "@"  # copied from the XML
+    assert differences(fast, slow, copy="Sales & <returns>") == []

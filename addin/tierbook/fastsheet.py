@@ -479,8 +479,8 @@ def read_source(path: Path, sheet: str | None) -> SourceSheet:
         width = max((_column_number(m) for m in set(re.findall(rb'<c r="([A-Z]+)\d', data))), default=1)
         last = data.rfind(b'<row r="')
         rows = int(data[last + 8:data.index(b'"', last + 8)]) if last >= 0 else 0
-    if re.search(rb'<(?:t|v)(?:\s[^>]*)?>[^<]*[sS]="', data):  # restyled would edit such text
-        raise NotCopied("cell text that looks like a style attribute")
+    if re.search(rb'<(?:t|v)(?:\s[^>]*)?>[^<]*="', data):  # the attribute edits below would touch such text
+        raise NotCopied("cell text that looks like an attribute")
     return SourceSheet(str(chosen.get("name")), data, formats, sst, width, rows)
 
 
@@ -508,6 +508,10 @@ def normalise(data: bytes, drop_column: str | None) -> bytes:
         raise NotCopied("rows or cells without a reference")
     if b' spans="' in data:
         data = re.sub(rb' spans="[^"]*"', b"", data)
+    if b' cm="' in data or b' vm="' in data:  # cell and value metadata: parts the copy does not have
+        data = re.sub(rb' [cv]m="\d+"', b"", data)
+    while re.search(rb'<row r="\d+"[^>]*? \w+:\w+="', data):  # x14ac:dyDescent: a namespace the copy lacks
+        data = re.sub(rb'(<row r="\d+"[^>]*?) \w+:\w+="[^"]*"', rb"\1", data)
     if b"<f" in data:
         data = _FORMULA.sub(b"", data)
         data = _STR_EMPTY.sub(rb"\1></c>", data)
