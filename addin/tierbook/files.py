@@ -199,8 +199,9 @@ def write_failure(error: BaseException, out: object) -> OSError | None:
     if type(error).__name__ == "SerialisationError" or type(error).__module__.startswith("lxml"):
         code = str(error).split(":")[0].strip()
         return OSError(f"cannot write {out}: {_LXML_IO.get(code, code or type(error).__name__)}")
-    if isinstance(error, OSError) and error.errno in _DISK_ERRORS:
-        return OSError(f"cannot write {out}: {error.strerror}")
+    if isinstance(error, OSError) and error.errno in _DISK_ERRORS:  # the same words as lxml's, whichever layer failed
+        reason = _LXML_IO.get("IO_" + errno.errorcode.get(error.errno, ""), error.strerror)
+        return OSError(f"cannot write {out}: {reason}")
     return None
 
 

@@ -228,6 +228,15 @@ def contact_tasks(customers: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     })
 
 
+def each(values: object, label) -> list:
+    """LABEL(value) for each of VALUES, computed once per distinct value (labels are pure
+    functions of a code; iterating a 50,000-row column of Arrow strings one by one costs
+    more than the labels)."""
+    array = pd.Series(values).to_numpy(dtype=object)
+    codes, uniques = pd.factorize(array, use_na_sentinel=False)
+    return np.array([label(u) for u in uniques], dtype=object)[codes].tolist() if len(array) else []
+
+
 def _task_label(task: str, lang: str) -> str:
     return labels.word(f"task.{task}", lang)
 
@@ -256,17 +265,18 @@ def contact_plan(customers: pd.DataFrame, as_of: pd.Timestamp, lang: str, texts:
     rows = pd.DataFrame({
         "date": tasks["date"],
         "overdue_since": tasks["overdue_since"],
-        "task": [_task_label(t, lang) for t in tasks["task"]],
-        "reason": [_reason_label(r, lang) for r in tasks["reason"]],
+        "task": each(tasks["task"], lambda t: _task_label(t, lang)),
+        "reason": each(tasks["reason"], lambda r: _reason_label(r, lang)),
         "customer": who["customer"],
         "manager": who["manager"],
-        "segment": [labels.value("segment", s, lang) for s in segment],
-        "consent": [_consent_label(c, lang) for c in who["consent_status"]],
-        "channel": [labels.value("channel", c, lang) for c in who["channel"]],
+        "segment": each(segment, lambda s: labels.value("segment", s, lang)),
+        "consent": each(who["consent_status"], lambda c: _consent_label(c, lang)),
+        "channel": each(who["channel"], lambda c: labels.value("channel", c, lang)),
         "contact_time": who["contact_time"],
         "phone": who["phone"],
         "email": who["email"],
-        "script": [_script(t, c, texts) for t, c in zip(tasks["task"], who["lifecycle"])],
+        "script": each(pd.Series(list(zip(tasks["task"].to_numpy(dtype=object), who["lifecycle"].to_numpy(dtype=object))),
+                                 dtype=object), lambda pair: _script(pair[0], pair[1], texts)),
     })
     consent = customers["consent"].astype(bool)
     in_plan = pd.Series(customers["customer"].iloc[tasks["customer"].unique()].to_numpy()).groupby(
@@ -351,8 +361,8 @@ def call_list(customers: pd.DataFrame, segment: str, as_of: pd.Timestamp, lang: 
         "manager": members["manager"],
         "next_contact": nxt["date"],
         "overdue_since": nxt["overdue_since"],
-        "task": [_task_label(t, lang) if t else "" for t in nxt["task"]],
-        "reason": [_reason_label(r, lang) for r in nxt["reason"]],
+        "task": each(nxt["task"], lambda t: _task_label(t, lang) if t else ""),
+        "reason": each(nxt["reason"], lambda r: _reason_label(r, lang)),
         # filled in by the manager (kept by a re-run, worklist.carry_over)
         "done": pd.Series("", index=members.index, dtype=object),
         "outcome": pd.Series("", index=members.index, dtype=object),
@@ -364,16 +374,16 @@ def call_list(customers: pd.DataFrame, segment: str, as_of: pd.Timestamp, lang: 
         "last_purchase": members["last_purchase"],
         # from what the workbook holds (the Contact log, the Done tasks): worklist.with_worklog
         "last_contact": pd.Series(pd.NaT, index=members.index, dtype="datetime64[ns]"),
-        "consent": [_consent_label(c, lang) for c in members["consent_status"]],
-        "channel": [labels.value("channel", c, lang) for c in members["channel"]],
+        "consent": each(members["consent_status"], lambda c: _consent_label(c, lang)),
+        "channel": each(members["channel"], lambda c: labels.value("channel", c, lang)),
         "contact_time": members["contact_time"],
         "phone": members["phone"],
         "email": members["email"],
         "revenue": members["revenue"],
         "payments": members["payments"],
         "profit": members["profit"],
-        "tier": [labels.value("tier", t, lang) for t in members["tier"]],
-        "lifecycle": [labels.value("lifecycle", t, lang) for t in members["lifecycle"]],
+        "tier": each(members["tier"], lambda t: labels.value("tier", t, lang)),
+        "lifecycle": each(members["lifecycle"], lambda t: labels.value("lifecycle", t, lang)),
     })
     key = f"segment:{segment}"
     total = len(rows)
@@ -403,7 +413,7 @@ def ledger(result: Segmentation, lang: str, texts: Texts) -> SheetContent:
     book, note = fit_rows(result.ledger, "ledger", lang)
     months = tuple(c for c in book.columns if re.fullmatch(r"\d{4}-\d{2}", str(c)))
     frame = book[["customer", "status", "first_vip", "last_vip", "vip_months", "left_on", *months]].copy()
-    frame["status"] = [labels.value("status", s, lang) for s in frame["status"]]
+    frame["status"] = each(frame["status"], lambda s: labels.value("status", s, lang))
     frame = frame.astype({m: object for m in months})
     window = result.settings.window
     exit_mark = labels.word("month_marker_exit", lang)
@@ -659,7 +669,7 @@ def customers_sheet(customers: pd.DataFrame, lang: str, as_of: pd.Timestamp | No
     frame = localize_customers(shown[CUSTOMER_COLUMNS], lang)
     when = pd.Timestamp(as_of) if as_of is not None else customers["last_purchase"].max()
     frame = frame.assign(
-        segment=[labels.value("segment", c, lang) for c in primary_segment(shown)],
+        segment=each(primary_segment(shown), lambda c: labels.value("segment", c, lang)),
         next_contact=next_contacts(shown, when)["date"].to_numpy() if len(shown) else
         pd.Series([], dtype="datetime64[ns]"))[[*CUSTOMER_COLUMNS, *LOOKUP_COLUMNS]]
     headers = {c: customers_header(c, lang) for c in frame.columns}
@@ -750,8 +760,8 @@ def movement_sheet(history: pd.DataFrame, result: Segmentation, lang: str, texts
     changes = changes.sort_values(["changed_on", "customer"], ascending=[False, True], ignore_index=True)
     change_rows = pd.DataFrame({
         "customer": changes["customer"],
-        "tier": [tier_label(t, lang) for t in changes["tier"]],
-        "previous_tier": [tier_label(t, lang) if t else "" for t in changes["previous_tier"]],
+        "tier": each(changes["tier"], lambda t: tier_label(t, lang)),
+        "previous_tier": each(changes["previous_tier"], lambda t: tier_label(t, lang) if t else ""),
         "changed_on": changes["changed_on"],
     })
     changed = int(np.diag(matrix.to_numpy()).sum())

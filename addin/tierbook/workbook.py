@@ -19,6 +19,7 @@ import json
 import math
 import re
 import warnings
+import zipfile
 from copy import copy
 from datetime import datetime
 from pathlib import Path
@@ -49,6 +50,11 @@ from .sheets import (TRANSLATED_COLUMNS, Formula, PrintSetup, SheetContent, Shee
                      customers_sheet, load_texts, movement_sheet, row_segments, segment_members,
                      workbook_content)
 from .templates import Slot, Template, load_template
+
+try:
+    from . import fastsheet
+except ImportError:  # no pyarrow (Pyodide): every cell through openpyxl
+    fastsheet = None
 
 #: Kept for compatibility: the names of the engine issue's sheets.
 SHEETS = {lang: {k: labels.sheet_title(k, lang) for k in ("customers", "monthly_vip", "ledger", "issues")}
@@ -119,7 +125,7 @@ def write_workbook(result: Segmentation, out: str | Path, lang: str = "en", *, t
                    source: tuple[str | Path, str | None] | None = None,
                    templates: str | Path | None = None, history: pd.DataFrame | None = None,
                    extra: Sequence[SheetContent] = (), kept: Sequence[tuple[str, list[list]]] = (),
-                   source_has_segment: bool = False) -> Path:
+                   source_has_segment: bool = False, cell_by_cell: bool = False) -> Path:
     """Write the classification as a workbook (replacing OUT atomically).
 
     Sheets: Summary, Contact plan, one call list per segment, VIP ledger, Movement (when
@@ -134,11 +140,13 @@ def write_workbook(result: Segmentation, out: str | Path, lang: str = "en", *, t
     TEMPLATES: a folder with restyled templates (default: workbook_templates/).
     The workbook's properties keep the settings (as JSON) and the copy's sheet title, so
     that the workbook can be written again from itself (see jobs.reactivation_plan).
+    CELL_BY_CELL: every cell through openpyxl, not the bulk rows of fastsheet (the
+    reference the tests compare the fast file with).
     """
     from .worklist import read_worklog
 
     book = build_workbook(result, lang, tx=tx, source=source, templates=templates, history=history, extra=extra,
-                          kept=kept, source_has_segment=source_has_segment,
+                          kept=kept, source_has_segment=source_has_segment, cell_by_cell=cell_by_cell,
                           worklog=read_worklog(out))  # a manager's Done / Outcome / Note survive the rewrite
     return save_atomically(book, out)
 
@@ -148,7 +156,7 @@ def build_workbook(result: Segmentation, lang: str = "en", *, tx: pd.DataFrame |
                    templates: str | Path | None = None, history: pd.DataFrame | None = None,
                    extra: Sequence[SheetContent] = (), kept: Sequence[tuple[str, list[list]]] = (),
                    source_has_segment: bool = False, record: bool = False,
-                   worklog: Mapping[str, pd.DataFrame] | None = None) -> Workbook:
+                   worklog: Mapping[str, pd.DataFrame] | None = None, cell_by_cell: bool = False) -> Workbook:
     """The workbook of write_workbook, laid out and not yet saved. RECORD: its sheets are
     writers.RecordedSheet, kept in memory for the open-workbook writer (never saved).
     WORKLOG: the call lists' Done / Outcome / Note of an earlier run (worklist.read_worklog)."""
@@ -167,7 +175,7 @@ def build_workbook(result: Segmentation, lang: str = "en", *, tx: pd.DataFrame |
     segments = row_segments(result, tx, lang) if tx is not None and source is not None else None
     properties = _properties(result, lang)
     book = _new_book(properties)
-    writer = SheetWriter(book, texts, templates, record=record)
+    writer = SheetWriter(book, texts, templates, record=record, cell_by_cell=cell_by_cell)
     copy_title = None
     for content in contents:
         writer.write(content)
@@ -236,8 +244,12 @@ def _properties(result: Segmentation, lang: str) -> dict[str, str]:
 
 
 def save_atomically(book: Workbook, out: str | Path) -> Path:
-    """Save to a temporary file beside OUT, then rename it over OUT."""
-    return replace_atomically(out, book.save)
+    """Save to a temporary file beside OUT, then rename it over OUT (with the bulk rows
+    of a SheetWriter spliced in, see fastsheet.save)."""
+    bulks = getattr(book, "_tierbook_bulks", None)
+    if bulks is None:
+        return replace_atomically(out, book.save)
+    return replace_atomically(out, lambda path: fastsheet.save(book, path, bulks, book._tierbook_strings))
 
 
 # --------------------------------------------------------------------------- reading back
@@ -376,12 +388,18 @@ def _file_stem(name: str, used: set[str]) -> str:
 class SheetWriter:
     """Writes SheetContent into a write-only workbook, laid out with the templates."""
 
-    def __init__(self, book: Workbook, texts: Texts, templates: str | Path | None = None, record: bool = False):
+    def __init__(self, book: Workbook, texts: Texts, templates: str | Path | None = None, record: bool = False,
+                 cell_by_cell: bool = False):
         self.book = book
         self.texts = texts
         self.templates = templates
         self.titles: set[str] = set()
         self.record = record  # keep the sheets in memory (writers.RecordedSheet), for an open workbook
+        # a file's data rows are written as XML by fastsheet (spliced in by save_atomically)
+        self.fast = not record and not cell_by_cell and fastsheet is not None
+        if self.fast:
+            self.bulks = book.__dict__.setdefault("_tierbook_bulks", {})
+            self.strings = book.__dict__.setdefault("_tierbook_strings", fastsheet.SharedStrings())
 
     # ------------------------------------------------------------------ dispatch
 
@@ -400,8 +418,25 @@ class SheetWriter:
             self.book._sheets.append(ws)
         else:
             ws = self.book.create_sheet(title)
+            if self.fast:
+                fastsheet.bulk_rows(ws, self.bulks)
         self.titles.add(title.casefold())
         return ws
+
+    def _rows(self, ws, table: SheetTable, columns: list[_Column], styles: "_Styles",
+              style_empty: bool = False) -> None:
+        """Append the table's data rows (_data_rows), as one fastsheet.Bulk in a file."""
+        if not self.fast or len(table.frame) == 0 or not columns:
+            for row in _data_rows(ws, table, columns, styles, style_empty):
+                ws.append(row)
+            return
+        registry = self.book._cell_styles
+        sid = lambda style: registry.add(style) if style is not None else 0  # noqa: E731
+        spec = [fastsheet.Column(c.key, c.col, sid(c.style), sid(styles.quoted(c.style)), style_empty)
+                for c in columns]
+        frame = table.frame
+        fastsheet.append_bulk(ws, fastsheet.Bulk(len(frame), lambda first: fastsheet.table_xml(frame, spec, first, self.strings),
+                                                 max(c.col for c in columns)))
 
     # ------------------------------------------------------------------ plain sheets: a table at A1
 
@@ -422,8 +457,7 @@ class SheetWriter:
         if content.texts.get("note"):  # what is left out (Excel's row limit), beside the table
             head += [None, _text_cell(ws, content.texts["note"])]
         ws.append(head)
-        for row in _data_rows(ws, table, columns, styles):
-            ws.append(row)
+        self._rows(ws, table, columns, styles)
         _add_table(ws, table, 1, columns, n, DEFAULT_TABLE_STYLE, None)
         for column in columns:
             if column.key in ("remind_on", "follow_up_on", "next_contact"):
@@ -505,8 +539,7 @@ class SheetWriter:
             else:
                 p = placed[payload]
                 ws.append(self._header_row(ws, tpl, p, styles))
-                for row in _data_rows(ws, p.table, p.columns, styles, style_empty=True):
-                    ws.append(row)
+                self._rows(ws, p.table, p.columns, styles, style_empty=True)
 
         for r0, c0, r1, c1 in merged:
             if r0 in row_map and r1 in row_map and all(not (p.slot.row <= r0 <= p.slot.row + 1)
@@ -594,7 +627,8 @@ class SheetWriter:
                 return str(content.texts[key])
             return self.texts.get(tpl.kind, key)
 
-        return re.sub(r"\{\{\s*([\w.:-]+)\s*\}\}", one, text)
+        # a customer's name in a text (the Summary's alert) may hold a control character
+        return ILLEGAL_CHARACTERS_RE.sub("", re.sub(r"\{\{\s*([\w.:-]+)\s*\}\}", one, text))
 
     def _chart(self, ws, tpl: Template, chart, placed: dict, row_map: dict[int, int],
                widths: dict[int, float]) -> None:
@@ -664,6 +698,11 @@ class SheetWriter:
         DROP_LAST: leave out the source's last column (an earlier run's Segment column).
         Returns the copy's title."""
         suffix = path.suffix.lower()
+        if suffix in (".xlsx", ".xlsm") and self.fast:
+            try:
+                return self._source_xml(fastsheet.read_source(path, sheet), segments, lang, drop_last)
+            except (fastsheet.NotCopied, KeyError, ValueError, zipfile.BadZipFile):
+                pass  # a shape the XML copy does not handle: cell by cell below
         if suffix in (".xlsx", ".xlsm"):
             book = load_workbook(path, read_only=True, data_only=True)
             try:
@@ -703,6 +742,62 @@ class SheetWriter:
             data += [list(zip(row, fmt)) for row in zip(*columns)]
             return self._source_rows(path.stem, iter(data), len(frame.columns), segments, lang)
         return None
+
+    def _source_xml(self, src: "fastsheet.SourceSheet", segments: pd.Series, lang: str, drop_last: bool) -> str:
+        """copy_source of an .xlsx sheet from its own XML (fastsheet): the same sheet as
+        _source_rows makes, without reading and writing each cell."""
+        width = src.width - 1 if drop_last and src.width > 1 else src.width
+        seg_col = width + 1
+        if seg_col > MAX_COLUMNS:
+            raise fastsheet.NotCopied("no free column")
+        data = fastsheet.normalise(src.data, get_column_letter(seg_col) if width < src.width else None)
+        src.data = b""  # one copy of a big sheet at a time
+        first_data = int(segments.index.min()) if len(segments) else 2
+        text_of, quoted_sst = fastsheet.shared_texts(src.sst if b't="s"' in data else None)
+        head = fastsheet.head_values(data, first_data + 199, text_of, src.formats)
+        header_row = next((r for r in range(1, first_data) if any(v is not None and str(v).strip() != ""
+                                                                   for v in head.get(r, {}).values())), 0)
+        title = self._free_title(src.title, lang)
+        ws = self._sheet(title)
+        styles = _Styles(ws)
+        registry = self.book._cell_styles
+
+        def style_of(fmt: str, quoted: bool) -> int:
+            style = styles.of(number_format=fmt) if fmt and fmt != "General" else None
+            style = styles.quoted(style) if quoted else style
+            return registry.add(style) if style is not None else 0
+
+        data = fastsheet.restyled(data, src.formats, style_of, quoted_sst)
+        uses_sst = b't="s"' in data
+        segment_of = {int(r): str(v) for r, v in segments.items() if v}
+        lengths: dict[int, int] = {}
+        for row in head.values():
+            for c, v in row.items():
+                if c > width or v is None:
+                    continue
+                lengths[c] = max(lengths.get(c, 0), len(v.strftime("%Y-%m-%d") if isinstance(v, datetime) else str(v)))
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    lengths[c] = max(lengths[c], len(f"{abs(v) * 1000:,.2f}"))
+        lengths[seg_col] = max([len(str(v)) for v in segments.to_dict().values()]
+                               + [len(labels.header("segment", lang))])
+        for c, n in lengths.items():
+            ws.column_dimensions[get_column_letter(c)].width = min(max(n + 2, MIN_WIDTH), MAX_WIDTH)
+        if header_row:
+            ws.freeze_panes = f"A{header_row + 1}"
+        _print_setup(ws, PrintSetup(), header_row or None)
+        letter = get_column_letter(seg_col)
+        bold = registry.add(styles.of(font=Font(bold=True)))
+        header = (f'<c r="{letter}{header_row}" s="{bold}" t="inlineStr"><is><t>'
+                  f'{fastsheet.escape(labels.header("segment", lang), quote=False)}</t></is></c>').encode()
+        rows = fastsheet.with_segments(data, letter, header_row, header, segment_of)
+        del data
+        last = max(src.rows, max(segment_of, default=0))
+        if header_row and last > header_row:
+            ws.auto_filter.ref = f"A{header_row}:{letter}{last}"
+        if uses_sst:
+            self.strings.source = src.sst
+        fastsheet.append_bulk(ws, fastsheet.Bulk(last, lambda first: rows(), seg_col))
+        return title
 
     def _source_rows(self, title: str, rows: Iterator[list[tuple[object, str | None]]], width: int,
                      segments: pd.Series, lang: str) -> str:
@@ -1129,8 +1224,16 @@ def _content_width(col: pd.Series) -> int:
         return len(text) + 3
     sample = col if len(col) <= 20000 else col.sample(20000, random_state=0)
     texts = sample.astype(object)
-    if texts.map(lambda v: isinstance(v, Formula)).any():
+    kinds = set(map(type, texts))
+    if Formula in kinds:
         return 14
+    if fastsheet is not None and kinds <= {str, type(None), float}:  # texts (NaN: none): measured by Arrow
+        try:
+            lengths = fastsheet.text_lengths(texts.to_numpy())
+        except ValueError:
+            pass
+        else:
+            return int(lengths) + 2
     lengths = texts.map(lambda v: len(str(v)) if v is not None and v == v else 0)
     return int(lengths.max()) + 2
 
