@@ -160,7 +160,8 @@ def workbook_content(result: Segmentation, lang: str = "en", texts: Texts | None
     customers = result.customers
     as_of = result.as_of
     sheets = [summary(result, lang, texts), contact_plan(customers, as_of, lang, texts, result.settings)]
-    sheets += [call_list(customers, segment, as_of, lang, texts) for segment in SEGMENTS]
+    contacts = next_contacts(customers, as_of)  # once for every call list
+    sheets += [call_list(customers, segment, as_of, lang, texts, contacts=contacts) for segment in SEGMENTS]
     sheets += [ledger(result, lang, texts), monthly_vip(result, lang), customers_sheet(customers, lang, as_of),
                issues_sheet(result.issues, lang)]
     return sheets
@@ -347,12 +348,15 @@ def work_validations(table: str, lang: str) -> tuple[Validation, ...]:
 
 
 def call_list(customers: pd.DataFrame, segment: str, as_of: pd.Timestamp, lang: str, texts: Texts,
-              analysis_month: str | None = None, criterion: str = "revenue") -> SheetContent:
+              analysis_month: str | None = None, criterion: str = "revenue",
+              contacts: pd.DataFrame | None = None) -> SheetContent:
     """One segment's call list: its customers with their next action, in the order to
-    work them (segment.action_order: the day to act, the action, the biggest first)."""
+    work them (segment.action_order: the day to act, the action, the biggest first).
+    CONTACTS: next_contacts(CUSTOMERS, AS_OF) when the caller has it (one computation
+    for all the call lists of a workbook)."""
     inside = segment_members(customers, segment).to_numpy()
     members = customers[inside]
-    nxt = next_contacts(customers, as_of)[inside]
+    nxt = (next_contacts(customers, as_of) if contacts is None else contacts)[inside]
     order = action_order(members.reset_index(drop=True), as_of)
     members = members.iloc[order].reset_index(drop=True)
     nxt = nxt.iloc[order].reset_index(drop=True)
