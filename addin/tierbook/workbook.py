@@ -1227,6 +1227,8 @@ def _content_width(col: pd.Series) -> int:
         text = f"{biggest:,.2f}" if pd.api.types.is_float_dtype(col) else f"{biggest:,.0f}"
         return len(text) + 3
     sample = col if len(col) <= 20000 else col.sample(20000, random_state=0)
+    if fastsheet is not None and isinstance(col.dtype, pd.StringDtype) and col.dtype.na_value is not pd.NA:
+        return fastsheet.text_lengths(sample.array) + 2  # texts and NaN only: measured by Arrow as they are
     texts = sample.astype(object)
     kinds = set(map(type, texts))
     if Formula in kinds:
