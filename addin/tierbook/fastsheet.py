@@ -258,8 +258,13 @@ def _g16(numbers: np.ndarray, missing: np.ndarray) -> pa.Array:
     Arrow's shortest text is the same number unless it needs 17 digits: only those are
     formatted one by one."""
     text = pc.cast(pa.array(numbers, mask=missing), pa.string())
-    long = pc.fill_null(pc.greater_equal(pc.count_substring_regex(text, "[0-9]"), 17), False)
-    at = np.flatnonzero(long.to_numpy(zero_copy_only=False))
+    # 17 digits need 17 characters: digits are counted only in texts that long
+    maybe = np.flatnonzero(pc.fill_null(pc.greater_equal(pc.binary_length(text), 17), False).to_numpy(
+        zero_copy_only=False))
+    if maybe.size == 0:
+        return text
+    digits = pc.count_substring_regex(pc.take(text, pa.array(maybe)), "[0-9]").to_numpy(zero_copy_only=False)
+    at = maybe[digits >= 17]
     if at.size == 0:
         return text
     values = text.to_numpy(zero_copy_only=False).astype(object)
