@@ -181,9 +181,9 @@ def _s(ids: object) -> object:
     """The s="…" attribute text of style ids (a scalar or an array), "" for style 0."""
     if np.isscalar(ids):
         return f' s="{ids}"' if ids else ""
-    ids = np.asarray(ids)
-    text = pc.binary_join_element_wise(' s="', pa.array(ids.astype(str)), '"', "")
-    return pc.if_else(pa.array(ids == 0), "", text)
+    uniques, at = np.unique(np.asarray(ids), return_inverse=True)  # a few styles: each text made once
+    return pc.take(pa.array([f' s="{i}"' if i else "" for i in uniques.tolist()], type=pa.string()),
+                   pa.array(at.ravel()))
 
 
 class SharedStrings:
@@ -601,8 +601,7 @@ def restyled(data: bytes, formats: list[str], style_of: Callable[[str, bool], in
         sid = style_of(fmt_of(match.group(2)), True)
         return b'<c r="%s" S="%d"%s>' % (match.group(1), sid, attrs) + match.group(0)[match.end(2) - match.start() + 1:]
 
-    if any(b"<is><t%s>%s" % (space, start) in data for space in (b"", b' xml:space="preserve"')
-           for start in (b"=", b"+", b"-", b"@")):
+    if re.search(rb'<is><t(?: xml:space="preserve")?>[=+\-@]', data):  # one pass over the sheet
         data = _QUOTED_INLINE.sub(quote, data)
     if quoted_sst:
         numbers = b"|".join(str(i).encode() for i in sorted(quoted_sst))
