@@ -59,7 +59,14 @@ def tier_history(tx: pd.DataFrame, settings: Settings | None = None) -> pd.DataF
 
 
 def _in_window(grid: np.ndarray, window: int) -> np.ndarray:
-    """Per customer and month, the sum over that month and the window − 1 before it."""
+    """Per customer and month, the sum over that month and the window − 1 before it.
+    Counts (a bool or integer grid) by differences of running sums: exact, and without
+    the window's view; amounts by the view's sums, as ever (float sums in the same order)."""
+    if grid.dtype == bool or np.issubdtype(grid.dtype, np.integer):
+        running = np.cumsum(grid, axis=1, dtype=np.int64)
+        counts = running.copy()
+        counts[:, window:] -= running[:, :-window]
+        return counts.astype("float64")
     padded = np.concatenate([np.zeros((grid.shape[0], window - 1), dtype=grid.dtype), grid], axis=1)
     return sliding_window_view(padded.astype("float64"), window, axis=1).sum(axis=-1)
 
