@@ -106,9 +106,10 @@ def transitions(history: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def transition_matrix(history: pd.DataFrame, month: str) -> pd.DataFrame:
-    """Tier in the month before `month` (rows) × tier in `month` (columns)."""
-    moves = transitions(history)
+def transition_matrix(history: pd.DataFrame, month: str, moves: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Tier in the month before `month` (rows) × tier in `month` (columns). MOVES:
+    transitions(HISTORY), when the caller has it."""
+    moves = transitions(history) if moves is None else moves
     matrix = moves[moves["month"] == month].pivot(index="from", columns="to", values="customers")
     return matrix.reindex(index=STATES, columns=STATES).fillna(0).astype("int64").rename_axis(
         index="from", columns="to")
@@ -120,9 +121,10 @@ def tier_sizes(history: pd.DataFrame) -> pd.DataFrame:
     return sizes.reindex(columns=STATES).fillna(0).astype("int64").reset_index().rename_axis(columns=None)
 
 
-def entries_and_exits(history: pd.DataFrame) -> pd.DataFrame:
-    """Per month and tier: customers who entered it and who left it since the month before."""
-    moves = transitions(history)
+def entries_and_exits(history: pd.DataFrame, moves: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per month and tier: customers who entered it and who left it since the month before.
+    MOVES: transitions(HISTORY), when the caller has it."""
+    moves = transitions(history) if moves is None else moves
     moved = moves[moves["from"] != moves["to"]]
     entered = moved.groupby(["month", "to"])["customers"].sum().rename_axis(["month", "tier"])
     left = moved.groupby(["month", "from"])["customers"].sum().rename_axis(["month", "tier"])

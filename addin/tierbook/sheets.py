@@ -745,15 +745,16 @@ def movement_sheet(history: pd.DataFrame, result: Segmentation, lang: str, texts
     (tier last month × tier now), entries and exits per tier that month, the tier sizes
     of every month (with a line chart) and each customer's previous tier and the month
     their tier last changed."""
-    from .movement import entries_and_exits, tier_changes, tier_sizes, transition_matrix
+    from .movement import entries_and_exits, tier_changes, tier_sizes, transition_matrix, transitions
 
     month = result.analysis_month
     before = previous_month(month)
-    matrix = transition_matrix(history, month)
+    moves = transitions(history)  # once for the matrix and the entries and exits
+    matrix = transition_matrix(history, month, moves)
     matrix_rows = pd.DataFrame({"tier_before": [tier_label(t, lang) for t in matrix.index]})
     for tier in MOVEMENT_TIERS:
         matrix_rows[tier] = matrix[tier].to_numpy()
-    flow = entries_and_exits(history)
+    flow = entries_and_exits(history, moves)
     flow = flow[flow["month"] == month]
     flow_rows = pd.DataFrame({"tier": [tier_label(t, lang) for t in MOVEMENT_TIERS]})
     by_tier = flow.set_index("tier")
@@ -776,7 +777,7 @@ def movement_sheet(history: pd.DataFrame, result: Segmentation, lang: str, texts
     text_values = {
         "title": texts.get("movement", "title"),
         "subtitle": texts.get("movement", "subtitle", month=shown(month), previous=shown(before),
-                              customers=history["customer"].nunique(), changed=changed),
+                              customers=len(changes), changed=changed),
         "matrix_heading": texts.get("movement", "matrix_heading", month=shown(month), previous=shown(before)),
         "flow_heading": texts.get("movement", "flow_heading", month=shown(month)),
     }
