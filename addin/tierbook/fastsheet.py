@@ -351,8 +351,12 @@ def _column_chunk(frame: pd.DataFrame, column: Column, letter: str, made, number
                 ids = np.where(quoted, column.quoted, ids)
         value_open, value_close = ("<is>", "</is></c>") if kind == "s" else ("<v>", "</v></c>")
         kind_attr = {"s": ' t="inlineStr">', "n": ">", "ss": ' t="s">'}.get(kind, f' t="{kind}">')
-        style = _s(ids) if (ids != column.style).any() else _s(column.style)
-        text = pc.binary_join_element_wise(f'<c r="{letter}', numbers, '"', style, kind_attr, value_open, values, value_close, "", null_handling="emit_null")
+        if (ids != column.style).any():
+            text = pc.binary_join_element_wise(f'<c r="{letter}', numbers, '"', _s(ids), kind_attr + value_open, values,
+                                               value_close, "", null_handling="emit_null")
+        else:  # one style: the text between the row number and the value is the same in every cell
+            text = pc.binary_join_element_wise(f'<c r="{letter}', numbers, '"' + _s(column.style) + kind_attr + value_open,
+                                               values, value_close, "", null_handling="emit_null")
         empty = pc.is_null(values).to_numpy(zero_copy_only=False)
     empty = np.asarray(empty, dtype=bool)
     keep = (empty & column.style_empty) & (ids != 0)
