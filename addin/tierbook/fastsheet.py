@@ -181,9 +181,9 @@ def _s(ids: object) -> object:
     """The s="…" attribute text of style ids (a scalar or an array), "" for style 0."""
     if np.isscalar(ids):
         return f' s="{ids}"' if ids else ""
-    ids = np.asarray(ids)
-    text = pc.binary_join_element_wise(' s="', pa.array(ids.astype(str)), '"', "")
-    return pc.if_else(pa.array(ids == 0), "", text)
+    uniques, at = np.unique(np.asarray(ids), return_inverse=True)  # a few styles: each text made once
+    return pc.take(pa.array([f' s="{i}"' if i else "" for i in uniques.tolist()], type=pa.string()),
+                   pa.array(at.ravel()))
 
 
 class SharedStrings:
@@ -258,8 +258,13 @@ def _g16(numbers: np.ndarray, missing: np.ndarray) -> pa.Array:
     Arrow's shortest text is the same number unless it needs 17 digits: only those are
     formatted one by one."""
     text = pc.cast(pa.array(numbers, mask=missing), pa.string())
-    long = pc.fill_null(pc.greater_equal(pc.count_substring_regex(text, "[0-9]"), 17), False)
-    at = np.flatnonzero(long.to_numpy(zero_copy_only=False))
+    # 17 digits need 17 characters: digits are counted only in texts that long
+    maybe = np.flatnonzero(pc.fill_null(pc.greater_equal(pc.binary_length(text), 17), False).to_numpy(
+        zero_copy_only=False))
+    if maybe.size == 0:
+        return text
+    digits = pc.count_substring_regex(pc.take(text, pa.array(maybe)), "[0-9]").to_numpy(zero_copy_only=False)
+    at = maybe[digits >= 17]
     if at.size == 0:
         return text
     values = text.to_numpy(zero_copy_only=False).astype(object)
@@ -346,8 +351,12 @@ def _column_chunk(frame: pd.DataFrame, column: Column, letter: str, made, number
                 ids = np.where(quoted, column.quoted, ids)
         value_open, value_close = ("<is>", "</is></c>") if kind == "s" else ("<v>", "</v></c>")
         kind_attr = {"s": ' t="inlineStr">', "n": ">", "ss": ' t="s">'}.get(kind, f' t="{kind}">')
-        style = _s(ids) if (ids != column.style).any() else _s(column.style)
-        text = pc.binary_join_element_wise(f'<c r="{letter}', numbers, '"', style, kind_attr, value_open, values, value_close, "", null_handling="emit_null")
+        if (ids != column.style).any():
+            text = pc.binary_join_element_wise(f'<c r="{letter}', numbers, '"', _s(ids), kind_attr + value_open, values,
+                                               value_close, "", null_handling="emit_null")
+        else:  # one style: the text between the row number and the value is the same in every cell
+            text = pc.binary_join_element_wise(f'<c r="{letter}', numbers, '"' + _s(column.style) + kind_attr + value_open,
+                                               values, value_close, "", null_handling="emit_null")
         empty = pc.is_null(values).to_numpy(zero_copy_only=False)
     empty = np.asarray(empty, dtype=bool)
     keep = (empty & column.style_empty) & (ids != 0)
@@ -596,8 +605,7 @@ def restyled(data: bytes, formats: list[str], style_of: Callable[[str, bool], in
         sid = style_of(fmt_of(match.group(2)), True)
         return b'<c r="%s" S="%d"%s>' % (match.group(1), sid, attrs) + match.group(0)[match.end(2) - match.start() + 1:]
 
-    if any(b"<is><t%s>%s" % (space, start) in data for space in (b"", b' xml:space="preserve"')
-           for start in (b"=", b"+", b"-", b"@")):
+    if re.search(rb'<is><t(?: xml:space="preserve")?>[=+\-@]', data):  # one pass over the sheet
         data = _QUOTED_INLINE.sub(quote, data)
     if quoted_sst:
         numbers = b"|".join(str(i).encode() for i in sorted(quoted_sst))

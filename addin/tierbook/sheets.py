@@ -160,7 +160,8 @@ def workbook_content(result: Segmentation, lang: str = "en", texts: Texts | None
     customers = result.customers
     as_of = result.as_of
     sheets = [summary(result, lang, texts), contact_plan(customers, as_of, lang, texts, result.settings)]
-    sheets += [call_list(customers, segment, as_of, lang, texts) for segment in SEGMENTS]
+    contacts = next_contacts(customers, as_of)  # once for every call list
+    sheets += [call_list(customers, segment, as_of, lang, texts, contacts=contacts) for segment in SEGMENTS]
     sheets += [ledger(result, lang, texts), monthly_vip(result, lang), customers_sheet(customers, lang, as_of),
                issues_sheet(result.issues, lang)]
     return sheets
@@ -347,12 +348,15 @@ def work_validations(table: str, lang: str) -> tuple[Validation, ...]:
 
 
 def call_list(customers: pd.DataFrame, segment: str, as_of: pd.Timestamp, lang: str, texts: Texts,
-              analysis_month: str | None = None, criterion: str = "revenue") -> SheetContent:
+              analysis_month: str | None = None, criterion: str = "revenue",
+              contacts: pd.DataFrame | None = None) -> SheetContent:
     """One segment's call list: its customers with their next action, in the order to
-    work them (segment.action_order: the day to act, the action, the biggest first)."""
+    work them (segment.action_order: the day to act, the action, the biggest first).
+    CONTACTS: next_contacts(CUSTOMERS, AS_OF) when the caller has it (one computation
+    for all the call lists of a workbook)."""
     inside = segment_members(customers, segment).to_numpy()
     members = customers[inside]
-    nxt = next_contacts(customers, as_of)[inside]
+    nxt = (next_contacts(customers, as_of) if contacts is None else contacts)[inside]
     order = action_order(members.reset_index(drop=True), as_of)
     members = members.iloc[order].reset_index(drop=True)
     nxt = nxt.iloc[order].reset_index(drop=True)
@@ -741,15 +745,16 @@ def movement_sheet(history: pd.DataFrame, result: Segmentation, lang: str, texts
     (tier last month × tier now), entries and exits per tier that month, the tier sizes
     of every month (with a line chart) and each customer's previous tier and the month
     their tier last changed."""
-    from .movement import entries_and_exits, tier_changes, tier_sizes, transition_matrix
+    from .movement import entries_and_exits, tier_changes, tier_sizes, transition_matrix, transitions
 
     month = result.analysis_month
     before = previous_month(month)
-    matrix = transition_matrix(history, month)
+    moves = transitions(history)  # once for the matrix and the entries and exits
+    matrix = transition_matrix(history, month, moves)
     matrix_rows = pd.DataFrame({"tier_before": [tier_label(t, lang) for t in matrix.index]})
     for tier in MOVEMENT_TIERS:
         matrix_rows[tier] = matrix[tier].to_numpy()
-    flow = entries_and_exits(history)
+    flow = entries_and_exits(history, moves)
     flow = flow[flow["month"] == month]
     flow_rows = pd.DataFrame({"tier": [tier_label(t, lang) for t in MOVEMENT_TIERS]})
     by_tier = flow.set_index("tier")
@@ -772,7 +777,7 @@ def movement_sheet(history: pd.DataFrame, result: Segmentation, lang: str, texts
     text_values = {
         "title": texts.get("movement", "title"),
         "subtitle": texts.get("movement", "subtitle", month=shown(month), previous=shown(before),
-                              customers=history["customer"].nunique(), changed=changed),
+                              customers=len(changes), changed=changed),
         "matrix_heading": texts.get("movement", "matrix_heading", month=shown(month), previous=shown(before)),
         "flow_heading": texts.get("movement", "flow_heading", month=shown(month)),
     }

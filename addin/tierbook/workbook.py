@@ -987,7 +987,10 @@ class _Styles:
     def __init__(self, ws, formats: dict[str, str] | None = None):
         self.ws = ws
         self.formats = formats or {}  # number format → the one to use (SheetContent.number_formats)
-        self._copies: dict[int, object] = {}
+        # the copies of template cells' styles, shared by every sheet of the workbook (a
+        # style array holds ids into the workbook's style lists); each keeps its template
+        # cell alive, so an id() is never reused for another cell
+        self._copies: dict[tuple, tuple] = vars(ws.parent).setdefault("_tierbook_style_copies", {})
         self._made: dict[tuple, object] = {}
         self._quoted: dict[int, object] = {}
 
@@ -995,17 +998,18 @@ class _Styles:
         """The style of template cell TC in this workbook (None for the default style)."""
         if tc is None or not tc.has_style:
             return None
-        key = id(tc)
+        number_format = self.formats.get(tc.number_format, tc.number_format)
+        key = (id(tc), number_format)
         if key not in self._copies:
             cell = WriteOnlyCell(self.ws)
             cell.font = copy(tc.font)
             cell.fill = copy(tc.fill)
             cell.border = copy(tc.border)
             cell.alignment = copy(tc.alignment)
-            cell.number_format = self.formats.get(tc.number_format, tc.number_format)
+            cell.number_format = number_format
             cell.protection = copy(tc.protection)
-            self._copies[key] = cell._style if cell.has_style else None
-        return self._copies[key]
+            self._copies[key] = (tc, cell._style if cell.has_style else None)
+        return self._copies[key][1]
 
     def of(self, number_format: str | None = None, font: Font | None = None):
         key = (number_format, repr(font))
@@ -1223,6 +1227,8 @@ def _content_width(col: pd.Series) -> int:
         text = f"{biggest:,.2f}" if pd.api.types.is_float_dtype(col) else f"{biggest:,.0f}"
         return len(text) + 3
     sample = col if len(col) <= 20000 else col.sample(20000, random_state=0)
+    if fastsheet is not None and isinstance(col.dtype, pd.StringDtype) and col.dtype.na_value is not pd.NA:
+        return fastsheet.text_lengths(sample.array) + 2  # texts and NaN only: measured by Arrow as they are
     texts = sample.astype(object)
     kinds = set(map(type, texts))
     if Formula in kinds:
