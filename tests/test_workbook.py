@@ -623,3 +623,13 @@ def test_russian_input_issues_are_in_russian(tmp_path):
     english = list(openpyxl.load_workbook(write_workbook(result, tmp_path / "en.xlsx", lang="en"),
                                           read_only=True)["Input issues"].iter_rows(values_only=True))
     assert english[1][-1] == "not a number"
+
+
+def test_a_column_width_is_measured_with_any_kind_of_missing_value():
+    """Texts mixed with numbers and every kind of missing value (None, NaN, NaT, pd.NA):
+    the width is the longest text's, a missing value counts as none."""
+    from tierbook.workbook import _content_width
+
+    column = pd.Series(["abc", None, float("nan"), pd.NaT, pd.NA, 12345678, "a longer text"], dtype=object)
+    assert _content_width(column) == len("a longer text") + 2
+    assert _content_width(pd.Series([pd.NA, None], dtype=object)) == 2

@@ -1240,7 +1240,7 @@ def _content_width(col: pd.Series) -> int:
             pass
         else:
             return int(lengths) + 2
-    lengths = texts.map(lambda v: len(str(v)) if v is not None and v == v else 0)
+    lengths = texts.astype(str).str.len().where(texts.notna(), 0)  # None, NaN, NaT, pd.NA: no width
     return int(lengths.max()) + 2
 
 
