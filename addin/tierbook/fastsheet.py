@@ -25,7 +25,6 @@ from __future__ import annotations
 import re
 import zipfile
 from dataclasses import dataclass
-from html import escape
 from io import BytesIO
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Sequence
@@ -235,11 +234,25 @@ def _items(sst: bytes) -> tuple[bytes, int]:
     return items, items.count(b"<si>") + items.count(b"<si/>")
 
 
+#: What XML text content escapes ("&" first): a CR kept as a character reference, as
+#: openpyxl (lxml) writes it, so "Anna\r\nBcc" reads back as written.
+XML_ENTITIES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r", "&#13;"))
+
+
+def xml_text(text: str) -> str:
+    """TEXT escaped for XML content, as _escaped does for an array."""
+    for char, entity in XML_ENTITIES:
+        if char in text:
+            text = text.replace(char, entity)
+    return text
+
+
 def _escaped(values: pa.Array) -> pa.Array:
-    """Text escaped for XML content (& < >), the kernels run only when needed."""
+    """Text escaped for XML content (& < >, and a carriage return as &#13;, which a
+    reader would otherwise read as a line feed), the kernels run only when needed."""
     data = values.buffers()[2]
     raw = data.to_pybytes() if data is not None else b""
-    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
+    for char, entity in XML_ENTITIES:
         if char.encode() in raw:
             values = pc.replace_substring(values, char, entity)
     return values
@@ -385,19 +398,19 @@ def cell_xml(value: object, ref: str, style: int, quoted: int) -> str:
     s = f' s="{style}"' if style else ""
     if isinstance(value, str):
         if isinstance(value, Formula):
-            return f'<c r="{ref}"{s}><f>{escape(value[1:], quote=False)}</f><v></v></c>'
+            return f'<c r="{ref}"{s}><f>{xml_text(value[1:])}</f><v></v></c>'
         text = re.sub(ILLEGAL, "", value)
         if text.startswith(("=", "+", "-", "@")):
             s = f' s="{quoted}"' if quoted else ""
         space = ' xml:space="preserve"' if text != text.strip() else ""
-        return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{escape(text, quote=False)}</t></is></c>'
+        return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{xml_text(text)}</t></is></c>'
     if isinstance(value, bool):
         return f'<c r="{ref}"{s} t="b"><v>{int(value)}</v></c>'
     if isinstance(value, datetime):
         value = to_excel(value)
     if isinstance(value, (int, float)):
         return f'<c r="{ref}"{s} t="n"><v>{"%.16g" % value}</v></c>'
-    text = escape(str(value), quote=False)
+    text = xml_text(str(value))
     return f'<c r="{ref}"{s} t="inlineStr"><is><t>{text}</t></is></c>'
 
 
@@ -632,7 +645,7 @@ def with_segments(data: bytes, column: str, header_row: int, header: bytes, segm
     if data.count(b"</row>") != len(numbers):
         raise NotCopied("rows do not nest")
     ref = column.encode()
-    cells = {label: b'" t="inlineStr"><is><t>%s</t></is></c></row>' % escape(label, quote=False).encode()
+    cells = {label: b'" t="inlineStr"><is><t>%s</t></is></c></row>' % xml_text(label).encode()
              for label in set(segments.values()) if label}
 
     def chunks() -> Iterator[bytes]:

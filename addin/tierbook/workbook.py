@@ -788,7 +788,7 @@ class SheetWriter:
         letter = get_column_letter(seg_col)
         bold = registry.add(styles.of(font=Font(bold=True)))
         header = (f'<c r="{letter}{header_row}" s="{bold}" t="inlineStr"><is><t>'
-                  f'{fastsheet.escape(labels.header("segment", lang), quote=False)}</t></is></c>').encode()
+                  f'{fastsheet.xml_text(labels.header("segment", lang))}</t></is></c>').encode()
         rows = fastsheet.with_segments(data, letter, header_row, header, segment_of)
         del data
         last = max(src.rows, max(segment_of, default=0))
