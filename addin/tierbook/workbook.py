@@ -190,8 +190,6 @@ def build_workbook(result: Segmentation, lang: str = "en", *, tx: pd.DataFrame |
         extra_properties["source_sheet"] = copy_title
     for name, value in extra_properties.items():
         book.custom_doc_props.append(StringProperty(name=PROPERTY_PREFIX + name, value=value))
-    if any(c.key == "customers" for c in contents):
-        add_lookup_names(book, lang)
     return book
 
 
@@ -226,8 +224,6 @@ def write_sheets(contents: Sequence[SheetContent], out: str | Path, texts: Texts
     writer = SheetWriter(book, texts, templates)
     for content in contents:
         writer.write(content)
-    if any(c.key == "customers" for c in contents):  # a split workbook answers =SEGMENT(A2) too
-        add_lookup_names(book, str((properties or {}).get("lang", "en")))
     return save_atomically(book, out)
 
 
@@ -409,6 +405,8 @@ class SheetWriter:
             self._plain(content)
         else:
             self._templated(content, load_template(content.template, self.templates))
+        if content.key == "customers":  # every book with a Customers table answers =SEGMENT(A2)
+            add_lookup_names(self.book, self.texts.lang)
 
     def _sheet(self, title: str):
         if self.record:
@@ -770,21 +768,8 @@ class SheetWriter:
         data = fastsheet.restyled(data, src.formats, style_of, quoted_sst)
         uses_sst = b't="s"' in data
         segment_of = {int(r): str(v) for r, v in segments.items() if v}
-        lengths: dict[int, int] = {}
-        for row in head.values():
-            for c, v in row.items():
-                if c > width or v is None:
-                    continue
-                lengths[c] = max(lengths.get(c, 0), len(v.strftime("%Y-%m-%d") if isinstance(v, datetime) else str(v)))
-                if isinstance(v, (int, float)) and not isinstance(v, bool):
-                    lengths[c] = max(lengths[c], len(f"{abs(v) * 1000:,.2f}"))
-        lengths[seg_col] = max([len(str(v)) for v in segments.to_dict().values()]
-                               + [len(labels.header("segment", lang))])
-        for c, n in lengths.items():
-            ws.column_dimensions[get_column_letter(c)].width = min(max(n + 2, MIN_WIDTH), MAX_WIDTH)
-        if header_row:
-            ws.freeze_panes = f"A{header_row + 1}"
-        _print_setup(ws, PrintSetup(), header_row or None)
+        _source_setup(ws, ((c, v) for row in head.values() for c, v in row.items() if c <= width), header_row,
+                      seg_col, segments.to_dict().values(), lang)
         letter = get_column_letter(seg_col)
         bold = registry.add(styles.of(font=Font(bold=True)))
         header = (f'<c r="{letter}{header_row}" s="{bold}" t="inlineStr"><is><t>'
@@ -818,20 +803,8 @@ class SheetWriter:
                 break
         header_row = next((i for i, row in enumerate(head[:first_data - 1], 1)  # the reader's rule:
                            if any(v is not None and str(v).strip() != "" for v, _ in row)), 0)  # first non-empty
-        lengths: dict[int, int] = {}
-        for row in head:
-            for c, (v, _) in enumerate(row, 1):
-                if v is not None:
-                    lengths[c] = max(lengths.get(c, 0), len(v.strftime("%Y-%m-%d") if isinstance(v, datetime)
-                                                             else str(v)))
-                    if isinstance(v, (int, float)) and not isinstance(v, bool):  # room for a totals row below
-                        lengths[c] = max(lengths[c], len(f"{abs(v) * 1000:,.2f}"))
-        lengths[seg_col] = max([len(str(v)) for v in segment_of.values()] + [len(labels.header("segment", lang))])
-        for c, n in lengths.items():
-            ws.column_dimensions[get_column_letter(c)].width = min(max(n + 2, MIN_WIDTH), MAX_WIDTH)
-        if header_row:
-            ws.freeze_panes = f"A{header_row + 1}"
-        _print_setup(ws, PrintSetup(), header_row or None)
+        _source_setup(ws, ((c, v) for row in head for c, (v, _) in enumerate(row, 1)), header_row, seg_col,
+                      segment_of.values(), lang)
         bold = styles.of(font=Font(bold=True))
         last = 0
         for r, row in enumerate(_chain(head, rows), 1):
@@ -893,6 +866,25 @@ class SheetWriter:
         while candidate.casefold() in self.titles:
             candidate, n = f"{title[:25]} ({n})", n + 1
         return candidate
+
+
+def _source_setup(ws, sample: Iterable[tuple[int, object]], header_row: int, seg_col: int,
+                  segments: Iterable[object], lang: str) -> None:
+    """The sheet-wide settings of a sales copy, before its first row: column widths
+    fitted to a SAMPLE of its cells (column, value) and to its Segment column, the panes
+    frozen under the header row, the print setup."""
+    lengths: dict[int, int] = {}
+    for c, v in sample:
+        if v is not None:
+            lengths[c] = max(lengths.get(c, 0), len(v.strftime("%Y-%m-%d") if isinstance(v, datetime) else str(v)))
+            if isinstance(v, (int, float)) and not isinstance(v, bool):  # room for a totals row below
+                lengths[c] = max(lengths[c], len(f"{abs(v) * 1000:,.2f}"))
+    lengths[seg_col] = max([len(str(v)) for v in segments] + [len(labels.header("segment", lang))])
+    for c, n in lengths.items():
+        ws.column_dimensions[get_column_letter(c)].width = min(max(n + 2, MIN_WIDTH), MAX_WIDTH)
+    if header_row:
+        ws.freeze_panes = f"A{header_row + 1}"
+    _print_setup(ws, PrintSetup(), header_row or None)
 
 
 def _free_column(rows: list[list[tuple[object, str | None]]]) -> tuple[Iterator, int]:
