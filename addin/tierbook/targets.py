@@ -444,7 +444,7 @@ class BookTarget:
         from .excel import SETTINGS_SHEET, BookRun, BookSettings, _find, _safe, write_settings_sheet
         from .sheets import contact_log_headers, row_segments
         from .workbook import build_workbook
-        from .writers import record_sheets, write_names
+        from .writers import ExcelWriter, record_sheets, write_names
 
         if self._read is None:
             raise RuntimeError("BookTarget.write before read: the Segment column's place is not known")
@@ -458,7 +458,7 @@ class BookTarget:
         # The Segment column: the header, then one value per row of the used range.
         segments = row_segments(result, tx, lang).to_dict()
         column = [[seg_header]] + [[_safe(segments.get(r, ""))] for r in range(header_row + 1, header_row + n_rows)]
-        sheet.range((header_row, seg_col)).value = column
+        ExcelWriter(self.book).values(sheet, header_row, seg_col, column)
         self._mark_segment_column(sheet, header_row, seg_col)
 
         values = BookSettings(result.settings, lang, self.values.sheet, self.values.folder, generated)

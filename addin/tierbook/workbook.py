@@ -88,8 +88,10 @@ def cell_values(frame: pd.DataFrame) -> Iterable[list]:
 
 
 def python_values(col: pd.Series) -> list:
-    """A column as plain Python values: None for NaN/NaT/NA/"", datetimes, ints, floats,
-    bools and str (Formula objects stay Formula)."""
+    """A column as plain Python values: None for NaN/NaT/NA/"" (and an infinite number),
+    datetimes, ints, floats, bools and str (control characters a workbook cannot hold
+    dropped; Formula objects stay Formula). Whole numeric and text columns are turned
+    into lists at once, only their few gaps fixed one by one."""
     if pd.api.types.is_datetime64_any_dtype(col):
         stamps = col.dt.tz_localize(None) if getattr(col.dt, "tz", None) is not None else col
         return [None if v is pd.NaT or v != v else v.to_pydatetime() for v in stamps.astype(object)]
@@ -97,11 +99,19 @@ def python_values(col: pd.Series) -> list:
         return [None if v is None or v is pd.NA else bool(v) for v in col.astype(object)]
     if pd.api.types.is_numeric_dtype(col):
         arr = col.to_numpy(dtype="float64", na_value=np.nan)
-        if pd.api.types.is_integer_dtype(col):
-            return [None if v != v else int(v) for v in arr]
-        return [None if v != v or math.isinf(v) else float(v) for v in arr]
+        finite = np.isfinite(arr)
+        whole = pd.api.types.is_integer_dtype(col)
+        out = (np.where(finite, arr, 0).astype(np.int64) if whole else arr).tolist()
+        for i in np.flatnonzero(~finite).tolist():
+            out[i] = None
+        return out
+    values = col.to_numpy(dtype=object, na_value=None).tolist()
+    if set(map(type, values)) <= {str, type(None)}:
+        texts = [v for v in values if v]
+        if not ILLEGAL_CHARACTERS_RE.search("".join(texts)):
+            return [v or None for v in values]  # texts as they are, "" as empty
     out = []
-    for v in col.astype(object):
+    for v in values:
         if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v) or v == "":
             out.append(None)
         elif isinstance(v, Formula):
@@ -423,7 +433,13 @@ class SheetWriter:
 
     def _rows(self, ws, table: SheetTable, columns: list[_Column], styles: "_Styles",
               style_empty: bool = False) -> None:
-        """Append the table's data rows (_data_rows), as one fastsheet.Bulk in a file."""
+        """Append the table's data rows (_data_rows): as one fastsheet.Bulk in a file, as
+        the frame itself (writers.TableRows) in a recorded sheet."""
+        if self.record and len(table.frame) and columns:
+            from .writers import TableRows
+
+            ws.append_table(TableRows(table.frame, tuple((c.key, c.col, c.style) for c in columns)))
+            return
         if not self.fast or len(table.frame) == 0 or not columns:
             for row in _data_rows(ws, table, columns, styles, style_empty):
                 ws.append(row)

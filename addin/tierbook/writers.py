@@ -4,19 +4,23 @@ The layout of every sheet is made once, by workbook.SheetWriter, from the sheet
 descriptions of sheets.py and the templates: rows of values and styled cells, column
 widths, freeze panes, merged cells, tables, conditional formats and charts, in
 openpyxl's worksheet model. The file writer streams that model into an .xlsx (openpyxl
-write-only mode). The open-workbook writer keeps the model in memory (RecordedSheet)
-and renders it through xlwings' API (xlwings Server / Office.js or desktop Excel):
-values, formulas, number formats, fonts and fills, widths, tables, conditional
-formats, freeze panes and charts, so that a ribbon run gives the workbook the
-command line writes, without a temporary file.
+write-only mode, the tables' data rows as sheet XML by fastsheet). The open-workbook
+writer keeps the model in memory (RecordedSheet: the template's rows as cells, each
+table's data rows as the frame they come from, TableRows) and renders it through
+xlwings' API (xlwings Server / Office.js or desktop Excel): values, formulas, number
+formats, fonts and fills, widths, tables, conditional formats, freeze panes and charts,
+so that a ribbon run gives the workbook the command line writes, without a temporary
+file. A table's rows go as 2-D blocks made column by column from the frame and are
+formatted a column at a time, never one openpyxl cell per value.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
+import pandas as pd
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import Cell
 from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
@@ -30,17 +34,43 @@ CHART_TYPES = {"barChart": "column_clustered", "lineChart": "line", "scatterChar
 
 class RecordedSheet(WriteOnlyWorksheet):
     """A write-only worksheet that keeps its rows in memory instead of streaming them
-    into a file: the layout SheetWriter made, for a writer that renders it elsewhere."""
+    into a file: the layout SheetWriter made, for a writer that renders it elsewhere.
+    ROWS holds lists of values and cells (one row each) and TableRows (a table's rows)."""
 
     def __init__(self, parent, title: str):
         super().__init__(parent, title)
-        self.rows: list[list] = []
+        self.rows: list[list | TableRows] = []
 
     def append(self, row) -> None:  # noqa: D102 - as WriteOnlyWorksheet.append
         self.rows.append(list(row))
 
+    def append_table(self, rows: "TableRows") -> None:
+        """A table's data rows, one row per row of ROWS.frame, below the rows so far."""
+        self.rows.append(rows)
+
     def close(self) -> None:  # nothing was streamed
         pass
+
+
+@dataclass(frozen=True)
+class TableRows:
+    """The data rows of one table, as the frame they are written from: COLUMNS are
+    (frame column, sheet column from 1, style array or None), as workbook._data_rows
+    would make the cells; text starting with = + - @ stays text."""
+
+    frame: pd.DataFrame
+    columns: tuple[tuple[str, int, object], ...]
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @property
+    def first_column(self) -> int:
+        return min(col for _, col, _ in self.columns)
+
+    @property
+    def last_column(self) -> int:
+        return max(col for _, col, _ in self.columns)
 
 
 @dataclass(frozen=True)
@@ -90,23 +120,33 @@ def look_of(cell) -> Look:
     return found
 
 
+def style_look(ws, style) -> Look:
+    """The Look of a cell of WS with the style array STYLE (None: the default style)."""
+    if style is None:
+        return Look()
+    cell = WriteOnlyCell(ws)
+    cell._style = style
+    return look_of(cell)
+
+
 @dataclass
 class Grid:
-    """A recorded sheet as plain data: values (text quote-escaped as typed), formulas by
-    cell, and looks by cell."""
+    """Rows of a recorded sheet as plain data: values (text quote-escaped as typed),
+    formulas by cell, and looks by cell; row numbers are the sheet's."""
 
     values: list[list]
     formulas: list[tuple[int, int, str]] = field(default_factory=list)  # (row, column, formula), 1-based
     looks: dict[tuple[int, int], Look] = field(default_factory=dict)
 
 
-def grid_of(ws: RecordedSheet) -> Grid:
-    """Values, formulas and looks of the rows SheetWriter appended to WS."""
-    width = max((len(r) for r in ws.rows), default=0)
+def grid_of(rows: Sequence[list], first: int = 1) -> Grid:
+    """Values, formulas and looks of ROWS, lists of values and cells that SheetWriter
+    appended, the first of them the sheet's row FIRST."""
+    width = max((len(r) for r in rows), default=0)
     values: list[list] = []
     formulas: list[tuple[int, int, str]] = []
     looks: dict[tuple[int, int], Look] = {}
-    for r, row in enumerate(ws.rows, 1):
+    for r, row in enumerate(rows, first):
         out = [None] * width
         for c, item in enumerate(row, 1):
             if isinstance(item, Cell):
@@ -133,15 +173,34 @@ def grid_of(ws: RecordedSheet) -> Grid:
     return Grid(values, formulas, looks)
 
 
-def _runs(cells: dict[tuple[int, int], Look], values: list[list] | None = None
+def _parts(rows: Iterable[list | TableRows]) -> Iterator[tuple[int, list[list] | TableRows]]:
+    """A recorded sheet's rows as (first row, part): runs of plain rows, and TableRows."""
+    plain: list[list] = []
+    at = 1
+    for item in rows:
+        if isinstance(item, TableRows):
+            if plain:
+                yield at, plain
+                at += len(plain)
+                plain = []
+            yield at, item
+            at += len(item)
+        else:
+            plain.append(item)
+    if plain:
+        yield at, plain
+
+
+def _runs(cells: dict[tuple[int, int], Look], values: list[list] | None = None, first: int = 1
           ) -> Iterator[tuple[int, int, int, Look]]:
     """Runs down each column of cells with the same look: (column, first row, last row,
     look). A run bridges empty cells without a style (an empty date in a column of
-    dates gets the column's format too, as a typed value would need)."""
+    dates gets the column's format too, as a typed value would need). VALUES are the
+    rows from the sheet's row FIRST."""
     def bridged(c: int, after: int, before: int) -> bool:
         if values is None:
             return False
-        return all(c > len(values[r - 1]) or values[r - 1][c - 1] is None for r in range(after + 1, before))
+        return all(c > len(values[r - first]) or values[r - first][c - 1] is None for r in range(after + 1, before))
     by_col: dict[int, list[tuple[int, Look]]] = {}
     for (r, c), look in cells.items():
         by_col.setdefault(c, []).append((r, look))
@@ -157,13 +216,25 @@ def _runs(cells: dict[tuple[int, int], Look], values: list[list] | None = None
         yield c, start, prev, current
 
 
-def _rectangles(cells: dict[tuple[int, int], Look], values: list[list] | None = None
-                ) -> list[tuple[int, int, int, int, Look]]:
-    """The column runs of _runs joined across adjacent columns with the same rows and
-    look: (first column, first row, last column, last row, look), one action each."""
+def _joined(runs: Iterable[tuple[int, int, int, Look]]) -> list[tuple[int, int, int, Look]]:
+    """RUNS sorted by column and row, a run that starts right below one of the same look
+    joined to it (a table's column under a template row styled alike)."""
+    out: list[list] = []
+    for c, r0, r1, look in sorted(runs, key=lambda x: (x[0], x[1])):
+        if out and out[-1][0] == c and out[-1][3] == look and out[-1][2] + 1 == r0:
+            out[-1][2] = r1
+        else:
+            out.append([c, r0, r1, look])
+    return [tuple(r) for r in out]
+
+
+def _rectangles(runs: Iterable[tuple[int, int, int, Look]]) -> list[tuple[int, int, int, int, Look]]:
+    """Column RUNS (column, first row, last row, look; by column) joined across adjacent
+    columns with the same rows and look: (first column, first row, last column, last
+    row, look), one action each."""
     out: list[list] = []
     open_: dict[tuple[int, int, Look], list] = {}
-    for c, r0, r1, look in _runs(cells, values):
+    for c, r0, r1, look in runs:
         key = (r0, r1, look)
         rect = open_.get(key)
         if rect is not None and rect[2] == c - 1:
@@ -173,6 +244,75 @@ def _rectangles(cells: dict[tuple[int, int], Look], values: list[list] | None = 
             open_[key] = rect
             out.append(rect)
     return [tuple(r) for r in out]
+
+
+def _table_runs(ws, rows: TableRows, first: int) -> list[tuple[int, int, int, Look]]:
+    """A table's data rows formatted a column at a time: each styled column's look
+    over all of its rows (the empty cells too, as a run of _runs bridges them)."""
+    last = first + len(rows) - 1
+    out = []
+    for _, col, style in rows.columns:
+        look = style_look(ws, style)
+        if look != Look():
+            out.append((col, first, last, look))
+    return out
+
+
+def table_values(rows: TableRows, first: int, remote: bool) -> tuple[list[list], list[tuple[int, int, str]]]:
+    """The 2-D block of a table's data rows (from its first column) and its formulas
+    (row, column, formula; sheets.Formula values, e.g. the Summary's counts), made a
+    column at a time. Text starting with = + - @ is quote-escaped as typed. REMOTE:
+    each value as xlwings' remote engine would send it (its prepare_xl_data_element:
+    "" for an empty cell, a date as ISO text), so the block goes as it is (raw_value)."""
+    from .workbook import python_values
+
+    c0 = rows.first_column
+    width = rows.last_column - c0 + 1
+    empty = "" if remote else None
+    columns: list[list] = [[empty] * len(rows)] * width
+    formulas: list[tuple[int, int, str]] = []
+    for key, col, _ in rows.columns:
+        series = rows.frame[key]
+        if remote and pd.api.types.is_datetime64_any_dtype(series):
+            columns[col - c0] = _iso_dates(series)
+            continue
+        values = python_values(series)
+        if series.dtype.kind in "biuf":  # numbers and bools: only the gaps change
+            if remote and None in values:
+                values = [empty if v is None else v for v in values]
+        elif set(map(type, values)) <= {str, type(None)}:  # texts: escaped as typed
+            values = [empty if v is None else "'" + v if v[0] in FORMULA_STARTS else v for v in values]
+        else:
+            for i, v in enumerate(values):
+                if isinstance(v, str) and type(v) is not str:  # sheets.Formula
+                    formulas.append((first + i, col, str(v)))
+                    v = None
+                values[i] = _typed(v, remote)
+        columns[col - c0] = values
+    return [list(row) for row in zip(*columns)], formulas
+
+
+def _typed(value: object, remote: bool) -> object:
+    """VALUE as the open workbook gets it: text escaped, nothing as an empty cell;
+    REMOTE: dates and other objects as xlwings' remote engine converts them."""
+    if value is None:
+        return "" if remote else None
+    if type(value) is str:
+        return "'" + value if value.startswith(FORMULA_STARTS) else value
+    if not remote or type(value) in (int, float, bool):
+        return value
+    from xlwings.pro._xlremote import Engine
+
+    return Engine.prepare_xl_data_element(value, {})
+
+
+def _iso_dates(series: pd.Series) -> list[str]:
+    """A datetime column as xlwings' remote engine sends dates: 2025-10-01, or with the
+    time of day when it has one (2025-10-01 14:30:00); "" for none."""
+    stamps = series.dt.tz_localize(None) if getattr(series.dt, "tz", None) is not None else series
+    day = stamps.dt.strftime("%Y-%m-%d")
+    full = stamps.dt.strftime("%Y-%m-%d %H:%M:%S")
+    return day.where(stamps == stamps.dt.normalize(), full).fillna("").tolist()
 
 
 def _formula_runs(formulas: list[tuple[int, int, str]]) -> Iterator[tuple[int, int, list[str]]]:
@@ -205,13 +345,28 @@ class ExcelWriter:
 
     def write(self, ws: RecordedSheet, target) -> None:
         """Everything SheetWriter put in WS, into the xlwings sheet TARGET."""
-        g = grid_of(ws)
-        self._values(target, g.values)
+        formulas: list[tuple[int, int, str]] = []
+        runs: list[tuple[int, int, int, Look]] = []
+        width = height = 0
+        for first, part in _parts(ws.rows):
+            if isinstance(part, TableRows):
+                block, found = table_values(part, first, self.remote)
+                self.values(target, first, part.first_column, block, raw=True)
+                formulas += found
+                runs += _table_runs(ws, part, first)
+                width = max(width, part.last_column)
+            else:
+                g = grid_of(part, first)
+                self.values(target, first, 1, g.values)
+                formulas += g.formulas
+                runs += _runs(g.looks, g.values, first)
+                width = max([width] + [len(r) for r in part])
+            height = first + len(part) - 1
         self._widths(target, ws)
         for r, dim in ws.row_dimensions.items():
             if dim.height:
                 target.range(f"{r}:{r}").row_height = float(dim.height)
-        for c0, r0, c1, r1, look in _rectangles(g.looks, g.values):
+        for c0, r0, c1, r1, look in _rectangles(_joined(runs)):
             self._look(target.range(_address(c0, r0, c1, r1)), look)
         for merged in ws.merged_cells.ranges:
             target.range(merged.coord).merge()
@@ -219,8 +374,8 @@ class ExcelWriter:
             style = table.tableStyleInfo.name if table.tableStyleInfo is not None else None
             target.tables.add(source=target.range(table.ref), name=table.displayName, table_style_name=style,
                               has_headers=True)
-        for c, r0, column in _formula_runs(g.formulas):  # after the tables: formulas name them
-            target.range((r0, c), (r0 + len(column) - 1, c)).formula = [[f] for f in column]
+        for c, r0, column in _formula_runs(formulas):  # after the tables: formulas name them
+            target.range(_address(c, r0, c, r0 + len(column) - 1)).formula = [[f] for f in column]
         for cf in ws.conditional_formatting:
             for rule in cf.rules:
                 self._conditional(target.range(str(cf.sqref)), rule)
@@ -233,30 +388,45 @@ class ExcelWriter:
         if ws.sheet_view.showGridLines is False:
             target.show_gridlines = False
         if ws.print_title_rows or ws.page_setup.orientation == "landscape":
-            self._print_area(target, ws, g.values)
+            self._print_area(target, ws, width, height)
+
+    @property
+    def remote(self) -> bool:
+        """Excel through xlwings Server / Office.js (not desktop Excel over COM or AppleScript)."""
+        return self.book.app.engine.name == "remote"
 
     @staticmethod
-    def _print_area(target, ws, values: list[list]) -> None:
-        """The print area: every written cell and chart. Of the file's print setup
-        (workbook._print_setup: landscape, one page wide, the header row on every page)
-        xlwings' API for Office.js has only the print area; the rest is set by hand in
-        Excel (README, "Printing")."""
-        width = max((len(r) for r in values), default=0)
-        height = len(values)
+    def _print_area(target, ws, width: int, height: int) -> None:
+        """The print area: every written cell (WIDTH columns, HEIGHT rows) and chart. Of
+        the file's print setup (workbook._print_setup: landscape, one page wide, the
+        header row on every page) xlwings' API for Office.js has only the print area;
+        the rest is set by hand in Excel (README, "Printing")."""
         for chart in ws._charts:
             width, height = max(width, chart.anchor.to.col), max(height, chart.anchor.to.row)
         if width and height:
             target.page_setup.print_area = _address(1, 1, width, height)
 
-    def _values(self, target, values: list[list]) -> None:
-        if not values or not any(v is not None for row in values for v in row):
-            return
-        width = max(len(values[0]), 1)
-        step = max(1, CHUNK_CELLS // width)
+    def values(self, target, row: int, col: int, values: list[list], raw: bool = False) -> None:
+        """VALUES with their top left cell at (ROW, COL), in chunks of CHUNK_CELLS (one
+        request to Excel on the web stays under 5 MB); a chunk of empty cells is left
+        out. In Office.js the values go as xlwings' remote engine sends them (RAW: they
+        are already, see table_values; else each is typed here), by address and past
+        xlwings' conversion (Range.raw_value): one pass over the cells, not three."""
+        remote = self.remote
+        empty = "" if remote and raw else None
+        width = max((len(r) for r in values), default=0)
+        step = max(1, CHUNK_CELLS // max(width, 1))
         for start in range(0, len(values), step):
-            block = values[start:start + step]
-            if any(v is not None for row in block for v in row):
-                target.range((start + 1, 1)).value = block
+            chunk = values[start:start + step]
+            if not any(v is not None and v != empty for r in chunk for v in r):
+                continue
+            if not remote:
+                target.range((row + start, col)).value = chunk
+                continue
+            if not raw:
+                chunk = [[_typed(v, True) for v in r] + [""] * (width - len(r)) for r in chunk]
+            # by address: xlwings' remote Range from two cells copies the whole sheet's values
+            target.range(_address(col, row + start, col + width - 1, row + start + len(chunk) - 1)).raw_value = chunk
 
     def _widths(self, target, ws) -> None:
         for letter, dim in ws.column_dimensions.items():
@@ -387,20 +557,3 @@ def write_names(book, laid_out) -> list[str]:
 
 def record_sheets(book) -> list[RecordedSheet]:
     return [ws for ws in book._sheets if isinstance(ws, RecordedSheet)]
-
-
-def write_into_book(book, sheets: Sequence[RecordedSheet], add_sheet) -> list[str]:
-    """Render SHEETS into the open xlwings BOOK; ADD_SHEET(title) → the new xlwings sheet."""
-    writer = ExcelWriter(book)
-    titles = []
-    for ws in sheets:
-        writer.write(ws, add_sheet(ws.title))
-        titles.append(ws.title)
-    return titles
-
-
-def python_value(value: object) -> object:
-    """A value as the open workbook gets it (datetimes as they are; xlwings converts)."""
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return dt.datetime(value.year, value.month, value.day)
-    return value
