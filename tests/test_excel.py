@@ -275,3 +275,40 @@ def test_an_unexpected_failure_shows_a_short_reason_in_the_cell(func, tx_matrix,
     text = got[0][0] if isinstance(got, list) else got
     assert text.startswith("tierbook: unexpected ZeroDivisionError: division by zero in a long multi-line text x")
     assert len(text) == excel.REASON_CHARS and "\n" not in text
+
+
+def test_a_sheet_as_sent_reads_as_xlwings_conversion_reads_it():
+    """The ribbon reads the transactions sheet as the client sent it (Range.raw_value)
+    and raw_frame(sent=True) turns it into what xlwings' conversion gives cell by cell:
+    ISO dates (with and without milliseconds) as datetimes, "" and error values
+    as empty, other text and numbers as they are."""
+    rows = [["Customer", "Date", "Amount", "Note"],
+            ["C1", "2024-11-01T00:00:00.000Z", 10.5, "2024-11-01"],
+            ["C2", "2024-11-02T13:45:10Z", "", "#N/A"],
+            ["", "2024-11-03T00:00:00.5Z", 3, "plain"],
+            ["=C4", "not a date T00:00:00Z", "#VALUE!", "2024-13-01T00:00:00.000Z"],
+            [7, True, -0.0, "x"]]
+    payload = with_rows(rows)
+    used = xw.Book(json=payload).sheets[0].used_range
+    sent = excel.raw_frame(used.raw_value, sent=True)
+    converted = excel.raw_frame(xw.Book(json=with_rows(rows)).sheets[0].used_range.options(ndim=2).value)
+    pd.testing.assert_frame_equal(sent, converted)
+    cells = sent.astype(object).values.tolist()
+    assert [[type(v) for v in r] for r in cells] == [[type(v) for v in r] for r in converted.values.tolist()]
+    assert cells[0][1] == dt.datetime(2024, 11, 1) and cells[1][2] is None and cells[1][3] is None
+    assert cells[2][3] == "plain" and cells[3][0] == "=C4" and cells[3][2] is None
+    # text typed like a date without the Z (xlwings' own reading fails on it) is a date too
+    typed = excel.raw_frame([["Date"], ["2024-11-03T08:00:00"], ["2024-11-03T08:00:00+02:00"]], sent=True)
+    assert typed["Date"].tolist() == [dt.datetime(2024, 11, 3, 8)] * 2
+
+
+def with_rows(rows: list[list]) -> dict:
+    """A one-sheet payload holding ROWS from A1, as the Office.js client sends a book."""
+    width = max(len(r) for r in rows)
+    return {"client": "Office.js", "version": xw.__version__,
+            "book": {"name": "t.xlsx", "active_sheet_index": 0, "selection": "A1", "calculation": "Automatic"},
+            "sheets": [{"name": "Sales", "visibility": "Visible", "show_gridlines": True, "print_area": None,
+                        "notes": [], "notes_supported": True, "used_range_address": f"A1:{get_column_letter(width)}"
+                        f"{len(rows)}", "used_range_row_count": len(rows), "used_range_column_count": width,
+                        "values": rows, "pictures": [], "shapes": [], "charts": [], "tables": [], "pivot_tables": []}],
+            "names": []}

@@ -199,9 +199,16 @@ def parse_settings(value: object) -> Settings:
 # --------------------------------------------------------------------------- transactions from cells
 
 
-def raw_frame(rows: Sequence[Sequence[object]]) -> pd.DataFrame:
+#: The error values xlwings' remote engine reads as empty cells (err_to_str off).
+CELL_ERRORS = ("#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!", "#DATA!")
+
+
+def raw_frame(rows: Sequence[Sequence[object]], sent: bool = False) -> pd.DataFrame:
     """A 2-D block of cells whose first row is the header → the raw frame the reader
-    takes (empty cells as None; unnamed columns as "column N")."""
+    takes (empty cells as None; unnamed columns as "column N"). SENT: the cells as
+    xlwings' Office.js client sends them (Range.raw_value), read here a column at a
+    time as xlwings' conversion reads them cell by cell: a date is ISO text
+    ("2024-11-01T00:00:00.000Z"), an error value (#N/A) is empty."""
     rows = [list(r) if isinstance(r, (list, tuple)) else [r] for r in rows]
     if not rows:
         raise InputError("the transactions range is empty: it needs a header row and data rows")
@@ -215,9 +222,38 @@ def raw_frame(rows: Sequence[Sequence[object]]) -> pd.DataFrame:
             head[i] = f"{name} ({seen[name]})"
         else:
             seen[name] = 1
-    body = [[None if v == "" else v.get("basicValue") if isinstance(v, dict) else v for v in r] + [None] * (width - len(r))
-            for r in rows[1:]]
-    return pd.DataFrame(body, columns=head, dtype=object)
+    body = [r + [None] * (width - len(r)) if len(r) < width else r for r in rows[1:]]
+    frame = pd.DataFrame(body, columns=range(width), dtype=object)
+    for j in range(width):
+        frame[j] = _read_cells(frame[j], sent)
+    frame.columns = head
+    return frame
+
+
+def _read_cells(col: pd.Series, sent: bool) -> pd.Series:
+    """One column of raw_frame: "" as None, a rich value (a dict) as its basicValue;
+    SENT: ISO dates as datetimes, error values as None."""
+    values = col.tolist()
+    kinds = set(map(type, values))
+    if not kinds & {str, dict}:
+        return col
+    if dict in kinds:
+        values = [v.get("basicValue") if isinstance(v, dict) else v for v in values]
+    if sent:
+        from xlwings.pro._xlremote import datetime_regex
+
+        date, errors = datetime_regex.match, set(CELL_ERRORS)
+        values = [v if type(v) is not str else None if v == "" or v in errors else
+                  _sent_date(v) if date(v) else v for v in values]
+    else:
+        values = [None if v == "" else v for v in values]
+    return pd.Series(values, index=col.index, dtype=object)
+
+
+def _sent_date(text: str) -> dt.datetime:
+    """An ISO date of the client ("2024-11-01T00:00:00.000Z"; a text typed like one may
+    lack the Z or have an offset, which xlwings' own reading fails on) as a naive datetime."""
+    return dt.datetime.fromisoformat(text[:-1] if text.endswith("Z") else text).replace(tzinfo=None)
 
 
 def customer_key(value: object) -> str:
@@ -844,7 +880,8 @@ def _free_column(cells: list[list], first_col: int, sheet_name: str) -> int:
 def _read_data(book: xw.Book, values: BookSettings, titles: set[str]):
     sheet = _data_sheet(book, values, titles)
     used = sheet.used_range
-    cells = used.options(ndim=2).value
+    sent = book.app.engine.name == "remote"  # Office.js: the cells as sent, read a column at a time
+    cells = used.raw_value if sent else used.options(ndim=2).value
     header_row, first_col = used.row, used.column
     seg_header = labels.header("segment", values.lang)
     marked = _marked_column(book, sheet)
@@ -856,7 +893,7 @@ def _read_data(book: xw.Book, values: BookSettings, titles: set[str]):
         seg_col = _free_column(cells, first_col, sheet.name)
     if len(cells) < 2:
         raise InputError(f'Sheet "{sheet.name}" has no rows under its header: is it the transactions sheet?')
-    raw = raw_frame(cells)
+    raw = raw_frame(cells, sent)
     tx, issues = clean_transactions(raw, sheet=sheet.name, first_row=header_row + 1)
     return sheet, tx, issues, header_row, seg_col, seg_header, len(cells)
 
