@@ -201,7 +201,7 @@ def row_segments(result: Segmentation, tx: pd.DataFrame, lang: str = "en") -> pd
     Rows after the analysis month get their customer's segment too."""
     labels_by_customer = pd.Series(primary_segment(result.customers).to_numpy(), index=result.customers["customer"])
     codes = tx["customer"].map(labels_by_customer).fillna("")
-    return codes.map(lambda c: labels.value("segment", c, lang)).astype(object)
+    return codes.map({c: labels.value("segment", c, lang) for c in codes.unique()}).astype(object)
 
 
 # --------------------------------------------------------------------------- contact planning

@@ -456,8 +456,9 @@ class BookTarget:
                                          protected={sheet.name, SETTINGS_SHEET})
 
         # The Segment column: the header, then one value per row of the used range.
-        segments = row_segments(result, tx, lang).to_dict()
-        column = [[seg_header]] + [[_safe(segments.get(r, ""))] for r in range(header_row + 1, header_row + n_rows)]
+        segments = row_segments(result, tx, lang).reindex(range(header_row + 1, header_row + n_rows), fill_value="")
+        safe = {label: _safe(label) for label in segments.unique()}
+        column = [[seg_header]] + [[safe[label]] for label in segments.tolist()]
         ExcelWriter(self.book).values(sheet, header_row, seg_col, column)
         self._mark_segment_column(sheet, header_row, seg_col)
 

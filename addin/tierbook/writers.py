@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Sequence
 
+import numpy as np
 import pandas as pd
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import Cell
@@ -28,6 +29,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 #: Cells per setValues action: one request to Excel on the web must stay under 5 MB.
 CHUNK_CELLS = 100_000
 FORMULA_STARTS = ("=", "+", "-", "@")
+FORMULA_FIRST = "".join(FORMULA_STARTS)  # the same, as one text: v[0] in FORMULA_FIRST
 #: The xlwings chart type of each openpyxl chart tag.
 CHART_TYPES = {"barChart": "column_clustered", "lineChart": "line", "scatterChart": "xy_scatter_lines_no_markers"}
 
@@ -281,7 +283,7 @@ def table_values(rows: TableRows, first: int, remote: bool) -> tuple[list[list],
             if remote and None in values:
                 values = [empty if v is None else v for v in values]
         elif set(map(type, values)) <= {str, type(None)}:  # texts: escaped as typed
-            values = [empty if v is None else "'" + v if v[0] in FORMULA_STARTS else v for v in values]
+            values = [empty if v is None else "'" + v if v[0] in FORMULA_FIRST else v for v in values]
         else:
             for i, v in enumerate(values):
                 if isinstance(v, str) and type(v) is not str:  # sheets.Formula
@@ -308,11 +310,17 @@ def _typed(value: object, remote: bool) -> object:
 
 def _iso_dates(series: pd.Series) -> list[str]:
     """A datetime column as xlwings' remote engine sends dates: 2025-10-01, or with the
-    time of day when it has one (2025-10-01 14:30:00); "" for none."""
+    time of day when it has one (2025-10-01 14:30:00); "" for none. Made by numpy for
+    the whole column."""
     stamps = series.dt.tz_localize(None) if getattr(series.dt, "tz", None) is not None else series
-    day = stamps.dt.strftime("%Y-%m-%d")
-    full = stamps.dt.strftime("%Y-%m-%d %H:%M:%S")
-    return day.where(stamps == stamps.dt.normalize(), full).fillna("").tolist()
+    when = stamps.to_numpy(dtype="datetime64[ns]")
+    day = when.astype("datetime64[D]")
+    out = np.datetime_as_string(day).astype(object)
+    timed = (when != day) & ~np.isnat(when)
+    if timed.any():
+        out[timed] = np.char.replace(np.datetime_as_string(when[timed], unit="s"), "T", " ")
+    out[np.isnat(when)] = ""
+    return out.tolist()
 
 
 def _formula_runs(formulas: list[tuple[int, int, str]]) -> Iterator[tuple[int, int, list[str]]]:
@@ -408,18 +416,17 @@ class ExcelWriter:
 
     def values(self, target, row: int, col: int, values: list[list], raw: bool = False) -> None:
         """VALUES with their top left cell at (ROW, COL), in chunks of CHUNK_CELLS (one
-        request to Excel on the web stays under 5 MB); a chunk of empty cells is left
-        out. In Office.js the values go as xlwings' remote engine sends them (RAW: they
+        request to Excel on the web stays under 5 MB); an empty chunk of plain rows is
+        left out. In Office.js the values go as xlwings' remote engine sends them (RAW: they
         are already, see table_values; else each is typed here), by address and past
         xlwings' conversion (Range.raw_value): one pass over the cells, not three."""
         remote = self.remote
-        empty = "" if remote and raw else None
         width = max((len(r) for r in values), default=0)
         step = max(1, CHUNK_CELLS // max(width, 1))
         for start in range(0, len(values), step):
             chunk = values[start:start + step]
-            if not any(v is not None and v != empty for r in chunk for v in r):
-                continue
+            if not raw and not any(v is not None and v != "" for r in chunk for v in r):
+                continue  # the empty rows of a template part (a table's rows are never left out)
             if not remote:
                 target.range((row + start, col)).value = chunk
                 continue

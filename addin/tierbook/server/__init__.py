@@ -190,6 +190,11 @@ def app(port: int | None = None):
     import custom_functions  # noqa: F401 - an import error here must stop the server
     import custom_scripts  # noqa: F401
 
+    import importlib
+
+    for name in ("jobs", "targets", "workbook", "writers"):  # loaded with the server, not at the first click
+        importlib.import_module(f"tierbook.{name}")
+
     for module in (custom_functions, custom_scripts):
         if Path(module.__file__).resolve().parent.parent != PROJECT_DIR:
             raise ServeError(f"{module.__name__} is {module.__file__}, not tierbook's ({PROJECT_DIR})")
