@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import Cell
-from openpyxl.utils import get_column_letter, range_boundaries
+from openpyxl.utils import column_index_from_string, get_column_letter, range_boundaries
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 #: Cells per setValues action: one request to Excel on the web must stay under 5 MB.
@@ -260,6 +260,31 @@ def _table_runs(ws, rows: TableRows, first: int) -> list[tuple[int, int, int, Lo
     return out
 
 
+#: How each attribute of a Look is set on an xlwings range (alignment is left to Excel).
+SETTERS = {
+    "number_format": lambda rng, v: setattr(rng, "number_format", v),
+    "bold": lambda rng, v: setattr(rng.font, "bold", v),
+    "italic": lambda rng, v: setattr(rng.font, "italic", v),
+    "size": lambda rng, v: setattr(rng.font, "size", v),
+    "font_color": lambda rng, v: setattr(rng.font, "color", v),
+    "fill": lambda rng, v: setattr(rng, "color", v),
+    "wrap": lambda rng, v: setattr(rng, "wrap_text", v),
+}
+
+
+def _attribute_rectangles(runs: Sequence[tuple[int, int, int, Look]]
+                          ) -> list[tuple[str, object, tuple[int, int, int, int]]]:
+    """The looks of RUNS as (attribute, value, (first column, first row, last column,
+    last row)): each attribute over the largest rectangles of cells that share its
+    value, whatever their other attributes (a header row is bold in one action even
+    when its columns' number formats differ). Each is one Office.js round in Excel."""
+    out = []
+    for name in SETTERS:
+        runs_of = [(c, r0, r1, getattr(look, name)) for c, r0, r1, look in runs if getattr(look, name) is not None]
+        out += [(name, value, (c0, r0, c1, r1)) for c0, r0, c1, r1, value in _rectangles(_joined(runs_of))]
+    return out
+
+
 def table_values(rows: TableRows, first: int, remote: bool) -> tuple[list[list], list[tuple[int, int, str]]]:
     """The 2-D block of a table's data rows (from its first column) and its formulas
     (row, column, formula; sheets.Formula values, e.g. the Summary's counts), made a
@@ -374,8 +399,8 @@ class ExcelWriter:
         for r, dim in ws.row_dimensions.items():
             if dim.height:
                 target.range(f"{r}:{r}").row_height = float(dim.height)
-        for c0, r0, c1, r1, look in _rectangles(_joined(runs)):
-            self._look(target.range(_address(c0, r0, c1, r1)), look)
+        for name, value, (c0, r0, c1, r1) in _attribute_rectangles(runs):
+            SETTERS[name](target.range(_address(c0, r0, c1, r1)), value)
         for merged in ws.merged_cells.ranges:
             target.range(merged.coord).merge()
         for table in ws.tables.values():
@@ -436,28 +461,18 @@ class ExcelWriter:
             target.range(_address(col, row + start, col + width - 1, row + start + len(chunk) - 1)).raw_value = chunk
 
     def _widths(self, target, ws) -> None:
-        for letter, dim in ws.column_dimensions.items():
-            if dim.width:
-                width = float(dim.width)
-                target.range(f"{letter}:{letter}").column_width = round(width * 7 * 0.75 + 3.75, 2) \
-                    if self.points else width
-
-    @staticmethod
-    def _look(rng, look: Look) -> None:
-        if look.number_format:
-            rng.number_format = look.number_format
-        if look.bold:
-            rng.font.bold = True
-        if look.italic:
-            rng.font.italic = True
-        if look.size:
-            rng.font.size = look.size
-        if look.font_color:
-            rng.font.color = look.font_color
-        if look.fill:
-            rng.color = look.fill
-        if look.wrap:
-            rng.wrap_text = True
+        """The column widths, adjacent columns of one width in one action."""
+        widths = sorted((column_index_from_string(letter), float(dim.width))
+                        for letter, dim in ws.column_dimensions.items() if dim.width)
+        groups: list[list] = []
+        for c, width in widths:
+            if groups and groups[-1][1] == c - 1 and groups[-1][2] == width:
+                groups[-1][1] = c
+            else:
+                groups.append([c, c, width])
+        for c0, c1, width in groups:
+            target.range(f"{get_column_letter(c0)}:{get_column_letter(c1)}").column_width = \
+                round(width * 7 * 0.75 + 3.75, 2) if self.points else width
 
     @staticmethod
     def _conditional(rng, rule) -> None:
