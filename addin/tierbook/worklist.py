@@ -134,6 +134,7 @@ def with_worklog(contents: list[SheetContent], worklog: Mapping[str, pd.DataFram
     from dataclasses import replace
 
     out = []
+    known: dict[object, pd.Series] = {}  # last_contacts by analysis date: the same for every call list
     for content in contents:
         table = content.tables.get("rows")
         earlier = [worklog[content.key]] if content.key in worklog else []
@@ -144,7 +145,9 @@ def with_worklog(contents: list[SheetContent], worklog: Mapping[str, pd.DataFram
         previous = pd.concat(earlier, ignore_index=True) if earlier else None  # each customer's first row counts
         frame = carry_over(previous, table.frame, lang)
         if "last_contact" in frame.columns:
-            days = last_contacts(worklog, content.overdue_before)
+            if content.overdue_before not in known:
+                known[content.overdue_before] = last_contacts(worklog, content.overdue_before)
+            days = known[content.overdue_before]
             frame["last_contact"] = frame["customer"].map(_text).map(days).astype("datetime64[ns]")
         tables = {**content.tables, "rows": replace(table, frame=frame)}
         out.append(replace(content, tables=tables))
