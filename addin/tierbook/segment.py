@@ -438,13 +438,36 @@ def _per_month(rows: pd.DataFrame, settings: Settings) -> pd.DataFrame:
 def monthly_vip(per_month: pd.DataFrame, share: float) -> pd.DataFrame:
     """Top `share` of each month's payers by value; ties at the cut-off are all in.
 
-    per_month: columns month, code, value (one row per customer and month).
+    per_month: columns month, code, value (one row per customer and month). Returns those
+    rows of the VIPs (in their order in per_month) with their rank in the month (biggest
+    first, ties sharing the smallest rank). Each month's cut-off value is found by a
+    partition (linear), and only the VIPs are sorted for their ranks, not every payer.
     """
     value = per_month["value"].to_numpy(dtype="float64")
     payers = np.flatnonzero(value > 0)  # positions, not a copy of the payers' rows
-    rank, size = rank_within(per_month["month"].to_numpy()[payers], value[payers])
-    top = rank <= cut_count(share, size)
-    return per_month.iloc[payers[top]].assign(rank=rank[top])
+    month = per_month["month"].to_numpy()[payers]
+    small = month - month.min(initial=0)
+    small = small.astype("uint16") if small.max(initial=0) < 2 ** 16 else small  # numpy's radix sort
+    by_month = np.argsort(small, kind="stable")  # payers' positions in `payers`, month by month
+    counts = np.bincount(small) if len(small) else np.zeros(0, dtype="int64")
+    ends = np.cumsum(counts)
+    picked, ranks = [], []
+    for end, n in zip(ends, counts):  # one step per month, not per row
+        k = int(cut_count(share, int(n)))
+        if n == 0 or k <= 0:
+            continue
+        rows = by_month[end - n:end]
+        values = value[payers[rows]]
+        cut = np.partition(values, n - k)[n - k]  # the k-th biggest value of the month
+        top = values >= cut
+        chosen = values[top]
+        ordered = np.sort(-chosen)
+        picked.append(rows[top])
+        ranks.append(np.searchsorted(ordered, -chosen, side="left") + 1)
+    chosen_rows = np.concatenate(picked) if picked else np.zeros(0, dtype="int64")
+    rank = np.concatenate(ranks).astype("int64") if ranks else np.zeros(0, dtype="int64")
+    order = np.argsort(chosen_rows, kind="stable")
+    return per_month.iloc[payers[chosen_rows[order]]].assign(rank=rank[order])
 
 
 def rank_within(group: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
