@@ -15,13 +15,15 @@ amount and any optional ones) and `_row`, the row's position in the export below
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
 
 from .segment import Aggregates
 
+#: The columns of Aggregates.months, in order.
+MONTH_COLUMNS = ("code", "month", "amount", "payment", "units", "margin", "purchase")
 ATTRIBUTES = ("manager", "consent", "channel", "contact_time", "email", "phone")
 
 #: The only expressions the two dialects spell differently.
@@ -42,21 +44,30 @@ PURCHASE = "(amount > 0 OR (amount = 0 AND units > 0))"
 PAYMENT = "amount > 0"
 
 
-def base_sql(columns: set[str], dialect: str, as_of: str | None = None) -> str:
+def base_sql(columns: set[str], dialect: str, as_of: str | None = None, coded: bool = False) -> str:
     """The transactions as the rules see them: customer (text), day and month numbers,
-    amount, returned units, margin, order_id, purchase (0/1), up to AS_OF."""
+    amount, returned units, margin, order_id, purchase (0/1), up to AS_OF.
+
+    CODED: the customer column holds the customer's whole-number code of the table
+    `codes` instead of the text, so that the groups and windows after it sort and hash
+    integers, not strings (the join is made once, on the rows, before any grouping)."""
     day = DIALECTS[dialect]["day"].format("date")
     units = f"CAST({RETURNED_UNITS} AS DOUBLE)" if "units" in columns else "CAST(NULL AS DOUBLE)"
     margin = "CAST(margin AS DOUBLE)" if "margin" in columns else "CAST(NULL AS DOUBLE)"
     order = "CAST(order_id AS STRING)" if "order_id" in columns else "CAST(NULL AS STRING)"
     where = f"WHERE CAST(date AS DATE) <= DATE '{as_of}'" if as_of else ""
-    return f"""
+    text = f"""
         SELECT customer, day, month, amount, units, margin, order_id,
                CASE WHEN {PURCHASE} THEN 1 ELSE 0 END AS purchase
         FROM (SELECT CAST(customer AS STRING) AS customer, {day} AS day,
                      (year(date) - 1970) * 12 + month(date) - 1 AS month,
                      CAST(amount AS DOUBLE) AS amount, {units} AS units, {margin} AS margin, {order} AS order_id
               FROM tx {where}) t"""
+    if not coded:
+        return text
+    return f"""
+        SELECT codes.code AS customer, t.day, t.month, t.amount, t.units, t.margin, t.order_id, t.purchase
+        FROM ({text}) t JOIN codes ON t.customer = codes.customer"""
 
 
 def aggregate_sql(columns: set[str], dialect: str, as_of: str | None = None) -> dict[str, str]:
@@ -68,6 +79,7 @@ def aggregate_sql(columns: set[str], dialect: str, as_of: str | None = None) -> 
     the customers in the order of the codes.
     """
     base = base_sql(columns, dialect, as_of)
+    coded = base_sql(columns, dialect, as_of, coded=True)  # customer: the code
     where = f"WHERE CAST(date AS DATE) <= DATE '{as_of}'" if as_of else ""
     if "order_id" in columns:
         # a payment is counted once per order_id, in the month of the order's earliest day
@@ -85,22 +97,25 @@ def aggregate_sql(columns: set[str], dialect: str, as_of: str | None = None) -> 
         SELECT customer, CAST(row_number() OVER (ORDER BY customer) - 1 AS INT) AS code
         FROM (SELECT DISTINCT customer FROM base) c""")
     names = "SELECT customer FROM codes ORDER BY code"
-    # compact types: the months are the one result with a row per customer and month
+    # compact types: the months are the one result with a row per customer and month; in
+    # the order of Aggregates.months, sorted by the engine (out of core, within its memory
+    # budget), not by pandas after the fetch (a second copy of tens of millions of rows)
     months = f"""
-        WITH base AS ({base}),
+        WITH base AS ({coded}),
         counted AS ({counted}),
         grouped AS (
             SELECT customer, month, sum(amount) AS amount, CAST(sum(payment) AS INT) AS payment, sum(units) AS units,
                    sum(margin) AS margin, CAST(max(purchase) AS BOOLEAN) AS purchase
             FROM counted GROUP BY customer, month)
-        SELECT code, CAST(month AS INT) AS month, amount, payment, units, margin, purchase
-        FROM grouped JOIN codes ON grouped.customer = codes.customer"""
+        SELECT customer AS code, CAST(month AS INT) AS month, amount, payment, units, margin, purchase
+        FROM grouped
+        ORDER BY code, month"""
     # the rhythm from whole numbers per customer: the gaps between consecutive purchase
     # days, their median, sum and sum of squares (segment.rhythm), not the days. The median
     # is the middle gap(s) of the gaps in order (by a window, which spills to disk), not a
     # holistic quantile, which must hold every gap of every customer in memory at once
     purchases = f"""
-        WITH base AS ({base}),
+        WITH base AS ({coded}),
         days AS (SELECT customer, day FROM base WHERE purchase = 1 GROUP BY customer, day),
         gaps AS (SELECT customer, day,
                         CAST(day - lag(day) OVER (PARTITION BY customer ORDER BY day) AS DOUBLE) AS gap
@@ -114,8 +129,8 @@ def aggregate_sql(columns: set[str], dialect: str, as_of: str | None = None) -> 
                                   THEN gap END) AS gap_median,
                          sum(gap) AS gap_sum, sum(gap * gap) AS gap_sumsq
                   FROM ranked GROUP BY customer)
-        SELECT code, purchase_days, first_day, last_day, gap_median, gap_sum, gap_sumsq
-        FROM stats JOIN codes ON stats.customer = codes.customer"""
+        SELECT customer AS code, purchase_days, first_day, last_day, gap_median, gap_sum, gap_sumsq
+        FROM stats"""
     picks = []
     for c in (c for c in ATTRIBUTES if c in columns):
         ok = f"{c} IS NOT NULL" + ("" if c == "consent" else f" AND CAST({c} AS STRING) <> ''")
@@ -135,10 +150,15 @@ def aggregate_sql(columns: set[str], dialect: str, as_of: str | None = None) -> 
 
 
 def aggregates_from(columns: set[str], dialect: str, run: Callable[[str], pd.DataFrame],
-                    as_of: str | None = None, define: Callable[[str], object] | None = None) -> Aggregates:
+                    as_of: str | None = None, define: Callable[[str], object] | None = None,
+                    chunks: Callable[[str], Iterable[pd.DataFrame]] | None = None) -> Aggregates:
     """Run the aggregation through RUN (a query -> pandas frame function of the engine)
     and DEFINE (a statement; default RUN) and code the results as segment.Aggregates
-    (customers sorted as pandas sorts them)."""
+    (customers sorted as pandas sorts them).
+
+    CHUNKS (a query -> frames of its rows in order; default: RUN's one frame) fetches the
+    months, the one result with a row per customer and month, part by part, so that the
+    engine's frame of all of them never sits beside the arrays made of it."""
     queries = aggregate_sql(columns, dialect, as_of)
     (define or run)(queries["codes"])
     bounds = run(queries["bounds"]).iloc[0]
@@ -153,12 +173,22 @@ def aggregates_from(columns: set[str], dialect: str, run: Callable[[str], pd.Dat
     def codes_of(frame: pd.DataFrame) -> np.ndarray:
         return recode[frame.pop("code").to_numpy(dtype="int64")]
 
-    raw = run(queries["months"])
-    months = {"code": codes_of(raw), "month": raw.pop("month").to_numpy(dtype="int64")}
-    for c in ("amount", "payment", "units", "margin"):  # column by column: one copy at a time
-        months[c] = raw.pop(c).to_numpy(dtype="float64", na_value=np.nan)
-    months["purchase"] = raw.pop("purchase").to_numpy(dtype=bool)
-    del raw
+    code_type = "int32" if len(names) < 2 ** 31 else "int64"
+    parts: dict[str, list[np.ndarray]] = {c: [] for c in MONTH_COLUMNS}
+    for raw in (chunks or (lambda q: [run(q)]))(queries["months"]):
+        # compact types (the codes, months and payment counts in 32 bits): 12 bytes less
+        # per customer-month than 64-bit numbers, the same values
+        parts["code"].append(codes_of(raw).astype(code_type))
+        parts["month"].append(raw.pop("month").to_numpy(dtype="int32"))
+        parts["payment"].append(raw.pop("payment").to_numpy(dtype="int32"))
+        for c in ("amount", "units", "margin"):  # column by column: one copy at a time
+            parts[c].append(raw.pop(c).to_numpy(dtype="float64", na_value=np.nan))
+        parts["purchase"].append(raw.pop("purchase").to_numpy(dtype=bool))
+        del raw
+    months = {}
+    for c in MONTH_COLUMNS:  # one column's parts and its whole at a time
+        months[c] = parts[c][0] if len(parts[c]) == 1 else np.concatenate(parts[c])
+        del parts[c]
     months = pd.DataFrame(months, copy=False)  # the arrays as they are, not one more copy
     if not _sorted(months["code"].to_numpy(), months["month"].to_numpy()):
         months = months.sort_values(["code", "month"], ignore_index=True, kind="stable")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import glob as globbing
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 import pandas as pd
 
@@ -51,11 +51,22 @@ def duckdb_aggregates(columns: set[str], settings: Settings, con) -> tuple[Aggre
     """Aggregate the view `raw` of the DuckDB connection CON (with a `_row` column) for SETTINGS."""
     def run(query: str) -> pd.DataFrame:
         return con.execute(query).fetchdf()
-    return _aggregate(columns, settings, run, "duckdb", lambda q: con.execute(q))
+
+    def chunks(query: str) -> Iterator[pd.DataFrame]:
+        result = con.execute(query)
+        while len(frame := result.fetch_df_chunk(FETCH_VECTORS)):
+            yield frame
+    return _aggregate(columns, settings, run, "duckdb", lambda q: con.execute(q), chunks)
+
+
+#: Vectors of 2,048 rows per frame when DuckDB's customer-months are fetched part by part
+#: (about a million rows: few frames, each small beside the whole).
+FETCH_VECTORS = 512
 
 
 def _aggregate(columns: set[str], settings: Settings, run: Callable[[str], pd.DataFrame], dialect: str,
-               define: Callable[[str], object]) -> tuple[Aggregates, pd.DataFrame]:
+               define: Callable[[str], object],
+               chunks: Callable[[str], Iterable[pd.DataFrame]] | None = None) -> tuple[Aggregates, pd.DataFrame]:
     missing = [c for c in REQUIRED if c not in columns]
     if missing:
         raise InputError(f"the source has no column {', '.join(missing)} (found: {', '.join(sorted(columns))})")
@@ -77,7 +88,7 @@ def _aggregate(columns: set[str], settings: Settings, run: Callable[[str], pd.Da
     as_of = None
     if settings.month is not None:
         as_of = str(pd.Period(settings.month, freq="M").end_time.date())
-    return aggregates_from(set(keep), dialect, run, as_of, define), issues
+    return aggregates_from(set(keep), dialect, run, as_of, define, chunks), issues
 
 
 #: DuckDB's memory budget (it spills to a temporary folder beyond it), so that the whole
