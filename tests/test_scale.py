@@ -338,15 +338,21 @@ def test_the_rhythm_from_whole_number_sums_is_the_rhythm_of_the_purchase_days():
     assert days.to_dict() == {"chaotic": 6, "even": 4, "one": 1, "regular": 6, "same": 1, "yearly": 4}
 
 
+@pytest.mark.parametrize("share", [0.2, 0.5, 0.01])
 @pytest.mark.parametrize("n", [0, 1, 2, 7, 5_000])
-def test_the_monthly_rank_by_sorting_is_pandas_rank(n):
-    """segment.rank_within (the monthly VIP rank of tens of millions of customer-months)
-    gives pandas' groupby rank(method="min", ascending=False) and group sizes, ties included."""
-    from tierbook.segment import rank_within
+def test_the_monthly_vips_by_partition_are_pandas_ranks_cut_at_the_share(n, share):
+    """segment.monthly_vip (a partition per month, only the VIPs sorted) gives the payers
+    of each month whose pandas rank(method="min", ascending=False) is within
+    cut_count(share, payers of the month): ties at the cut-off all in, zero and refunds out."""
+    from tierbook.segment import cut_count, monthly_vip
 
     rng = np.random.default_rng(n)
-    frame = pd.DataFrame({"month": rng.integers(640, 652, n), "value": np.round(rng.random(n) * 4) / 2 + 0.5})
-    by = frame.groupby("month")["value"]
-    rank, size = rank_within(frame["month"].to_numpy(), frame["value"].to_numpy())
-    np.testing.assert_array_equal(rank, by.rank(method="min", ascending=False).to_numpy())
-    np.testing.assert_array_equal(size, by.transform("size").to_numpy())
+    frame = pd.DataFrame({"month": rng.integers(640, 652, n), "code": np.arange(n),
+                          "value": np.round(rng.random(n) * 4) / 2 - 0.5})
+    payers = frame[frame["value"] > 0]
+    by = payers.groupby("month")["value"]
+    rank = by.rank(method="min", ascending=False).astype("int64")
+    keep = rank <= cut_count(share, by.transform("size").to_numpy())
+    expected = payers[keep].assign(rank=rank[keep])
+    got = monthly_vip(frame, share)
+    pd.testing.assert_frame_equal(got, expected)
