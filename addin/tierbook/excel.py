@@ -64,7 +64,7 @@ if sys.platform != "emscripten":
 from . import labels
 from .read import clean_transactions
 from .schema import InputError
-from .lookups import CUSTOMER_FIELDS, UNKNOWN_CUSTOMER, customer_answers, customers_columns
+from .lookups import CUSTOMER_FIELDS, UNKNOWN_CUSTOMER, customer_answers, customers_columns, unknown_customer
 from .segment import CUSTOMER_COLUMNS, Segmentation, classify
 from .settings import Criterion, Settings
 
@@ -523,8 +523,8 @@ def _answer(table: pd.DataFrame, field: str, customer: object) -> object:
         raise TierbookExcelError(f"tierbook: a classification handle does not answer {field}")
     try:
         value = table.at[name, field]
-    except KeyError:
-        return UNKNOWN_CUSTOMER
+    except KeyError:  # in the language of a Customers table given as the argument
+        return unknown_customer(table.attrs["lang"]) if "lang" in table.attrs else UNKNOWN_CUSTOMER
     if value is None or value is pd.NaT or (isinstance(value, str) and value == "") \
             or (isinstance(value, float) and np.isnan(value)):
         return ""

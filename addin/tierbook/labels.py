@@ -210,6 +210,7 @@ WORDS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "consent.yes": "yes", "consent.no": "no", "consent.unknown": "unknown",
         "row.inactive": "not active in the window",
         "row.all": "All customers",
+        "unknown_customer": "unknown customer",
         "left_out": ("{shown} of {total} rows, {order}: Excel holds {limit} rows per sheet, {left} are left out. "
                      "All customers, with every column of Customers: {where}."),
         "left_out.revenue": "the highest revenue first",
@@ -239,6 +240,7 @@ WORDS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "consent.yes": "да", "consent.no": "нет", "consent.unknown": "неизвестно",
         "row.inactive": "не активны в окне",
         "row.all": "Все клиенты",
+        "unknown_customer": "неизвестный клиент",
         "left_out": ("{shown} из {total} строк, {order}: в листе Excel не больше {limit} строк, {left} не вошли. "
                      "Все клиенты со всеми столбцами листа «Клиенты»: {where}."),
         "left_out.revenue": "сначала с наибольшей выручкой",

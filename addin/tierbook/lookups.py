@@ -47,8 +47,14 @@ CUSTOMER_FIELDS: tuple[str, ...] = tuple(CUSTOMER_FUNCTIONS.values())
 #: (sheets.primary_segment) and the date of the next contact (sheets.next_contacts).
 LOOKUP_COLUMNS: tuple[str, ...] = ("segment", "next_contact")
 
-#: What a function answers for a customer who is not in the Customers table.
+#: What a function answers for a customer who is not in the Customers table (in
+#: English; unknown_customer(lang) in the book's language).
 UNKNOWN_CUSTOMER = "unknown customer"
+
+
+def unknown_customer(lang: str) -> str:
+    """What a lookup answers in a LANG book for a customer who is not in its Customers table."""
+    return labels.word("unknown_customer", lang)
 
 #: The Customers table's name (labels.TABLE_NAMES), the same in every language.
 CUSTOMERS_TABLE = labels.TABLE_NAMES["customers"]
@@ -82,7 +88,7 @@ def _lookup(column: str, lang: str, fn: Callable[[str], str], pm: Callable[[str]
     LET parameter: as typed in Excel, or with the file format's _xlfn. / _xlpm. prefixes."""
     customer, key, found = pm("customer"), pm("key"), pm("found")
     lookup = (f'{fn("XLOOKUP")}({key},{_column_ref("customer", lang)},{_column_ref(column, lang)},'
-              f'"{UNKNOWN_CUSTOMER}")')
+              f'"{unknown_customer(lang)}")')
     # key: the customer as the reader cleans ids (a number typed as 1001 matches "1001");
     # an empty customer or an empty answer is an empty cell, not 0.
     return (f'{fn("LAMBDA")}({customer},{fn("LET")}({key},TRIM({customer}&""),{found},{lookup},'
@@ -116,10 +122,10 @@ def typed_formula(stored: str) -> str:
 def fallback_formula(field: str, cell: str, lang: str) -> str:
     """The plain formula for LibreOffice and Excel before LAMBDA: FIELD of the customer
     in CELL, e.g. =IFERROR(INDEX(tbCustomers[[segment]],MATCH(TRIM(A2&""),
-    tbCustomers[[customer]],0)),"unknown customer")."""
+    tbCustomers[[customer]],0)),"unknown customer") (the answer in LANG)."""
     key = f'TRIM({cell}&"")'
     found = f'INDEX({_column_ref(field, lang)},MATCH({key},{_column_ref("customer", lang)},0))'
-    return f'=IF({key}="","",IFERROR(IF({found}="","",{found}),"{UNKNOWN_CUSTOMER}"))'
+    return f'=IF({key}="","",IFERROR(IF({found}="","",{found}),"{unknown_customer(lang)}"))'
 
 
 # --------------------------------------------------------------------------- the table as an argument
@@ -160,7 +166,15 @@ def customer_answers(rows: Sequence[Sequence[object]], customer_key: Callable[[o
         if key and key not in first:
             first[key] = row
     data = {field: [_cell(r, columns.get(field)) for r in first.values()] for field in CUSTOMER_FIELDS}
-    return pd.DataFrame(data, index=pd.Index(list(first), name="customer"), dtype=object)
+    answers = pd.DataFrame(data, index=pd.Index(list(first), name="customer"), dtype=object)
+    answers.attrs["lang"] = table_lang(rows[0][at])
+    return answers
+
+
+def table_lang(customer_header: object) -> str:
+    """The language of a Customers table, from the header of its customer column."""
+    text = str(customer_header).strip().casefold()
+    return next((lang for lang in labels.LANGS if customers_header("customer", lang).casefold() == text), "en")
 
 
 def _cell(row: Sequence[object], i: int | None) -> object:
