@@ -2,8 +2,9 @@
 that DuckDB and Spark SQL both run (issue 14).
 
 The heavy part (millions of rows) stays in the engine that holds the data; only one row
-per customer and month, and one row per customer, come back to pandas, where
-segment.classify_aggregates applies every rule of DOMAIN.md. The SQL follows
+per customer and month (with the month's purchase days as bits, from which numpy makes
+the purchase stats per customer) and one row of attributes per customer come back to
+pandas, where segment.classify_aggregates applies every rule of DOMAIN.md. The SQL follows
 segment.aggregate_transactions, the pandas definition, rule for rule (the expressions
 below are those of segment.is_purchase and segment.returned_units; the tests evaluate
 both on the same adversarial rows and compare whole classifications).
@@ -86,7 +87,7 @@ def aggregate_sql(columns: set[str], dialect: str, as_of: str | None = None) -> 
     # the month's purchase days as a set of bits (bit d-1: a purchase row on day d), so
     # that the purchase stats come from the months' rows (dayset_stats), with no second
     # grouping of the rows by customer and day
-    dayset = f"CASE WHEN purchase = 1 THEN CAST(power(2, mday - 1) AS INT) ELSE 0 END"
+    dayset = "CASE WHEN purchase = 1 THEN CAST(power(2, mday - 1) AS INT) ELSE 0 END"
     if "order_id" in columns:
         # a payment is counted once per order_id, in the month of the order's earliest day
         counted = f"""
