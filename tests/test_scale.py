@@ -356,3 +356,23 @@ def test_the_monthly_vips_by_partition_are_pandas_ranks_cut_at_the_share(n, shar
     expected = payers[keep].assign(rank=rank[keep])
     got = monthly_vip(frame, share)
     pd.testing.assert_frame_equal(got, expected)
+
+
+@pytest.mark.parametrize("slice_rows", [1, 5, 1 << 21])
+def test_the_purchase_stats_from_the_months_day_sets_are_those_of_the_purchase_days(slice_rows, monkeypatch):
+    """The months' purchase days as bits (aggregate.dayset_stats), slice by slice of whole
+    customers, give exactly pandas' Aggregates.purchases (days 1 and 31, orders, refunds)."""
+    from tierbook import aggregate
+    from tierbook.segment import aggregate_transactions
+
+    monkeypatch.setattr(aggregate, "DAYSET_ROWS", slice_rows)
+    tx = synthetic(20_000, customers=300)
+    edges = pd.DataFrame({"customer": ["edge"] * 4, "date": pd.to_datetime(["2021-01-01", "2021-01-31", "2021-03-31", "2021-04-01"]),
+                          "amount": [10.0, 20.0, 30.0, 40.0]})
+    tx = pd.concat([tx, edges.assign(units=1.0, margin=1.0)], ignore_index=True).astype(tx.dtypes.to_dict())
+    expected = aggregate_transactions(tx)
+    agg, _ = frame_aggregates(tx, Settings())
+    np.testing.assert_array_equal(agg.names, expected.names)
+    pd.testing.assert_frame_equal(agg.purchases, expected.purchases, check_index_type=False, check_names=False)
+    edge = agg.purchases.loc[int(np.flatnonzero(agg.names == "edge")[0])]
+    assert edge["purchase_days"] == 4 and edge["gap_sum"] == 90 and edge["gap_median"] == 30

@@ -2,8 +2,9 @@
 that DuckDB and Spark SQL both run (issue 14).
 
 The heavy part (millions of rows) stays in the engine that holds the data; only one row
-per customer and month, and one row per customer, come back to pandas, where
-segment.classify_aggregates applies every rule of DOMAIN.md. The SQL follows
+per customer and month (with the month's purchase days as bits, from which numpy makes
+the purchase stats per customer) and one row of attributes per customer come back to
+pandas, where segment.classify_aggregates applies every rule of DOMAIN.md. The SQL follows
 segment.aggregate_transactions, the pandas definition, rule for rule (the expressions
 below are those of segment.is_purchase and segment.returned_units; the tests evaluate
 both on the same adversarial rows and compare whole classifications).
@@ -46,7 +47,7 @@ PAYMENT = "amount > 0"
 
 def base_sql(columns: set[str], dialect: str, as_of: str | None = None, coded: bool = False) -> str:
     """The transactions as the rules see them: customer (text), day and month numbers,
-    amount, returned units, margin, order_id, purchase (0/1), up to AS_OF.
+    day of the month (1-31), amount, returned units, margin, order_id, purchase (0/1), up to AS_OF.
 
     CODED: the customer column holds the customer's whole-number code of the table
     `codes` instead of the text, so that the groups and windows after it sort and hash
@@ -57,41 +58,48 @@ def base_sql(columns: set[str], dialect: str, as_of: str | None = None, coded: b
     order = "CAST(order_id AS STRING)" if "order_id" in columns else "CAST(NULL AS STRING)"
     where = f"WHERE CAST(date AS DATE) <= DATE '{as_of}'" if as_of else ""
     text = f"""
-        SELECT customer, day, month, amount, units, margin, order_id,
+        SELECT customer, day, month, mday, amount, units, margin, order_id,
                CASE WHEN {PURCHASE} THEN 1 ELSE 0 END AS purchase
         FROM (SELECT CAST(customer AS STRING) AS customer, {day} AS day,
-                     (year(date) - 1970) * 12 + month(date) - 1 AS month,
+                     (year(date) - 1970) * 12 + month(date) - 1 AS month, dayofmonth(CAST(date AS DATE)) AS mday,
                      CAST(amount AS DOUBLE) AS amount, {units} AS units, {margin} AS margin, {order} AS order_id
               FROM tx {where}) t"""
     if not coded:
         return text
     return f"""
-        SELECT codes.code AS customer, t.day, t.month, t.amount, t.units, t.margin, t.order_id, t.purchase
+        SELECT codes.code AS customer, t.day, t.month, t.mday, t.amount, t.units, t.margin, t.order_id, t.purchase
         FROM ({text}) t JOIN codes ON t.customer = codes.customer"""
 
 
 def aggregate_sql(columns: set[str], dialect: str, as_of: str | None = None) -> dict[str, str]:
-    """The statements (codes) and queries (bounds, names, months, purchases, attributes) over `tx`.
+    """The statements (codes) and queries (bounds, names, months, attributes) over `tx`.
 
     AS_OF ("YYYY-MM-DD"): only transactions up to that day count (a replayed month).
     codes makes the table `codes` (customer, code: the customers in order, numbered once),
     so that the other queries send back whole-number codes instead of names; names lists
-    the customers in the order of the codes.
+    the customers in the order of the codes. months has one more column than
+    Aggregates.months, dayset (the month's purchase days as bits), from which
+    aggregates_from makes Aggregates.purchases.
     """
     base = base_sql(columns, dialect, as_of)
     coded = base_sql(columns, dialect, as_of, coded=True)  # customer: the code
     where = f"WHERE CAST(date AS DATE) <= DATE '{as_of}'" if as_of else ""
+    # the month's purchase days as a set of bits (bit d-1: a purchase row on day d), so
+    # that the purchase stats come from the months' rows (dayset_stats), with no second
+    # grouping of the rows by customer and day
+    dayset = "CASE WHEN purchase = 1 THEN CAST(power(2, mday - 1) AS INT) ELSE 0 END"
     if "order_id" in columns:
         # a payment is counted once per order_id, in the month of the order's earliest day
         counted = f"""
-            SELECT customer, month, amount, units, margin, purchase,
+            SELECT customer, month, amount, units, margin, purchase, {dayset} AS dayset,
                    CASE WHEN {PAYMENT} AND order_id IS NULL THEN 1 ELSE 0 END AS payment
             FROM base
             UNION ALL
-            SELECT customer, min(month) AS month, 0.0, NULL, NULL, 0, 1
+            SELECT customer, min(month) AS month, 0.0, NULL, NULL, 0, 0, 1
             FROM base WHERE {PAYMENT} AND order_id IS NOT NULL GROUP BY customer, order_id"""
     else:
-        counted = f"SELECT customer, month, amount, units, margin, purchase, CASE WHEN {PAYMENT} THEN 1 ELSE 0 END AS payment FROM base"
+        counted = (f"SELECT customer, month, amount, units, margin, purchase, {dayset} AS dayset, "
+                   f"CASE WHEN {PAYMENT} THEN 1 ELSE 0 END AS payment FROM base")
     codes = DIALECTS[dialect]["keep"].format("codes", f"""
         WITH base AS ({base})
         SELECT customer, CAST(row_number() OVER (ORDER BY customer) - 1 AS INT) AS code
@@ -105,32 +113,12 @@ def aggregate_sql(columns: set[str], dialect: str, as_of: str | None = None) -> 
         counted AS ({counted}),
         grouped AS (
             SELECT customer, month, sum(amount) AS amount, CAST(sum(payment) AS INT) AS payment, sum(units) AS units,
-                   sum(margin) AS margin, CAST(max(purchase) AS BOOLEAN) AS purchase
+                   sum(margin) AS margin, CAST(max(purchase) AS BOOLEAN) AS purchase,
+                   CAST(bit_or(dayset) AS INT) AS dayset
             FROM counted GROUP BY customer, month)
-        SELECT customer AS code, CAST(month AS INT) AS month, amount, payment, units, margin, purchase
+        SELECT customer AS code, CAST(month AS INT) AS month, amount, payment, units, margin, purchase, dayset
         FROM grouped
         ORDER BY code, month"""
-    # the rhythm from whole numbers per customer: the gaps between consecutive purchase
-    # days, their median, sum and sum of squares (segment.rhythm), not the days. The median
-    # is the middle gap(s) of the gaps in order (by a window, which spills to disk), not a
-    # holistic quantile, which must hold every gap of every customer in memory at once
-    purchases = f"""
-        WITH base AS ({coded}),
-        days AS (SELECT customer, day FROM base WHERE purchase = 1 GROUP BY customer, day),
-        gaps AS (SELECT customer, day,
-                        CAST(day - lag(day) OVER (PARTITION BY customer ORDER BY day) AS DOUBLE) AS gap
-                 FROM days),
-        ranked AS (SELECT customer, day, gap,
-                          row_number() OVER (PARTITION BY customer ORDER BY gap NULLS LAST) AS k,
-                          count(gap) OVER (PARTITION BY customer) AS m
-                   FROM gaps),
-        stats AS (SELECT customer, count(*) AS purchase_days, min(day) AS first_day, max(day) AS last_day,
-                         avg(CASE WHEN gap IS NOT NULL AND (k = floor((m + 1) / 2) OR k = floor(m / 2) + 1)
-                                  THEN gap END) AS gap_median,
-                         sum(gap) AS gap_sum, sum(gap * gap) AS gap_sumsq
-                  FROM ranked GROUP BY customer)
-        SELECT customer AS code, purchase_days, first_day, last_day, gap_median, gap_sum, gap_sumsq
-        FROM stats"""
     picks = []
     for c in (c for c in ATTRIBUTES if c in columns):
         ok = f"{c} IS NOT NULL" + ("" if c == "consent" else f" AND CAST({c} AS STRING) <> ''")
@@ -145,8 +133,7 @@ def aggregate_sql(columns: set[str], dialect: str, as_of: str | None = None) -> 
         SELECT code, {', '.join(c for c in ATTRIBUTES if c in columns)}
         FROM picked JOIN codes ON picked.customer = codes.customer""" if picks else "")
     bounds = f"SELECT min(CAST(date AS DATE)) AS first_date, max(CAST(date AS DATE)) AS last_date, count(*) AS n FROM tx {where}"
-    return {"codes": codes, "bounds": bounds, "names": names, "months": months, "purchases": purchases,
-            "attributes": attributes}
+    return {"codes": codes, "bounds": bounds, "names": names, "months": months, "attributes": attributes}
 
 
 def aggregates_from(columns: set[str], dialect: str, run: Callable[[str], pd.DataFrame],
@@ -174,7 +161,7 @@ def aggregates_from(columns: set[str], dialect: str, run: Callable[[str], pd.Dat
         return recode[frame.pop("code").to_numpy(dtype="int64")]
 
     code_type = "int32" if len(names) < 2 ** 31 else "int64"
-    parts: dict[str, list[np.ndarray]] = {c: [] for c in MONTH_COLUMNS}
+    parts: dict[str, list[np.ndarray]] = {c: [] for c in (*MONTH_COLUMNS, "dayset")}
     for raw in (chunks or (lambda q: [run(q)]))(queries["months"]):
         # compact types (the codes, months and payment counts in 32 bits): 12 bytes less
         # per customer-month than 64-bit numbers, the same values
@@ -184,24 +171,17 @@ def aggregates_from(columns: set[str], dialect: str, run: Callable[[str], pd.Dat
         for c in ("amount", "units", "margin"):  # column by column: one copy at a time
             parts[c].append(raw.pop(c).to_numpy(dtype="float64", na_value=np.nan))
         parts["purchase"].append(raw.pop("purchase").to_numpy(dtype=bool))
+        parts["dayset"].append(raw.pop("dayset").to_numpy(dtype="int64").astype("uint32"))
         del raw
     months = {}
-    for c in MONTH_COLUMNS:  # one column's parts and its whole at a time
+    for c in (*MONTH_COLUMNS, "dayset"):  # one column's parts and its whole at a time
         months[c] = parts[c][0] if len(parts[c]) == 1 else np.concatenate(parts[c])
         del parts[c]
     months = pd.DataFrame(months, copy=False)  # the arrays as they are, not one more copy
     if not _sorted(months["code"].to_numpy(), months["month"].to_numpy()):
         months = months.sort_values(["code", "month"], ignore_index=True, kind="stable")
 
-    raw = run(queries["purchases"])
-    index = codes_of(raw)
-    purchases = pd.DataFrame({
-        "purchase_days": raw["purchase_days"].to_numpy(dtype="int64"),
-        "first_day": raw["first_day"].to_numpy(dtype="int64"),
-        "last_day": raw["last_day"].to_numpy(dtype="int64"),
-        **{c: raw[c].to_numpy(dtype="float64", na_value=np.nan) for c in ("gap_median", "gap_sum", "gap_sumsq")},
-    }, index=index).sort_index()
-    del raw
+    purchases = dayset_stats(months["code"].to_numpy(), months["month"].to_numpy(), months.pop("dayset").to_numpy())
 
     if queries["attributes"]:
         attributes = run(queries["attributes"])
@@ -223,3 +203,71 @@ def _sorted(code: np.ndarray, month: np.ndarray) -> bool:
         return True
     step = np.diff(code)
     return bool((step >= 0).all() and (np.diff(month)[step == 0] > 0).all())
+
+
+#: Rows of the months turned into purchase days at a time by dayset_stats (a slice's days,
+#: gaps and their sort stay small beside the months).
+DAYSET_ROWS = 1 << 21
+
+
+def dayset_stats(code: np.ndarray, month: np.ndarray, dayset: np.ndarray) -> pd.DataFrame:
+    """Aggregates.purchases from the months in (code, month) order and their purchase days
+    as bits (bit d-1 of DAYSET: a purchase on day d of the month): the same figures as
+    segment._purchase_stats makes from one row per customer and purchase day, slice by
+    slice of whole customers."""
+    n = len(code)
+    frames = []
+    start = 0
+    while start < n:
+        stop = min(start + DAYSET_ROWS, n)
+        if stop < n:  # end the slice where a customer ends
+            stop = int(np.searchsorted(code, code[stop - 1], side="left"))
+            if stop <= start:  # one customer longer than a slice: all of their months
+                stop = int(np.searchsorted(code, code[start], side="right"))
+        frames.append(_dayset_slice(code[start:stop], month[start:stop], dayset[start:stop]))
+        start = stop
+    if not frames:
+        return _dayset_slice(code, month, dayset)
+    return frames[0] if len(frames) == 1 else pd.concat(frames)
+
+
+def _dayset_slice(code: np.ndarray, month: np.ndarray, dayset: np.ndarray) -> pd.DataFrame:
+    bits = np.unpackbits(np.ascontiguousarray(dayset, dtype="<u4").view(np.uint8).reshape(-1, 4),
+                         axis=1, bitorder="little")
+    row, bit = np.nonzero(bits)  # row by row, and the days in order within a row
+    del bits
+    first = month.astype("int64").astype("datetime64[M]").astype("datetime64[D]").astype("int64")
+    day = first[row] + bit
+    who = code[row].astype("int64")
+    del row, bit
+    starts = np.flatnonzero(np.r_[True, who[1:] != who[:-1]]) if len(who) else np.zeros(0, dtype="int64")
+    index = who[starts]
+    count = np.diff(np.r_[starts, len(who)])
+    out = pd.DataFrame({"purchase_days": count.astype("int64"), "first_day": day[starts],
+                        "last_day": day[np.r_[starts[1:], len(who)] - 1] if len(who) else day[:0]},
+                       index=pd.Index(index, dtype="int64"))
+    same = who[1:] == who[:-1]
+    gap = (day[1:] - day[:-1])[same]
+    gap_who = who[1:][same]
+    del day
+    median = np.full(len(index), np.nan)
+    total = np.full(len(index), np.nan)
+    squares = np.full(len(index), np.nan)
+    if len(gap):
+        # each customer's gaps in order: one sort of (customer, gap) as one whole number
+        # (customer within the slice below 2**31, a gap below 2**32)
+        base = gap_who[0]
+        ordered = np.sort((gap_who - base) * (1 << 32) + gap) - ((gap_who - base) * (1 << 32))
+        del base
+        g_starts = np.flatnonzero(np.r_[True, gap_who[1:] != gap_who[:-1]])
+        m = np.diff(np.r_[g_starts, len(gap_who)])
+        at = np.searchsorted(index, gap_who[g_starts])
+        low, high = ordered[g_starts + (m - 1) // 2], ordered[g_starts + m // 2]
+        median[at] = (low + high) / 2
+        as_float = gap.astype("float64")
+        total[at] = np.add.reduceat(as_float, g_starts)
+        squares[at] = np.add.reduceat(as_float * as_float, g_starts)
+    out["gap_median"] = median
+    out["gap_sum"] = total
+    out["gap_sumsq"] = squares
+    return out
