@@ -322,10 +322,12 @@ def table_values(rows: TableRows, first: int, remote: bool) -> tuple[list[list],
 def _typed(value: object, remote: bool) -> object:
     """VALUE as the open workbook gets it: text escaped, nothing as an empty cell;
     REMOTE: dates and other objects as xlwings' remote engine converts them."""
+    from .workbook import safe_text
+
     if value is None:
         return "" if remote else None
     if type(value) is str:
-        return "'" + value if value.startswith(FORMULA_STARTS) else value
+        return safe_text(value)
     if not remote or type(value) in (int, float, bool):
         return value
     from xlwings.pro._xlremote import Engine
@@ -374,7 +376,7 @@ class ExcelWriter:
     def __init__(self, book, points: bool | None = None):
         self.book = book
         # Office.js sets column widths in points, desktop Excel in characters.
-        self.points = (book.app.engine.name == "remote") if points is None else points
+        self.points = self.remote if points is None else points
 
     def write(self, ws: RecordedSheet, target) -> None:
         """Everything SheetWriter put in WS, into the xlwings sheet TARGET."""
