@@ -410,3 +410,27 @@ def test_calls_per_manager_of_a_classification():
     # overdue: newbie (06-27), rhythm (06-22); this week 06-30..07-06: lostvip, lostunk, lossbig, late (07-05);
     # later: x (07-07); refused and losssmall are no call
     assert got.to_dict("list") == {"manager": [""], "overdue": [2], "due_this_week": [4], "later": [1], "calls": [7]}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_purchase_stats_are_those_of_a_pandas_groupby_of_the_purchase_days(seed):
+    """segment.purchase_stats (numpy, one sort of the gaps) against pandas' groupby of the
+    same purchase days: counts, first and last day, the gaps' median (even and odd counts,
+    equal gaps), sum and sum of squares, NaN gaps for a single purchase day."""
+    from tierbook.segment import purchase_stats
+
+    rng = np.random.default_rng(seed)
+    days = pd.DataFrame({"code": rng.integers(0, 400, 5_000) * 3, "day": rng.integers(-400, 2_000, 5_000)})
+    single = pd.DataFrame({"code": [1, 4, 7], "day": [-3, 0, 9]})  # one purchase day each
+    even = pd.DataFrame({"code": [2] * 5, "day": [0, 5, 10, 20, 50]})  # gaps 5, 5, 10, 30
+    days = pd.concat([days, single, even]).drop_duplicates().sort_values(["code", "day"], ignore_index=True)
+    gaps = days.assign(gap=days.groupby("code")["day"].diff()).dropna(subset=["gap"])
+    by_gap = gaps.groupby("code")["gap"]
+    expected = days.groupby("code")["day"].agg(purchase_days="size", first_day="min", last_day="max")
+    expected["gap_median"] = by_gap.median()
+    expected["gap_sum"] = by_gap.sum()
+    expected["gap_sumsq"] = (gaps["gap"] ** 2).groupby(gaps["code"]).sum()
+    got = purchase_stats(days["code"].to_numpy(), days["day"].to_numpy())
+    assert got["purchase_days"].eq(1).sum() == 3 and got["gap_median"].isna().sum() == 3
+    assert got.loc[2, "gap_median"] == 7.5 and got.loc[2, "gap_sumsq"] == 25 + 25 + 100 + 900
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)

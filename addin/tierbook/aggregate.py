@@ -21,7 +21,7 @@ from typing import Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from .segment import Aggregates
+from .segment import Aggregates, purchase_stats
 
 #: The columns of Aggregates.months, in order.
 MONTH_COLUMNS = ("code", "month", "amount", "payment", "units", "margin", "purchase")
@@ -232,42 +232,10 @@ def dayset_stats(code: np.ndarray, month: np.ndarray, dayset: np.ndarray) -> pd.
 
 
 def _dayset_slice(code: np.ndarray, month: np.ndarray, dayset: np.ndarray) -> pd.DataFrame:
+    """segment.purchase_stats of the purchase days that the months' bits stand for."""
     bits = np.unpackbits(np.ascontiguousarray(dayset, dtype="<u4").view(np.uint8).reshape(-1, 4),
                          axis=1, bitorder="little")
     row, bit = np.nonzero(bits)  # row by row, and the days in order within a row
     del bits
     first = month.astype("int64").astype("datetime64[M]").astype("datetime64[D]").astype("int64")
-    day = first[row] + bit
-    who = code[row].astype("int64")
-    del row, bit
-    starts = np.flatnonzero(np.r_[True, who[1:] != who[:-1]]) if len(who) else np.zeros(0, dtype="int64")
-    index = who[starts]
-    count = np.diff(np.r_[starts, len(who)])
-    out = pd.DataFrame({"purchase_days": count.astype("int64"), "first_day": day[starts],
-                        "last_day": day[np.r_[starts[1:], len(who)] - 1] if len(who) else day[:0]},
-                       index=pd.Index(index, dtype="int64"))
-    same = who[1:] == who[:-1]
-    gap = (day[1:] - day[:-1])[same]
-    gap_who = who[1:][same]
-    del day
-    median = np.full(len(index), np.nan)
-    total = np.full(len(index), np.nan)
-    squares = np.full(len(index), np.nan)
-    if len(gap):
-        # each customer's gaps in order: one sort of (customer, gap) as one whole number
-        # (customer within the slice below 2**31, a gap below 2**32)
-        base = gap_who[0]
-        ordered = np.sort((gap_who - base) * (1 << 32) + gap) - ((gap_who - base) * (1 << 32))
-        del base
-        g_starts = np.flatnonzero(np.r_[True, gap_who[1:] != gap_who[:-1]])
-        m = np.diff(np.r_[g_starts, len(gap_who)])
-        at = np.searchsorted(index, gap_who[g_starts])
-        low, high = ordered[g_starts + (m - 1) // 2], ordered[g_starts + m // 2]
-        median[at] = (low + high) / 2
-        as_float = gap.astype("float64")
-        total[at] = np.add.reduceat(as_float, g_starts)
-        squares[at] = np.add.reduceat(as_float * as_float, g_starts)
-    out["gap_median"] = median
-    out["gap_sum"] = total
-    out["gap_sumsq"] = squares
-    return out
+    return purchase_stats(code[row], first[row] + bit)

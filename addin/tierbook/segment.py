@@ -233,15 +233,44 @@ def aggregate_transactions(tx: pd.DataFrame) -> Aggregates:
 
 def _purchase_stats(days: pd.DataFrame) -> pd.DataFrame:
     """Aggregates.purchases from the purchase days (code, day; sorted)."""
-    code, day = days["code"].to_numpy(), days["day"].to_numpy()
-    same = code[1:] == code[:-1]
-    gap = (day[1:] - day[:-1])[same].astype("float64")
-    by_gap = pd.DataFrame({"gap": gap, "square": gap * gap}).groupby(code[1:][same])
-    by_day = days.groupby("code")["day"]
-    out = pd.DataFrame({"purchase_days": by_day.size(), "first_day": by_day.min(), "last_day": by_day.max()})
-    out["gap_median"] = by_gap["gap"].median()
-    out["gap_sum"] = by_gap["gap"].sum()
-    out["gap_sumsq"] = by_gap["square"].sum()
+    return purchase_stats(days["code"].to_numpy(), days["day"].to_numpy())
+
+
+def purchase_stats(code: np.ndarray, day: np.ndarray) -> pd.DataFrame:
+    """Aggregates.purchases from one entry per customer code and purchase day, in (code, day)
+    order: purchase days, first and last day, and the gaps between purchase days (median,
+    sum, sum of squares, for the rhythm; NaN for a customer with one purchase day), indexed
+    by code. The one definition of these figures, for the pandas engine and for the day sets
+    that DuckDB and Spark send (aggregate.dayset_stats)."""
+    who = np.asarray(code).astype("int64", copy=False)
+    day = np.asarray(day).astype("int64", copy=False)
+    starts = np.flatnonzero(np.r_[True, who[1:] != who[:-1]]) if len(who) else np.zeros(0, dtype="int64")
+    index = who[starts]
+    out = pd.DataFrame({"purchase_days": np.diff(np.r_[starts, len(who)]).astype("int64"), "first_day": day[starts],
+                        "last_day": day[np.r_[starts[1:], len(who)] - 1] if len(who) else day[:0]},
+                       index=pd.Index(index, dtype="int64", name="code"))
+    same = who[1:] == who[:-1]
+    gap = (day[1:] - day[:-1])[same]
+    gap_who = who[1:][same]
+    median = np.full(len(index), np.nan)
+    total = np.full(len(index), np.nan)
+    squares = np.full(len(index), np.nan)
+    if len(gap):
+        # each customer's gaps in order: one sort of (customer, gap) as one whole number
+        # (customers counted from the first one below 2**31, a gap below 2**32)
+        shift = (gap_who - gap_who[0]) * (1 << 32)
+        ordered = np.sort(shift + gap) - shift
+        del shift
+        g_starts = np.flatnonzero(np.r_[True, gap_who[1:] != gap_who[:-1]])
+        m = np.diff(np.r_[g_starts, len(gap_who)])
+        at = np.searchsorted(index, gap_who[g_starts])
+        median[at] = (ordered[g_starts + (m - 1) // 2] + ordered[g_starts + m // 2]) / 2
+        as_float = gap.astype("float64")
+        total[at] = np.add.reduceat(as_float, g_starts)
+        squares[at] = np.add.reduceat(as_float * as_float, g_starts)
+    out["gap_median"] = median
+    out["gap_sum"] = total
+    out["gap_sumsq"] = squares
     return out
 
 
