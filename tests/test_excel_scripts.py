@@ -187,7 +187,14 @@ FORMATS = {
     "setWrapText": lambda cell, wrap: setattr(cell, "alignment", Alignment(wrap_text=wrap,
                                                                            horizontal=cell.alignment.horizontal,
                                                                            vertical=cell.alignment.vertical)),
+    "setHorizontalAlignment": lambda cell, js: setattr(cell, "alignment", Alignment(
+        wrap_text=cell.alignment.wrap_text, horizontal=JS_ALIGNMENT[js], vertical=cell.alignment.vertical)),
+    "setVerticalAlignment": lambda cell, js: setattr(cell, "alignment", Alignment(
+        wrap_text=cell.alignment.wrap_text, horizontal=cell.alignment.horizontal, vertical=JS_ALIGNMENT[js])),
 }
+#: Office.js alignment values (Range.format.horizontalAlignment / verticalAlignment) -> openpyxl's.
+JS_ALIGNMENT = {"General": "general", "Left": "left", "Center": "center", "Right": "right", "Top": "top",
+                "Bottom": "bottom"}
 
 
 def grid(ws) -> list[list]:
@@ -459,7 +466,8 @@ def rules(ws) -> list[tuple]:
 
 
 def looks(ws) -> dict:
-    """Number format, bold, font colour and fill of every cell that holds a value."""
+    """Number format, bold, font colour, fill and alignment (horizontal, vertical, wrapped)
+    of every cell that holds a value."""
     out = {}
     for row in ws.iter_rows():
         for cell in row:
@@ -468,7 +476,9 @@ def looks(ws) -> dict:
             fill = cell.fill.fgColor.rgb[-6:] if cell.fill is not None and cell.fill.fill_type == "solid" else None
             color = cell.font.color.rgb[-6:] if cell.font.color is not None and isinstance(cell.font.color.rgb, str) \
                 else None
-            out[cell.coordinate] = (cell.number_format, bool(cell.font.b), color if color != "000000" else None, fill)
+            align = cell.alignment
+            out[cell.coordinate] = (cell.number_format, bool(cell.font.b), color if color != "000000" else None, fill,
+                                    align.horizontal, align.vertical, bool(align.wrap_text))
     return out
 
 

@@ -87,6 +87,7 @@ class Look:
     fill: str | None = None
     wrap: bool | None = None
     halign: str | None = None
+    valign: str | None = None
 
 
 def _rgb(color) -> str | None:
@@ -117,7 +118,9 @@ def look_of(cell) -> Look:
                      fill=_rgb(fill.fgColor) if fill is not None and fill.fill_type == "solid" else None,
                      wrap=True if align is not None and align.wrap_text else None,
                      halign=align.horizontal if align is not None and align.horizontal in
-                     ("left", "center", "right") else None)
+                     ("left", "center", "right") else None,
+                     valign=align.vertical if align is not None and align.vertical in
+                     ("top", "center") else None)
         _LOOKS[key] = found
     return found
 
@@ -260,7 +263,9 @@ def _table_runs(ws, rows: TableRows, first: int) -> list[tuple[int, int, int, Lo
     return out
 
 
-#: How each attribute of a Look is set on an xlwings range (alignment is left to Excel).
+#: How each attribute of a Look is set on an xlwings range (desktop Excel, and the
+#: Office.js clients of xlwings Server and Lite: the only remote clients the ribbon serves,
+#: as xlwings sets gridlines and alignments through Office.js only).
 SETTERS = {
     "number_format": lambda rng, v: setattr(rng, "number_format", v),
     "bold": lambda rng, v: setattr(rng.font, "bold", v),
@@ -269,6 +274,8 @@ SETTERS = {
     "font_color": lambda rng, v: setattr(rng.font, "color", v),
     "fill": lambda rng, v: setattr(rng, "color", v),
     "wrap": lambda rng, v: setattr(rng, "wrap_text", v),
+    "halign": lambda rng, v: setattr(rng, "horizontal_alignment", v),
+    "valign": lambda rng, v: setattr(rng, "vertical_alignment", v),
 }
 
 
