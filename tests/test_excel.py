@@ -312,3 +312,60 @@ def with_rows(rows: list[list]) -> dict:
                         f"{len(rows)}", "used_range_row_count": len(rows), "used_range_column_count": width,
                         "values": rows, "pictures": [], "shapes": [], "charts": [], "tables": [], "pivot_tables": []}],
             "names": []}
+
+
+# --------------------------------------------------------------------------- the answers' language
+
+#: The demo's Sales headers as a Russian export names them.
+RUSSIAN_HEADERS = ["Клиент", "Дата", "Заказ", "Сумма", "Количество", "Маржа", "Менеджер", "Почта", "Телефон",
+                   "Согласие", "Канал", "Время звонка"]
+
+
+@pytest.fixture(scope="module")
+def ru_matrix(tx_matrix) -> list[list]:
+    assert len(tx_matrix[0]) == len(RUSSIAN_HEADERS)
+    return [RUSSIAN_HEADERS] + tx_matrix[1:]
+
+
+@pytest.mark.parametrize("func, field", [("segment", "segment"), ("lifecycle", "lifecycle"),
+                                         ("quadrant", "quadrant"), ("size_tier", "size_tier")])
+def test_a_russian_export_gets_its_answers_in_russian(func, field, ru_matrix, engine):
+    """A transactions range with Russian headers answers in Russian, as the Customers
+    sheet of a Russian book shows the same customers; lang=en in the settings argument
+    answers in English whatever the headers."""
+    from tierbook import labels
+    from tierbook.sheets import primary_segment
+
+    codes = primary_segment(engine.customers) if field == "segment" else engine.customers[field]
+    got = column(call(func, customer_cells(engine), ru_matrix))
+    assert got == [labels.value(field, c, "ru") for c in codes]
+    assert any(g != c for g, c in zip(got, codes))  # words translated, not codes
+    assert column(call(func, customer_cells(engine), ru_matrix, "lang=en")) == list(codes)
+
+
+def test_a_russian_export_names_an_unknown_customer_and_spills_its_table_in_russian(ru_matrix, tx_matrix, engine):
+    from tierbook import labels
+    from tierbook.lookups import customers_header, unknown_customer
+
+    assert call("segment", [["nobody"], [""]], ru_matrix) == [[unknown_customer("ru")], [""]]
+    table = call("segments", ru_matrix)
+    assert table[0] == [customers_header(c, "ru") for c in CUSTOMER_COLUMNS]
+    tiers = [row[CUSTOMER_COLUMNS.index("tier")] for row in table[1:]]
+    assert tiers == [labels.value("tier", t, "ru") for t in engine.customers["tier"]]
+    assert call("segments", tx_matrix)[0] == list(CUSTOMER_COLUMNS)  # an English export: the column keys
+
+
+def test_a_russian_export_moves_in_russian(ru_matrix, tx_matrix, engine):
+    from tierbook.lookups import unknown_customer
+    from tierbook.sheets import tier_label
+
+    from tierbook.movement import tier_changes, tier_history
+
+    tx, _ = read_transactions(demo_path())
+    changes = tier_changes(tier_history(tx, Settings())).set_index("customer")
+    codes = changes.loc[engine.customers["customer"], ["previous_tier", "changed_on"]].to_numpy().tolist()
+    cells = customer_cells(engine)
+    for lang, matrix in (("en", tx_matrix), ("ru", ru_matrix)):  # as the Movement sheet shows the tiers
+        assert call("movement", cells, matrix) == [[tier_label(t, lang) if t else "", m] for t, m in codes], lang
+    assert "inactive" in {t for t, _ in codes}
+    assert call("movement", [["nobody"]], ru_matrix) == [[unknown_customer("ru"), ""]]

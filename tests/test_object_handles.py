@@ -156,15 +156,22 @@ def test_a_handle_in_redis_survives_a_server_restart(redis_url, tx_matrix, engin
     base = f"http://127.0.0.1:{port}"
     customers = [[c] for c in engine.customers["customer"]]
     expected = [[s] for s in primary_segment(engine.customers)]
+    from test_excel import RUSSIAN_HEADERS
+    from tierbook.lookups import unknown_customer
+
     process = start_server(port, redis_url)
     try:
         key = handle_key(function_call(base, "classify_handle", tx_matrix, None))
         assert function_call(base, "segment", customers, [[key]], None) == expected
+        ru_key = handle_key(function_call(base, "classify_handle", [RUSSIAN_HEADERS] + tx_matrix[1:], None))
     finally:
         stop(process)
     process = start_server(port, redis_url)  # a new process: nothing in its memory
     try:
         assert function_call(base, "segment", customers, [[key]], None) == expected
+        # the row an unknown customer gets is in the table Redis keeps, in its language
+        assert function_call(base, "segment", [["nobody"]], [[ru_key]], None) == [[unknown_customer("ru")]]
+        assert function_call(base, "segment", [["nobody"]], [[key]], None) == [[unknown_customer("en")]]
     finally:
         stop(process)
 
@@ -188,3 +195,16 @@ def test_a_handle_in_memory_is_stale_after_a_restart_and_says_recalculate(tx_mat
         assert function_call(base, "segment", [["Redwood Supplies Inc"]], [[key]], None) == [["VIP"]]
     finally:
         stop(process)
+
+
+def test_a_handle_of_a_russian_export_answers_in_russian(tx_matrix, engine):
+    """CLASSIFY of a range with Russian headers: the same answers as the range gives, in
+    Russian, an unknown customer included."""
+    from test_excel import RUSSIAN_HEADERS
+    from tierbook.lookups import unknown_customer
+
+    ru_matrix = [RUSSIAN_HEADERS] + tx_matrix[1:]
+    key = handle_key(call("classify_handle", ru_matrix))
+    for func in ("segment", "lifecycle", "quadrant", "size_tier"):
+        assert call(func, customer_cells(engine), [[key]]) == call(func, customer_cells(engine), ru_matrix), func
+    assert call("segment", [["nobody at all"], [""]], [[key]]) == [[unknown_customer("ru")], [""]]

@@ -64,7 +64,8 @@ if sys.platform != "emscripten":
 from . import labels
 from .read import clean_transactions
 from .schema import InputError
-from .lookups import CUSTOMER_FIELDS, UNKNOWN_CUSTOMER, customer_answers, customers_columns, unknown_customer
+from .lookups import (CUSTOMER_FIELDS, UNKNOWN_CUSTOMER, UNKNOWN_KEY, customer_answers, customers_columns,
+                      unknown_customer, with_unknown_row)
 from .segment import CUSTOMER_COLUMNS, Segmentation, classify
 from .settings import Criterion, Settings
 
@@ -409,25 +410,37 @@ def _message(error: Exception) -> str:
     return text if text.startswith("tierbook:") else f"tierbook: {text}"
 
 
-def _value(lookup: _Lookup, field: str, customer: object) -> object:
+def _value(lookup: _Lookup, field: str, customer: object, lang: str = "en") -> object:
     name = customer_key(customer)
     if not name:
         return ""
     i = lookup.position.get(name)
     if i is None:
-        return UNKNOWN_CUSTOMER
+        return unknown_customer(lang)
     customers = lookup.result.customers
     if field == "segment":
-        from .sheets import primary_segment
-
-        return primary_segment(customers.iloc[[i]]).iloc[0]
+        return labels.value("segment", lookup.segments()[name], lang)
     if field == "next_contact":
         date = lookup.next_contacts()["date"].iloc[i]
         return "" if pd.isna(date) else date.to_pydatetime()
     value = customers[field].iloc[i]
     if isinstance(value, (np.integer,)):
         return int(value)
-    return value
+    return labels.value(field, value, lang) if field in SHOWN_IN_LANG else value
+
+
+#: The answers that are words of the book's language (engine codes shown as labels.value).
+SHOWN_IN_LANG = ("lifecycle", "quadrant", "size_tier")
+
+
+def answer_lang(rows: list[list], settings: object = None) -> str:
+    """The language a function answers in from a transactions range ROWS: the `lang` of
+    its settings argument (the Settings sheet has one), else that of the range's headers
+    (read.headers_lang: "Клиент | Дата | Сумма" answers in Russian)."""
+    from .read import headers_lang
+
+    lang = str(setting_pairs(settings).get("lang") or "").strip().lower()
+    return lang if lang in labels.LANGS else headers_lang(list(rows[0]) if rows else [])
 
 
 #: Settings change a classification; the Customers table is one already.
@@ -453,12 +466,10 @@ def customer_values(field: str, customer: object, transactions: object = None, s
                 return [[NO_SETTINGS]]
         if answers is not None:
             return [[_answer(answers, field, c) for c in row] for row in _cells(customer)]
-        lookup = CACHE.get(_cells(transactions), parse_settings(settings))
-        if field == "segment":
-            by_name = lookup.segments()
-            return [["" if not (k := customer_key(c)) else by_name.get(k, UNKNOWN_CUSTOMER) for c in row]
-                    for row in _cells(customer)]
-        return [[_value(lookup, field, c) for c in row] for row in _cells(customer)]
+        rows = _cells(transactions)
+        lookup = CACHE.get(rows, parse_settings(settings))
+        lang = answer_lang(rows, settings)
+        return [[_value(lookup, field, c, lang) for c in row] for row in _cells(customer)]
     except xw.ObjectCacheMissError:
         raise
     except Exception as error:  # noqa: BLE001 - a cell shows a message, never a traceback
@@ -472,23 +483,30 @@ HANDLE_FIELDS = CUSTOMER_FIELDS
 _HANDLE_KEY = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
-def answers_table(lookup: _Lookup) -> pd.DataFrame:
+def answers_table(lookup: _Lookup, lang: str = "en") -> pd.DataFrame:
     """One classification as the table an object handle holds: a row per customer (index:
-    the customer as the functions match it), a column per function. A plain frame of
+    the customer as the functions match it), a column per function, the words in LANG,
+    and the row a missing customer gets (lookups.with_unknown_row). A plain frame of
     text, numbers and dates, so that Redis (xlwings Server's object cache with more
     than one worker) can hold it as well as memory can."""
     customers = lookup.result.customers
     segments = lookup.segments()
     keys = [customer_key(c) for c in customers["customer"]]
+
+    def words(field: str, codes) -> np.ndarray:  # labels.value once per distinct code
+        codes = list(codes)
+        shown = {c: labels.value(field, c, lang) for c in set(codes)}
+        return np.array([shown[c] for c in codes], dtype=object)
+
     table = pd.DataFrame({
-        "segment": [segments[c] for c in customers["customer"]],
-        "lifecycle": customers["lifecycle"].to_numpy(dtype=object),
-        "quadrant": customers["quadrant"].to_numpy(dtype=object),
+        "segment": words("segment", (segments[c] for c in customers["customer"])),
+        "lifecycle": words("lifecycle", customers["lifecycle"]),
+        "quadrant": words("quadrant", customers["quadrant"]),
         "next_contact": lookup.next_contacts()["date"].to_numpy(),
         "vip_months": customers["vip_months"].to_numpy(),
-        "size_tier": customers["size_tier"].to_numpy(dtype=object),
+        "size_tier": words("size_tier", customers["size_tier"]),
     }, index=pd.Index(keys, name="customer"))
-    return table
+    return with_unknown_row(table, lang)
 
 
 def handle_answers(value: object) -> pd.DataFrame | None:
@@ -523,8 +541,8 @@ def _answer(table: pd.DataFrame, field: str, customer: object) -> object:
         raise TierbookExcelError(f"tierbook: a classification handle does not answer {field}")
     try:
         value = table.at[name, field]
-    except KeyError:  # in the language of a Customers table given as the argument
-        return unknown_customer(table.attrs["lang"]) if "lang" in table.attrs else UNKNOWN_CUSTOMER
+    except KeyError:  # in the table's language (lookups.with_unknown_row)
+        return table.at[UNKNOWN_KEY, "segment"] if UNKNOWN_KEY in table.index else UNKNOWN_CUSTOMER
     if value is None or value is pd.NaT or (isinstance(value, str) and value == "") \
             or (isinstance(value, float) and np.isnan(value)):
         return ""
@@ -536,11 +554,19 @@ def _answer(table: pd.DataFrame, field: str, customer: object) -> object:
 
 
 def customers_table(transactions: object, settings: object = None) -> list[list] | pd.DataFrame:
+    """The Customers table of TRANSACTIONS as the Customers sheet shows it, in the
+    language of answer_lang."""
+    from .lookups import customers_header
+    from .sheets import localize_customers
+
     try:
-        lookup = CACHE.get(_cells(transactions), parse_settings(settings))
+        rows = _cells(transactions)
+        lookup = CACHE.get(rows, parse_settings(settings))
+        lang = answer_lang(rows, settings)
     except Exception as error:  # noqa: BLE001 - a cell shows a message, never a traceback
         return [[reason(error)]]
-    return _excel_frame(lookup.result.customers[CUSTOMER_COLUMNS])
+    frame = localize_customers(lookup.result.customers[CUSTOMER_COLUMNS], lang)
+    return _excel_frame(frame.rename(columns={c: customers_header(c, lang) for c in frame.columns}))
 
 
 def _excel_frame(frame: pd.DataFrame) -> list[list]:
@@ -701,7 +727,11 @@ def movement_values(customer: object, transactions: object = None, settings: obj
     try:
         if transactions is None or customers_columns(_cells(transactions)[0]) is not None:
             return [[NO_TRANSACTIONS, ""]]
-        changes = CACHE.changes(_cells(transactions), parse_settings(settings))
+        from .sheets import tier_label
+
+        rows = _cells(transactions)
+        changes = CACHE.changes(rows, parse_settings(settings))
+        lang = answer_lang(rows, settings)
         out = []
         for row in _cells(customer):
             for c in row:
@@ -709,9 +739,10 @@ def movement_values(customer: object, transactions: object = None, settings: obj
                 if not name:
                     out.append(["", ""])
                 elif name not in changes:
-                    out.append([UNKNOWN_CUSTOMER, ""])
+                    out.append([unknown_customer(lang), ""])
                 else:
-                    out.append(list(changes[name]))
+                    previous, changed_on = changes[name]
+                    out.append([tier_label(previous, lang) if previous else "", changed_on])
         return out
     except Exception as error:  # noqa: BLE001 - a cell shows a message, never a traceback
         return [[reason(error), ""]]
@@ -741,7 +772,7 @@ def classify_handle(transactions, settings=None) -> xw.ObjectHandle:
             **{tier: int(tiers.get(tier, 0)) for tier in ("VIP", "Good", "Regular")}}
     properties = {name: {"type": "Double", "basicValue": value} if isinstance(value, int) else
                   {"type": "String", "basicValue": str(value)} for name, value in card.items()}
-    return xw.ObjectHandle(answers_table(lookup), properties=properties,
+    return xw.ObjectHandle(answers_table(lookup, answer_lang(_cells(transactions), settings)), properties=properties,
                            text=f"{len(result.customers):,} customers as of {result.analysis_month}")
 
 

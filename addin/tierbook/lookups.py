@@ -167,8 +167,24 @@ def customer_answers(rows: Sequence[Sequence[object]], customer_key: Callable[[o
             first[key] = row
     data = {field: [_cell(r, columns.get(field)) for r in first.values()] for field in CUSTOMER_FIELDS}
     answers = pd.DataFrame(data, index=pd.Index(list(first), name="customer"), dtype=object)
-    answers.attrs["lang"] = table_lang(rows[0][at])
-    return answers
+    return with_unknown_row(answers, table_lang(rows[0][at]))
+
+
+#: The key of the row of an answers table that a customer missing from it gets (no
+#: customer's key: an empty customer cell answers empty before any lookup).
+UNKNOWN_KEY = ""
+
+
+def with_unknown_row(answers: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """ANSWERS (a row per customer key) with the row UNKNOWN_KEY: the unknown-customer
+    words of LANG as its segment (what every function answers for a customer who is not
+    in the table), empty elsewhere (0 months). Kept in the table, so that it survives
+    the object cache (Redis keeps a frame's values, not its attributes)."""
+    row = {c: ("" if answers[c].dtype == object else 0 if answers[c].dtype.kind in "iu" else None)
+           for c in answers.columns}
+    row["segment"] = unknown_customer(lang)
+    unknown = pd.DataFrame([row], index=pd.Index([UNKNOWN_KEY], name=answers.index.name))
+    return pd.concat([answers, unknown.astype(answers.dtypes.to_dict())])
 
 
 def table_lang(customer_header: object) -> str:

@@ -120,6 +120,13 @@ def match_columns(headers: list[object]) -> dict[str, object]:
     return found
 
 
+def headers_lang(headers: list[object]) -> str:
+    """The language of a sales export, from its headers: "ru" when a header that names one
+    of its columns (match_columns) is written in Cyrillic, else "en"."""
+    named = match_columns(headers).values()
+    return "ru" if any(re.search("[а-яё]", str(h).casefold()) for h in named) else "en"
+
+
 # --------------------------------------------------------------------------------------
 # Value rules
 # --------------------------------------------------------------------------------------
