@@ -83,6 +83,16 @@ def work_on_with(wb: openpyxl.Workbook, column: str) -> dict[tuple[str, str], ob
     return found
 
 
+def kept_notes_of(wb: openpyxl.Workbook) -> dict[str, tuple]:
+    """Customer → (Call list, Done, Outcome, Note) of the Kept notes sheet ({} without one)."""
+    title = labels.sheet_title("kept_notes", "en")
+    if title not in wb.sheetnames:
+        return {}
+    header, rows, _, _ = rows_of(wb[title])
+    return {r[header.index("Customer")]: tuple(r[header.index(k)] for k in ("Call list", "Done", "Outcome", "Note"))
+            for r in rows}
+
+
 def ribbon_run(path: Path, out: Path) -> openpyxl.Workbook:
     """Segment customers on the book PATH as the client sends it (the sheets the script
     does not read left out); the actions applied to PATH's model, saved as OUT."""
@@ -144,8 +154,20 @@ def test_a_ribbon_rerun_keeps_the_managers_done_outcome_and_note_by_customer(cas
         header, rows, c0, r0 = rows_of(ws)
         i = [r[header.index("Customer")] for r in rows].index(cases["moves"])
         assert ws.cell(row=r0 + 1 + i, column=c0 + header.index("Note")).data_type == "s"  # text, never a formula
-    assert not [k for k in got if k[1] == cases["leaves"]]  # on no list: nowhere
+    assert not [k for k in got if k[1] == cases["leaves"]]  # on no list: not on a list ...
     assert {c for _, c in got} == {cases["stays"], cases["moves"]}  # nobody else got anything
+    kept = kept_notes_of(moved)  # ... but on the Kept notes sheet, with the list it was on
+    assert kept == {cases["leaves"]: (labels.sheet_title(cases["left_from"], "en"), "no", "not interested",
+                                      "went to a competitor")}
+
+    # a run that keeps it (the customer still on no list), then one at the latest month: back on the list
+    kept_again = ribbon_run(tmp_path / "moved.xlsx", tmp_path / "kept.xlsx")
+    assert kept_notes_of(kept_again) == kept
+    set_month(kept_again, "")
+    kept_again.save(tmp_path / "latest.xlsx")
+    back = ribbon_run(tmp_path / "latest.xlsx", tmp_path / "back.xlsx")
+    assert work_on(back)[(cases["left_from"], cases["leaves"])] == ("no", "not interested", "went to a competitor")
+    assert labels.sheet_title("kept_notes", "en") not in back.sheetnames  # nobody's notes are off the lists now
 
 
 def test_the_ribbon_carries_the_worklog_as_the_file_does(cases, tmp_path):
@@ -191,9 +213,10 @@ def test_the_ribbon_carries_the_worklog_as_the_file_does(cases, tmp_path):
         for key in cases["moved_to"]:
             assert last[(key, cases["moves"])] == contacted, key
         assert len({v for v in last.values() if v is not None}) == 2  # nobody else was contacted
-    for key in LISTS:
+    for key in (*LISTS, "kept_notes"):
         title = labels.sheet_title(key, "en")
         assert grid(from_ribbon[title]) == grid(from_file[title]), title
+    assert kept_notes_of(from_file)[cases["leaves"]][1:] == ("yes", "reached", "closing the shop")
 
 
 def test_every_generated_sheet_of_the_open_book_prints_what_it_holds(tmp_path):

@@ -246,6 +246,30 @@ def test_a_rerun_into_the_same_workbook_keeps_the_managers_notes(tmp_path):
         assert all(r[header.index("Note")] is None for r in others)  # nobody else got a note
 
 
+
+def test_a_note_for_a_customer_on_no_list_is_kept_by_the_rerun_and_the_next(tmp_path):
+    """A note and outcome typed below a call list's table, for a customer tierbook does not
+    list (no Done, no Contact log: no contact day known), goes to the Kept notes sheet of
+    the re-run and stays there on the run after it."""
+    sales = tmp_path / "sales.xlsx"
+    shutil.copyfile(demo_path(), sales)
+    out = tmp_path / "tierbook.xlsx"
+    assert run("segment", str(sales), "--out", str(out)).returncode == 0
+    book = openpyxl.load_workbook(out)
+    ws = book[labels.sheet_title("segment:VIP", "en")]
+    header, _, (min_col, _, _, max_row) = table(ws, labels.TABLE_NAMES["segment:VIP"])
+    for key, value in (("Customer", "Ghost Trading Ltd"), ("Outcome", "call back"), ("Note", "asks about the tender")):
+        ws.cell(row=max_row + 1, column=min_col + header.index(key)).value = value
+    book.save(out)
+    expected = [["Ghost Trading Ltd", "VIP", None, None, None, None, "call back", "asks about the tender"]]
+    for _ in range(2):  # the re-run, and the run after it (which reads the Kept notes sheet back)
+        done = run("segment", str(sales), "--out", str(out))
+        assert done.returncode == 0, done.stderr
+        book = openpyxl.load_workbook(out)
+        header, rows, _ = table(book[labels.sheet_title("kept_notes", "en")], labels.TABLE_NAMES["kept_notes"])
+        assert header[:3] == ["Customer", "Call list", "Task"] and rows == expected
+        assert book.sheetnames.index("Kept notes") == book.sheetnames.index("Lost VIP") + 1
+
 # --------------------------------------------------------------------------- LibreOffice renders every sheet
 
 
@@ -259,3 +283,34 @@ def test_libreoffice_prints_every_sheet_without_a_hash_cell(books, opened, tmp_p
             first = next(str(c.value) for row in ws.iter_rows(max_row=3) for c in row
                          if isinstance(c.value, str) and not c.value.startswith("="))
             assert first.split()[0] in text, (lang, ws.title)
+
+
+def test_what_was_written_for_customers_on_no_list_is_kept_and_comes_back_with_them():
+    """kept_notes: the earlier lists' rows of customers on no new list (the first list's
+    row), then the earlier Kept notes' rows of customers still on none; dropdown words in
+    the new language, days as dates. A customer back on a list gets the kept note there."""
+    from tierbook.sheets import SheetContent, SheetTable
+    from tierbook.worklist import KEPT_NOTES, kept_notes
+
+    day = pd.Timestamp("2025-02-03")
+    worklog = {"segment:VIP": pd.DataFrame({"customer": ["a", "gone"], "task": ["t", "t"], "next_contact": [day, day],
+                                            "done": ["yes", "yes"], "outcome": ["reached", "call back"],
+                                            "note": ["listed", "left VIP"]}),
+               KEPT_NOTES: pd.DataFrame({"customer": ["older", "gone", "back"], "call_list": ["Good", "VIP", "New"],
+                                         "task": ["u", "u", "w"], "next_contact": [None, None, "2024-12-01"],
+                                         "done": [None, None, "no"], "outcome": ["no answer", None, "ordered"],
+                                         "note": ["kept before", "older row", "back again"]}),
+               "contact_log": pd.DataFrame({"customer": ["loggy"], "last_contact": [day]})}
+    lists = [SheetContent(key=key, title=key, template=None, texts={},
+                          tables={"rows": SheetTable("t", new_rows(*rows), {})})
+             for key, rows in (("segment:VIP", [("a", None, "t", "", "", "")]),
+                               ("segment:new", [("back", None, "w2", "", "", "")]))]
+    kept = kept_notes(worklog, with_worklog(lists, worklog, "ru"), "ru")
+    assert kept[["customer", "call_list", "done", "outcome", "note"]].values.tolist() == [
+        ["gone", labels.sheet_title("segment:VIP", "ru"), "да", labels.word("outcome.call_back", "ru"), "left VIP"],
+        ["older", "Good", "", labels.word("outcome.no_answer", "ru"), "kept before"]]
+    assert kept["next_contact"].tolist() == [day, pd.NaT]
+    (_, new) = with_worklog(lists, worklog, "ru")  # back on a list: the kept outcome and note, not Done (a new task)
+    assert new.tables["rows"].frame[["customer", "done", "outcome", "note"]].values.tolist() == [
+        ["back", "", labels.word("outcome.ordered", "ru"), "back again"]]
+    assert kept_notes({"contact_log": worklog["contact_log"]}, lists, "en").empty

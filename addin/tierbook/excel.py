@@ -1015,9 +1015,9 @@ def _not_read(*read: str) -> list[str]:
     return sorted({t for lang in labels.LANGS for t in labels.SHEETS[lang].values()} - keep)
 
 
-#: The call lists: every script that writes them reads them and the Contact log (the manager's
-#: Done / Outcome / Note, the Last contact).
-CALL_LISTS = tuple(f"segment:{s}" for s in labels.SEGMENTS)
+#: The call lists and the Kept notes: every script that writes them reads them and the
+#: Contact log (the manager's Done / Outcome / Note, the Last contact).
+CALL_LISTS = (*(f"segment:{s}" for s in labels.SEGMENTS), "kept_notes")
 #: What each script's request leaves out (xw.script(exclude=...)).
 EXCLUDE = {"segment_customers": _not_read("reactivation", "contact_log", *CALL_LISTS),
            "plan_reactivation": _not_read("reactivation", "contact_log", *CALL_LISTS),

@@ -27,7 +27,7 @@ SHEETS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "segment:VIP": "VIP", "segment:Good": "Good", "segment:Regular": "Regular", "segment:new": "New",
         "segment:one-time": "One-time", "segment:potential": "Potential", "segment:lost VIP": "Lost VIP",
         "movement": "Movement", "reactivation": "Reactivation", "reactivation_results": "Reactivation results",
-        "contact_log": "Contact log",
+        "contact_log": "Contact log", "kept_notes": "Kept notes",
     }),
     "ru": MappingProxyType({
         "summary": "Сводка", "contact_plan": "План контактов", "ledger": "Реестр VIP", "monthly_vip": "VIP по месяцам",
@@ -35,7 +35,7 @@ SHEETS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "segment:VIP": "VIP", "segment:Good": "Хорошие", "segment:Regular": "Обычные", "segment:new": "Новые",
         "segment:one-time": "Разовые", "segment:potential": "Потенциальные", "segment:lost VIP": "Потерянные VIP",
         "movement": "Движение", "reactivation": "Возврат клиентов", "reactivation_results": "Итоги возврата",
-        "contact_log": "Журнал контактов",
+        "contact_log": "Журнал контактов", "kept_notes": "Сохранённые заметки",
     }),
 })
 
@@ -45,7 +45,7 @@ TABLE_NAMES: Mapping[str, str] = MappingProxyType({
     "customers": "tbCustomers", "monthly_vip": "tbMonthlyVIP", "ledger": "tbLedger", "issues": "tbIssues",
     "contact_plan": "tbContactPlan", "plan_classes": "tbPlanClasses", "transactions": "tbTransactions",
     "tiers": "tbTiers", "lifecycles": "tbLifecycles", "figures": "tbFigures", "concentration": "tbConcentration",
-    "pareto": "tbPareto", "flow": "tbLedgerFlow",
+    "pareto": "tbPareto", "flow": "tbLedgerFlow", "kept_notes": "tbKeptNotes",
     "movement_matrix": "tbMovementMatrix", "movement_flow": "tbTierFlow", "tier_sizes": "tbTierSizes",
     "tier_changes": "tbTierChanges", "reactivation": "tbReactivation", "variant_texts": "tbVariantTexts",
     "reactivation_results": "tbReactivationResults", "managers": "tbManagerCalls",
@@ -125,7 +125,7 @@ HEADERS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "overdue_since": "Overdue since", "reason": "Why", "consent": "Consent",
         # the why and the work of a call list; the calls per manager (Summary)
         "next_purchase": "Expected purchase", "cycle_days": "Usual cycle, days", "average_order": "Average order",
-        "done": "Done", "outcome": "Outcome", "last_contact": "Last contact",
+        "done": "Done", "outcome": "Outcome", "last_contact": "Last contact", "call_list": "Call list",
         "overdue": "Overdue", "due_this_week": "Due this week", "later": "Later", "calls": "All calls",
     }),
     "ru": MappingProxyType({
@@ -154,6 +154,7 @@ HEADERS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "overdue_since": "Просрочено с", "reason": "Почему", "consent": "Согласие",
         "next_purchase": "Ожидаемая покупка", "cycle_days": "Обычный цикл, дней", "average_order": "Средний заказ",
         "done": "Сделано", "outcome": "Результат", "last_contact": "Последний контакт",
+        "call_list": "Список звонков",
         "overdue": "Просрочено", "due_this_week": "На этой неделе", "later": "Позже", "calls": "Всего звонков",
     }),
 })
@@ -211,6 +212,8 @@ WORDS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "row.inactive": "not active in the window",
         "row.all": "All customers",
         "unknown_customer": "unknown customer",
+        "kept_notes.note": ("What was written on the call lists for customers who are on none of them now: "
+                            "it goes back on a list when the customer does."),
         "left_out": ("{shown} of {total} rows, {order}: Excel holds {limit} rows per sheet, {left} are left out. "
                      "All customers, with every column of Customers: {where}."),
         "left_out.revenue": "the highest revenue first",
@@ -241,6 +244,8 @@ WORDS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "row.inactive": "не активны в окне",
         "row.all": "Все клиенты",
         "unknown_customer": "неизвестный клиент",
+        "kept_notes.note": ("Что было записано в списках звонков о клиентах, которых сейчас нет ни в одном списке: "
+                            "запись вернётся в список вместе с клиентом."),
         "left_out": ("{shown} из {total} строк, {order}: в листе Excel не больше {limit} строк, {left} не вошли. "
                      "Все клиенты со всеми столбцами листа «Клиенты»: {where}."),
         "left_out.revenue": "сначала с наибольшей выручкой",

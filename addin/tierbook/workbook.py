@@ -174,9 +174,13 @@ def build_workbook(result: Segmentation, lang: str = "en", *, tx: pd.DataFrame |
     texts = load_texts(lang, templates)
     contents = workbook_content(result, lang, texts)
     if worklog:
-        from .worklist import with_worklog
+        from .worklist import kept_notes, kept_notes_sheet, with_worklog
 
         contents = with_worklog(contents, worklog, lang)
+        notes = kept_notes(worklog, contents, lang)  # for customers on no call list now
+        if len(notes):
+            at = max(i for i, c in enumerate(contents) if c.key.startswith("segment:")) + 1
+            contents.insert(at, kept_notes_sheet(notes, lang))
     after_ledger = [movement_sheet(history, result, lang, texts)] if history is not None else []
     after_ledger += list(extra)
     if after_ledger:

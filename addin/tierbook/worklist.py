@@ -11,6 +11,10 @@ are read; the dropdown words are shown in the new workbook's language.
 
 Done is carried only while the task is the same one (the same task and the same day
 to act): a new task starts not done, with last time's outcome and note beside it.
+
+What was written for a customer who is on no call list any more is not lost: it goes
+to the Kept notes sheet (`kept_notes_sheet`), which is read back like a call list, so
+that the note is on the customer's list again when they return to one.
 """
 
 from __future__ import annotations
@@ -21,12 +25,17 @@ from typing import Iterable, Mapping, Sequence
 import pandas as pd
 
 from . import labels
-from .sheets import CALL_LIST_KEYS, WORK_KEYS, SheetContent
+from .sheets import CALL_LIST_KEYS, WORK_KEYS, SheetContent, SheetTable
 
-#: The columns read back from a call list: the manager's and what identifies the task.
-READ_KEYS = ("customer", "next_contact", "task", "last_contact", *WORK_KEYS)
+#: The columns read back from a call list: the manager's and what identifies the task
+#: (and, on the Kept notes sheet, the list it was written on).
+READ_KEYS = ("customer", "next_contact", "task", "last_contact", *WORK_KEYS, "call_list")
 #: The key under which a worklog holds the Contact log's last contact day per customer.
 CONTACT_LOG = "contact_log"
+#: The sheet key (labels.SHEETS) and worklog key of the Kept notes sheet.
+KEPT_NOTES = "kept_notes"
+#: The Kept notes sheet's columns, in order.
+KEPT_COLUMNS = ("customer", "call_list", "task", "next_contact", "last_contact", *WORK_KEYS)
 
 
 def carry_over(previous: pd.DataFrame, new: pd.DataFrame, lang: str) -> pd.DataFrame:
@@ -83,9 +92,10 @@ def read_worklog(path: str | Path) -> dict[str, pd.DataFrame]:
 
 
 def call_list_titles() -> dict[str, str]:
-    """Sheet title → sheet key ("segment:VIP", ...) of every call list, both languages."""
-    return {labels.sheet_title(f"segment:{s}", lang): f"segment:{s}" for lang in labels.LANGS
-            for s in labels.SEGMENTS}
+    """Sheet title → sheet key ("segment:VIP", ..., KEPT_NOTES) of every sheet read back as
+    a call list, both languages."""
+    return {labels.sheet_title(key, lang): key for lang in labels.LANGS
+            for key in (*(f"segment:{s}" for s in labels.SEGMENTS), KEPT_NOTES)}
 
 
 def worklog_from_rows(sheets: Iterable[tuple[str, Iterable[Sequence[object]]]]) -> dict[str, pd.DataFrame]:
@@ -98,7 +108,7 @@ def worklog_from_rows(sheets: Iterable[tuple[str, Iterable[Sequence[object]]]]) 
     day per customer (log_contacts)."""
     keys_by_title = call_list_titles()
     logs = {labels.sheet_title(CONTACT_LOG, lang) for lang in labels.LANGS}
-    headers = {labels.header(k, lang).casefold(): k for lang in labels.LANGS for k in CALL_LIST_KEYS}
+    headers = {labels.header(k, lang).casefold(): k for lang in labels.LANGS for k in (*CALL_LIST_KEYS, "call_list")}
     found: dict[str, pd.DataFrame] = {}
     for title, rows in sheets:
         if title in logs:
@@ -128,9 +138,10 @@ def worklog_from_rows(sheets: Iterable[tuple[str, Iterable[Sequence[object]]]]) 
 
 def with_worklog(contents: list[SheetContent], worklog: Mapping[str, pd.DataFrame], lang: str) -> list[SheetContent]:
     """CONTENTS with each call list's rows carried over from WORKLOG (worklog_from_rows):
-    by customer, what was written on the same list first, else on another list, so that
-    a customer who moved (a VIP now on Lost VIP) keeps the outcome and note. What was
-    written for a customer now on no call list is not written again."""
+    by customer, what was written on the same list first, else on another list (or the
+    Kept notes sheet), so that a customer who moved (a VIP now on Lost VIP) keeps the
+    outcome and note. What was written for a customer now on no call list goes to the
+    Kept notes sheet (kept_notes_sheet), not here."""
     from dataclasses import replace
 
     out = []
@@ -148,10 +159,48 @@ def with_worklog(contents: list[SheetContent], worklog: Mapping[str, pd.DataFram
             if content.overdue_before not in known:
                 known[content.overdue_before] = last_contacts(worklog, content.overdue_before)
             days = known[content.overdue_before]
-            frame["last_contact"] = frame["customer"].map(_text).map(days).astype("datetime64[ns]")
+            # reindex, not map: map fails on an empty series of days (no contact known yet)
+            frame["last_contact"] = days.reindex(frame["customer"].map(_text)).astype("datetime64[ns]").to_numpy()
         tables = {**content.tables, "rows": replace(table, frame=frame)}
         out.append(replace(content, tables=tables))
     return out
+
+
+def kept_notes(worklog: Mapping[str, pd.DataFrame], contents: Sequence[SheetContent], lang: str) -> pd.DataFrame:
+    """What WORKLOG (an earlier run's call lists and Kept notes) holds for customers who
+    are on none of the call lists of CONTENTS: KEPT_COLUMNS, a row per customer (the
+    first call list's, else the earlier Kept notes'), the list's title in CALL_LIST, the
+    dropdown words in LANG, days as dates. Empty when every such customer is listed."""
+    listed: set[str] = set()
+    for content in contents:
+        table = content.tables.get("rows")
+        if content.key.startswith("segment:") and table is not None and "customer" in table.frame.columns:
+            listed |= set(table.frame["customer"].map(_text))
+    frames = []
+    for key in sorted((k for k in worklog if k != CONTACT_LOG), key=lambda k: k == KEPT_NOTES):
+        frame = worklog[key].reindex(columns=KEPT_COLUMNS)
+        if key != KEPT_NOTES:
+            frame["call_list"] = labels.sheet_title(key, lang)
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=list(KEPT_COLUMNS))
+    kept = pd.concat(frames, ignore_index=True)
+    kept["customer"] = kept["customer"].map(_text)
+    kept = kept[(kept["customer"] != "") & ~kept["customer"].isin(listed)].drop_duplicates("customer")
+    out = pd.DataFrame({c: kept[c].map(_text).astype(object) for c in KEPT_COLUMNS}).reset_index(drop=True)
+    for key in ("done", "outcome"):
+        out[key] = out[key].map(lambda v, k=key: _shown(k, v, lang)).astype(object)
+    for key in ("next_contact", "last_contact"):
+        out[key] = kept[key].map(_day).astype("datetime64[ns]").to_numpy()
+    return out
+
+
+def kept_notes_sheet(notes: pd.DataFrame, lang: str) -> SheetContent:
+    """The Kept notes sheet of NOTES (kept_notes): a plain table with a line saying what it is."""
+    headers = {c: labels.header(c, lang) for c in KEPT_COLUMNS}
+    return SheetContent(key=KEPT_NOTES, title=labels.sheet_title(KEPT_NOTES, lang), template=None,
+                        texts={"note": labels.word("kept_notes.note", lang)},
+                        tables={"rows": SheetTable(labels.TABLE_NAMES[KEPT_NOTES], notes, headers)})
 
 
 def last_contacts(worklog: Mapping[str, pd.DataFrame], as_of: pd.Timestamp | None = None) -> pd.Series:
