@@ -299,16 +299,19 @@ def test_cli_results_without_a_plan_is_a_one_line_error(segmented, tmp_path):
 
 
 def test_movement_function_gives_previous_tier_and_change_month(segmented):
+    from tierbook.sheets import tier_label
+
     src, _ = segmented
     matrix = [[serial(v) for v in row] for row in sales_rows()]
     settings = "month=2026-05"
     tx, _ = read_transactions(src)
     want = movement.tier_changes(movement.tier_history(tx, Settings(month="2026-05"))).set_index("customer")
     got = call("movement", [["r1"], ["o01"], ["nobody"]], matrix, settings)
-    assert got == [[want.loc["r1", "previous_tier"], want.loc["r1", "changed_on"]],
-                   [want.loc["o01", "previous_tier"], want.loc["o01", "changed_on"]],
+    assert got == [[tier_label(want.loc["r1", "previous_tier"], "en"), want.loc["r1", "changed_on"]],
+                   [tier_label(want.loc["o01", "previous_tier"], "en"), want.loc["o01", "changed_on"]],
                    ["unknown customer", ""]]
-    assert got[1] == ["inactive", "2026-02"]  # o01's one purchase, in February
+    assert want.loc["o01", "previous_tier"] == "inactive"
+    assert got[1] == ["Inactive", "2026-02"]  # o01's one purchase, in February; as the Movement sheet says it
 
 
 def test_ribbon_plan_reactivation_writes_the_plan_and_keeps_it_on_a_second_click(tmp_path):

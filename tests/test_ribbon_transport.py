@@ -181,21 +181,29 @@ def test_a_function_call_is_answered_while_a_ribbon_run_is_in_progress(server):
 
 
 def test_xlwings_own_script_route_runs_off_the_event_loop_too(server):
+    """A function call sent while xlwings' own script route runs a script is answered
+    well before the script ends (were the script on the event loop, only after it)."""
     finished: dict[str, float] = {}
+    payload = book_payload(demo_path(), exclude=excluded("segment_customers"))
+    sales = payload["sheets"][0]
+    sales["values"] = sales["values"][:1] + sales["values"][1:] * 12  # a run of several seconds on any machine
+    sales["used_range_row_count"] = len(sales["values"])
+    sales["used_range_address"] = f"A1:{sales['used_range_address'].split(':')[1].rstrip('0123456789')}" \
+                                  f"{len(sales['values'])}"
+    body = json.dumps(payload, default=str)
 
     def script_call():
-        httpx.post(server + "/xlwings/custom-scripts-call/segment_customers", timeout=300,
-                   content=json.dumps(book_payload(demo_path(), exclude=excluded("segment_customers")), default=str),
+        httpx.post(server + "/xlwings/custom-scripts-call/segment_customers", timeout=300, content=body,
                    headers={"Content-Type": "application/json"})
         finished["script"] = time.monotonic()
 
     thread = threading.Thread(target=script_call)
     thread.start()
-    time.sleep(1.0)  # the script is running (it takes several seconds)
+    time.sleep(0.5)  # the request is in and its script running
     assert httpx.post(server + "/xlwings/custom-functions-call", json=SMALL_CALL, timeout=60).status_code == 200
     finished["function"] = time.monotonic()
     thread.join(300)
-    assert finished["function"] < finished["script"]
+    assert finished["script"] - finished["function"] > 0.3, finished
 
 
 def test_a_run_with_rows_missing_or_an_unknown_upload_is_refused(server):

@@ -270,6 +270,53 @@ def test_a_note_for_a_customer_on_no_list_is_kept_by_the_rerun_and_the_next(tmp_
         assert header[:3] == ["Customer", "Call list", "Task"] and rows == expected
         assert book.sheetnames.index("Kept notes") == book.sheetnames.index("Lost VIP") + 1
 
+
+def test_the_worklog_read_by_fastexcel_is_the_worklog_of_the_cells_openpyxl_reads(tmp_path):
+    """read_worklog (fastexcel, every cell as text) gives what worklog_from_rows makes of
+    the same sheets' cells as openpyxl reads them (numbers, dates, dates with a time, text
+    dates, words over a date, formulas as their value), as carry_over and last_contacts
+    compare them: texts as texts, days as days."""
+    import datetime as dt
+
+    from tierbook import jobs
+    from tierbook.worklist import _ident, _text, read_worklog
+
+    out = tmp_path / "tierbook.xlsx"
+    jobs.segment_file(demo_path(), out)
+    book = openpyxl.load_workbook(out)
+    typed = [("Done", "yes"), ("Outcome", "call back"), ("Note", 123), ("Note", 1.5), ("Note", dt.datetime(2025, 2, 1)),
+             ("Note", "=tbd"), ("Next contact", "tomorrow"), ("Next contact", "2025-03-04"),
+             ("Next contact", dt.datetime(2025, 3, 5, 10, 30)), ("Last contact", dt.datetime(2025, 1, 9)),
+             ("Note", " spaced  "), ("Outcome", "не дозвонились"), ("Done", "нет")]
+    for key in ("segment:VIP", "segment:Regular"):
+        ws = book[labels.sheet_title(key, "en")]
+        header, rows, (min_col, min_row, _, _) = table(ws, labels.TABLE_NAMES[key])
+        for i, (column, value) in enumerate(typed):
+            cell = ws.cell(row=min_row + 1 + i, column=min_col + header.index(column))
+            cell.value = value
+            if column == "Note" and isinstance(value, str) and value.startswith("="):
+                cell.data_type = "s"  # typed as text, as Excel keeps "=tbd" typed after a quote
+            if column != "Note":
+                ws.cell(row=min_row + 1 + i, column=min_col + header.index("Note")).value = f"row {i}"
+    log = book.create_sheet("Contact log")
+    log.append(["Customer", "Date", "Variant"])
+    for who, when in (("A", dt.datetime(2025, 3, 14)), ("B", "2025-03-15"), ("C", dt.datetime(2025, 3, 16, 9, 5)),
+                      ("D", "not a date")):
+        log.append([who, when, "A"])
+    book.save(out)
+
+    cells = openpyxl.load_workbook(out, read_only=True, data_only=True)
+    expected = worklog_from_rows((t, cells[t].iter_rows(values_only=True)) for t in cells.sheetnames)
+    got = read_worklog(out)
+    assert sorted(got) == sorted(expected) == ["contact_log", "segment:Regular", "segment:VIP"]
+    def compared(frame: pd.DataFrame) -> pd.DataFrame:  # as carry_over compares them
+        return frame.apply(lambda c: c.map(_ident if c.name in ("task", "next_contact", "last_contact") else _text))
+
+    for key, frame in expected.items():
+        pd.testing.assert_frame_equal(compared(got[key]), compared(frame), check_dtype=False, obj=key)
+    vip = got["segment:VIP"]
+    assert pd.Timestamp("2025-03-05") in set(vip["next_contact"]) and "tomorrow" in set(vip["next_contact"])
+
 # --------------------------------------------------------------------------- LibreOffice renders every sheet
 
 
