@@ -633,3 +633,18 @@ def test_a_column_width_is_measured_with_any_kind_of_missing_value():
     column = pd.Series(["abc", None, float("nan"), pd.NaT, pd.NA, 12345678, "a longer text"], dtype=object)
     assert _content_width(column) == len("a longer text") + 2
     assert _content_width(pd.Series([pd.NA, None], dtype=object)) == 2
+
+
+def test_properties_and_sheet_names_from_the_package_parts_are_openpyxls(books, recalculated):
+    """workbook_properties and sheet_names read two small parts of the package instead of
+    loading the workbook: the same as openpyxl reads, for the files tierbook writes and
+    for the same files as LibreOffice saves them (its own package layout)."""
+    from tierbook.workbook import PROPERTY_PREFIX, sheet_names, workbook_properties
+
+    for path in (*books.values(), *recalculated.values()):
+        book = openpyxl.load_workbook(path, read_only=True)
+        expected = {p.name[len(PROPERTY_PREFIX):]: str(p.value) for p in book.custom_doc_props
+                    if p.name.startswith(PROPERTY_PREFIX)}
+        assert workbook_properties(path) == expected and {"lang", "settings", "sheets"} <= set(expected), path
+        assert sheet_names(path) == book.sheetnames, path
+        book.close()

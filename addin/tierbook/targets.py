@@ -222,19 +222,15 @@ def foreign_sheets(out: str | Path) -> list[str] | None:
     """The sheets of the existing workbook OUT that tierbook did not write and a rewrite
     would lose (the Mailing and Contact log sheets are carried over, so they are not
     among them); None when OUT is not a workbook at all; [] when OUT does not exist."""
-    from openpyxl import load_workbook
-
     from .mail import mailing_sheet_title
-    from .workbook import workbook_properties
+    from .workbook import sheet_names, workbook_properties
 
     out = Path(out)
     if not out.exists():
         return []
     try:
         meta = workbook_properties(out)
-        book = load_workbook(out, read_only=True)
-        names = list(book.sheetnames)
-        book.close()
+        names = sheet_names(out)
     except Exception:  # noqa: BLE001 - not a workbook: the user's file, whatever it is
         return None
     if "sheets" in meta:
