@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -25,6 +26,7 @@ import tierbook.excel as excel
 from test_excel import BOOK, book_payload
 from test_excel_scripts import apply_actions, demo_payload, excluded, grid, run_script
 from helpers import running_server
+from tierbook import labels
 from tierbook.demo import demo_path
 from tierbook.server.transport import Store, TransportError, json_size, pages, split_action
 
@@ -88,6 +90,19 @@ def test_an_upload_is_put_together_in_row_order_and_a_gap_is_refused():
         store.add_block(None, 0, 0, "rows")
 
 
+def test_a_block_of_some_columns_stands_for_whole_rows_with_the_others_empty():
+    store = Store()
+    key, _ = store.add_block(None, 0, 0, [["h1", "h2", "h3", "h4"]])
+    store.add_block(key, 0, 1, [["a", 1], ["b", 2]], columns=[0, 2], width=4)
+    got = store.assemble(key, {"sheets": [{"name": "VIP", "values": [[]]}]})["sheets"][0]["values"]
+    assert got == [["h1", "h2", "h3", "h4"], ["a", "", 1, ""], ["b", "", 2, ""]]
+    for columns, width, rows, problem in (([2, 0], 4, [["a", 1]], "increasing"), ([0, 4], 4, [["a", 1]], "within"),
+                                          ([0], 0, [["a"]], "within"), ([0, 1], 4, [["a"]], "one value per column"),
+                                          ([0], 16384, [["a"]] * 300, "at most")):
+        with pytest.raises(TransportError, match=problem):
+            store.add_block(None, 0, 0, rows, columns=columns, width=width)
+
+
 # --------------------------------------------------------------------------- over HTTP
 
 
@@ -104,11 +119,14 @@ def node() -> str:
     return found
 
 
-def ribbon_run(server: str, script: str, payload: dict, tmp_path: Path, read_bytes: int = READ_BYTES) -> dict:
-    """ribbon.js's run of SCRIPT in node, against SERVER, with PAYLOAD as the workbook."""
+def ribbon_run(server: str, script: str, payload: dict, tmp_path: Path, read_bytes: int = READ_BYTES,
+               probe_rows: int = 200) -> dict:
+    """ribbon.js's run of SCRIPT in node, against SERVER, with PAYLOAD as the workbook
+    (PROBE_ROWS: the rows of a sheet's first block, ribbon.js's PROBE_ROWS)."""
     book, out = tmp_path / "book.json", tmp_path / "out.json"
     book.write_text(json.dumps(payload, default=str))
-    done = subprocess.run([node(), str(HARNESS), server, script, str(book), str(out), str(read_bytes)],
+    done = subprocess.run([node(), str(HARNESS), server, script, str(book), str(out), str(read_bytes),
+                           str(probe_rows)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     return json.loads(out.read_text())
@@ -138,6 +156,80 @@ def test_the_ribbon_run_in_pieces_gives_the_workbook_of_one_script_call(server, 
         assert grid(chunked[ws.title]) == grid(ws), ws.title
         assert sorted(chunked[ws.title].tables) == sorted(ws.tables), ws.title
         assert chunked[ws.title].freeze_panes == ws.freeze_panes, ws.title
+
+
+READ_NEEDED = r"""
+const ribbon = require(process.argv[1]);
+const sheet = JSON.parse(process.argv[2]);
+const spec = {customer: ["customer"], done: ["done"], read: ["customer", "done", "note"]};
+const addresses = [];
+const cell = (a) => ({column: ribbon.columnNumber(a.match(/[A-Z]+/)[0]), row: parseInt(a.match(/\d+/)[0], 10)});
+async function read(name, address) {
+  addresses.push(address);
+  const [a, b] = address.split(":").map(cell);
+  return sheet.slice(a.row - 1, b.row).map((r) => r.slice(a.column - 1, b.column));
+}
+const got = sheet.map((r) => r.map(() => ""));
+ribbon.readNeeded(read, "VIP", {row: sheet.length, column: sheet[0].length}, spec, async (start, rows, columns) => {
+  rows.forEach((row, i) => row.forEach((v, j) => { got[start + i][columns ? columns[j] : j] = v; }));
+}, 40, 3).then(() => console.log(JSON.stringify({got, addresses})));
+"""
+
+
+@pytest.mark.parametrize("header_row", [1, 5])
+def test_ribbon_js_reads_the_needed_columns_below_the_header_row_it_finds_and_all_without_one(header_row):
+    """readNeeded on a sheet of 12 rows read in small blocks: with the header row among the
+    first block's rows (row 2), only Customer, Done and Note are sent below it (Reason,
+    between Done and Note, is read in the same range but not sent); with it further
+    down, every cell."""
+    sheet = [[f"t{r}", "", "", "", "", ""] for r in range(12)]
+    sheet[header_row] = ["Customer", "Manager", "Task", "Done", "Reason", "Note"]
+    for r in range(header_row + 1, 12):
+        sheet[r] = [f"c{r}", f"m{r}", f"k{r}", "yes", f"why{r}", f"n{r}"]
+    done = subprocess.run([node(), "-e", READ_NEEDED, str(ROOT / "addin/tierbook/server/static/js/ribbon.js"),
+                           json.dumps(sheet)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    if header_row < 3:  # found in the first block (3 rows): A, then D:F (Reason read between Done and Note)
+        assert all(re.fullmatch(r"(A\d+:A\d+|D\d+:F\d+)", a) for a in out["addresses"][1:]), out["addresses"]
+        expected = [row if r < 3 else [row[0], "", "", row[3], "", row[5]] for r, row in enumerate(sheet)]
+    else:
+        assert all(a.startswith("A") and ":F" in a for a in out["addresses"]), out["addresses"]
+        expected = sheet
+    assert out["got"] == expected
+
+
+def test_a_second_click_reads_only_the_call_lists_columns_it_needs_and_keeps_the_work(server, tmp_path):
+    """After a first click and a manager's work on the call lists, the second click reads
+    of each call list the rows above its table whole and below them only the columns
+    worklist.read_columns names (customer, task, dates, Done, Outcome, Note): less than
+    half of the cells, and the same book as a script call given every cell."""
+    from test_ribbon_worklist import rows_of, type_work, work_on
+
+    first = applied(run_script("segment_customers", demo_payload()))
+    header, rows, _, _ = rows_of(first[labels.sheet_title("segment:VIP", "en")])
+    customers = [r[header.index("Customer")] for r in rows[:2]]
+    work = {("segment:VIP", customers[0]): ("yes", "call back", "wants the autumn price list"),
+            ("segment:VIP", customers[1]): (None, "reached", "=not a formula")}
+    type_work(first, work)
+    first.save(tmp_path / "typed.xlsx")
+    payload = book_payload(tmp_path / "typed.xlsx", name=BOOK, exclude=excluded("segment_customers"))
+    run = ribbon_run(server, "segment_customers", payload, tmp_path, probe_rows=12)  # the demo's lists are short
+    lists = [s for s in payload["sheets"] if s["name"] in {labels.sheet_title(f"segment:{x}", "en")
+                                                            for x in labels.SEGMENTS}]
+    whole = sum(len(json.dumps({"values": s["values"], "numberFormat": [["General"] * len(r) for r in s["values"]]}))
+                for s in lists)  # what reading every cell of the lists would cost (as the harness counts)
+    read = sum(run["read_bytes_by_sheet"][s["name"]] for s in lists)
+    assert read < 0.5 * whole, (read, whole)
+
+    direct = openpyxl.load_workbook(tmp_path / "typed.xlsx")
+    apply_actions(direct, run_script("segment_customers", payload))
+    chunked = openpyxl.load_workbook(tmp_path / "typed.xlsx")
+    apply_actions(chunked, run["actions"])
+    kept = work_on(direct)
+    assert work_on(chunked) == kept and {k: kept.get(k) for k in work} == work  # (and on the other lists they are on)
+    for ws in direct.worksheets:
+        assert grid(chunked[ws.title]) == grid(ws), ws.title
 
 
 def upload_and_run(server: str, payload: dict, script: str = "segment_customers"
@@ -231,7 +323,7 @@ def test_with_sign_in_required_every_transport_route_asks_for_the_user():
     must not be enough)."""
     with running_server({"XLWINGS_AUTH_PROVIDERS": '["custom"]'}) as base:
         signed_in = {"Authorization": "test-token", "Auth-Provider": "custom"}  # xlwings' sample provider
-        for method, path in (("GET", "/tierbook/status/x"), ("GET", "/tierbook/result/x/1"),
+        for method, path in (("GET", "/tierbook/status/x"), ("GET", "/tierbook/result/x/1"), ("GET", "/tierbook/columns.json"),
                              ("POST", "/tierbook/upload"), ("POST", "/tierbook/run/segment_customers")):
             anonymous = httpx.request(method, base + path, json={} if method == "POST" else None)
             assert anonymous.status_code in (401, 403), (path, anonymous.status_code)

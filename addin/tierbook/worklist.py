@@ -106,6 +106,17 @@ def call_list_titles() -> dict[str, str]:
             for key in (*(f"segment:{s}" for s in labels.SEGMENTS), KEPT_NOTES)}
 
 
+def read_columns() -> dict[str, dict[str, list[str]]]:
+    """What worklog_from_rows reads of each call list (by title, both languages), for a
+    reader that can leave the other columns out (the ribbon's client in Excel): the
+    header row is the first row with a cell among "customer" and one among "done", and
+    only the columns headed by one of "read" are needed (headers casefolded)."""
+    def headers(*keys: str) -> list[str]:
+        return sorted({labels.header(k, lang).casefold() for lang in labels.LANGS for k in keys})
+    spec = {"customer": headers("customer"), "done": headers("done"), "read": headers(*READ_KEYS)}
+    return {title: spec for title in call_list_titles()}
+
+
 def worklog_from_rows(sheets: Iterable[tuple[str, Iterable[Sequence[object]]]]) -> dict[str, pd.DataFrame]:
     """The Done / Outcome / Note of the call lists among SHEETS ((title, rows of values),
     as a file or the open workbook gives them), by sheet key ("segment:VIP", ...):

@@ -1,7 +1,7 @@
 // Runs tierbook's ribbon client (addin/tierbook/server/static/js/ribbon.js) in node
 // against a real tierbook server, with a recorded workbook in place of Excel:
 //
-//   node tests/js/ribbon_harness.js BASE SCRIPT BOOK.json OUT.json [READ_BYTES]
+//   node tests/js/ribbon_harness.js BASE SCRIPT BOOK.json OUT.json [READ_BYTES [PROBE_ROWS]]
 //
 // BOOK.json is the payload xlwings' Office.js client would send for the whole workbook
 // (tests/test_excel.py book_payload). The three xlwings client functions ribbon.js
@@ -17,11 +17,12 @@ const path = require("path");
 const assert = require("assert");
 const ribbon = require(path.join(__dirname, "../../addin/tierbook/server/static/js/ribbon.js"));
 
-const [base, script, bookFile, outFile, budgetText] = process.argv.slice(2);
+const [base, script, bookFile, outFile, budgetText, probeText] = process.argv.slice(2);
 const book = JSON.parse(fs.readFileSync(bookFile, "utf8"));
 const budget = budgetText ? parseInt(budgetText, 10) : undefined;
+const probeRows = probeText ? parseInt(probeText, 10) : undefined;
 const size = (text) => Buffer.byteLength(text, "utf8");
-const record = { reads: [], requests: [], responses: [], actions: [], pages: [], statuses: [], lazy: null };
+const record = { reads: [], bySheet: {}, requests: [], responses: [], actions: [], pages: [], statuses: [], lazy: null };
 const applied = [];
 
 function rowsOf(address) {
@@ -43,17 +44,18 @@ const xlwings = {
     const sheet = book.sheets.find((s) => s.name === sheetName);
     assert.ok(sheet, `no sheet ${sheetName}`);
     const { start, end } = rowsOf(address);
-    assert.strictEqual(start.column, 1, `a block starts in column A: ${address}`);
     const rows = sheet.values.slice(start.row - 1, end.row).map((row) => {
-      const cells = row.slice(0, end.column);
-      while (cells.length < end.column) cells.push("");
+      const cells = row.slice(start.column - 1, end.column);
+      while (cells.length < end.column - start.column + 1) cells.push("");
       return cells;
     });
     // What Office sends back for range.load("values, numberFormat"): both matrices.
     const formats = rows.map((row) =>
       row.map((v) => (typeof v === "string" && /^\d{4}-\d\d-\d\dT/.test(v) ? "yyyy-mm-dd" : "General")),
     );
-    record.reads.push(size(JSON.stringify({ values: rows, numberFormat: formats })));
+    const read = size(JSON.stringify({ values: rows, numberFormat: formats }));
+    record.reads.push(read);
+    record.bySheet[sheetName] = (record.bySheet[sheetName] || 0) + read;
     return rows;
   },
   async runActions({ actions }) {
@@ -80,6 +82,7 @@ ribbon
     fetch: measuredFetch,
     status: (text) => record.statuses.push(text),
     budget,
+    probeRows,
   })
   .then((pages) => {
     const largest = (list) => (list.length ? Math.max(...list) : 0);
@@ -89,6 +92,8 @@ ribbon
         pages,
         lazy: record.lazy,
         reads: record.reads.length,
+        read_bytes: record.reads.reduce((a, b) => a + b, 0),
+        read_bytes_by_sheet: record.bySheet,
         largest_read: largest(record.reads),
         requests: record.requests.length,
         largest_request: largest(record.requests),

@@ -111,6 +111,31 @@ class _Result:
     used: float = field(default_factory=time.monotonic)
 
 
+#: The widest row an upload block may stand for (Excel's last column, XFD), and the most
+#: cells a block of some columns may stand for (a real one: a few hundred thousand).
+MAX_COLUMNS = 16384
+MAX_BLOCK_CELLS = 4_000_000
+
+
+def _widened(values: list, columns: object, width: object) -> list[list]:
+    """Rows of WIDTH cells from VALUES, which hold only COLUMNS of them ("" elsewhere)."""
+    if not isinstance(width, int) or not 0 < width <= MAX_COLUMNS or not isinstance(columns, list) or not columns \
+            or not all(isinstance(c, int) for c in columns) or columns != sorted(set(columns)) \
+            or columns[0] < 0 or columns[-1] >= width:
+        raise TransportError("tierbook: an upload block's columns must be increasing column numbers within its width")
+    if any(len(row) != len(columns) for row in values):
+        raise TransportError("tierbook: an upload block's rows must hold one value per column sent")
+    if len(values) * width > MAX_BLOCK_CELLS:
+        raise TransportError(f"tierbook: an upload block may stand for at most {MAX_BLOCK_CELLS:,} cells")
+    out = []
+    for row in values:
+        full = [""] * width
+        for c, value in zip(columns, row):
+            full[c] = value
+        out.append(full)
+    return out
+
+
 class Store:
     """The uploads and results of runs in progress, by random id."""
 
@@ -127,14 +152,20 @@ class Store:
             while len(kept) > MAX_KEPT:
                 del kept[min(kept, key=lambda k: kept[k].used)]
 
-    def add_block(self, upload: str | None, sheet: object, start: object, values: object) -> tuple[str, int]:
+    def add_block(self, upload: str | None, sheet: object, start: object, values: object,
+                  columns: object = None, width: object = None) -> tuple[str, int]:
         """Keep rows VALUES of sheet number SHEET from row START (0-based, of the values
-        matrix xlwings sends: from A1) for UPLOAD (a new one when None). Returns the
-        upload's id and its number of rows so far."""
+        matrix xlwings sends: from A1) for UPLOAD (a new one when None). COLUMNS (0-based,
+        increasing) and WIDTH: the rows hold only these columns of rows WIDTH cells wide
+        (the client read only the columns a script needs, worklist.read_columns); the
+        others are kept empty (""), as Excel sends an empty cell. Returns the upload's id
+        and its number of rows so far."""
         if not isinstance(sheet, int) or not isinstance(start, int) or sheet < 0 or start < 0:
             raise TransportError("tierbook: an upload block needs a sheet number and a first row (whole numbers)")
         if not isinstance(values, list) or not values or not all(isinstance(r, list) for r in values):
             raise TransportError("tierbook: an upload block needs its rows (a list of lists)")
+        if columns is not None:
+            values = _widened(values, columns, width)
         with self.lock:
             self._expire()
             if upload is None:

@@ -1,7 +1,11 @@
 """tierbook's own routes in xlwings Server: the chunked transport of a ribbon run
 (tierbook.server.transport), for workbooks too large for one request of Excel on the web.
 
-    POST /tierbook/upload             {"upload": id or null, "sheet": n, "start": row, "values": [[...]]}
+    GET  /tierbook/columns.json       → {sheet title: {"customer", "done", "read": [headers]}}: of
+                                      these sheets the client reads only the columns of "read"
+                                      below their header row (worklist.read_columns)
+    POST /tierbook/upload             {"upload": id or null, "sheet": n, "start": row, "values": [[...]],
+                                      and "columns": [n, ...], "width": n when only some were read}
                                       → {"upload": id, "rows": rows received so far}
     POST /tierbook/run/<script>       xlwings' request payload (values of uploaded sheets left out)
                                       with "upload": id → {"actions": first page, "result": id or null,
@@ -39,11 +43,19 @@ async def _json_body(request: Request) -> dict:
     return data
 
 
+@router.get("/columns.json")
+async def columns(current_user: dep.User):
+    from tierbook.worklist import read_columns
+
+    return read_columns()
+
+
 @router.post("/upload")
 async def upload(request: Request, current_user: dep.User):
     data = await _json_body(request)
     try:
-        key, rows = STORE.add_block(data.get("upload"), data.get("sheet"), data.get("start"), data.get("values"))
+        key, rows = STORE.add_block(data.get("upload"), data.get("sheet"), data.get("start"), data.get("values"),
+                                    data.get("columns"), data.get("width"))
     except TransportError as error:
         raise HTTPException(status_code=400, detail=str(error)) from None
     return {"upload": key, "rows": rows}

@@ -76,10 +76,13 @@ const TierbookRibbon = (function () {
 
   // Read sheet NAME from A1 to LAST ({row, column}) in blocks; ONBLOCK(start, rows)
   // gets each block (start: 0-based row). READ(name, address) → the block's values.
-  async function readBlocks(read, name, last, onBlock, budget = READ_BYTES) {
+  // FROM, SAMPLE: start at row FROM (0-based), the blocks sized by SAMPLE (rows read);
+  // PROBE: the rows of the first block without a sample.
+  async function readBlocks(read, name, last, onBlock, budget = READ_BYTES, from = 0, sample = null,
+                            probe = PROBE_ROWS) {
     const letters = columnLetters(last.column);
-    let start = 0;
-    let size = Math.min(PROBE_ROWS, last.row);
+    let start = from;
+    let size = sample ? rowsPerBlock(sample, last.column, budget) : Math.min(probe, last.row);
     while (start < last.row) {
       size = Math.min(size, last.row - start);
       const address = `A${start + 1}:${letters}${start + size}`;
@@ -92,6 +95,75 @@ const TierbookRibbon = (function () {
       await onBlock(start, rows);
       start += size;
       size = rowsPerBlock(rows, last.column, budget);
+    }
+  }
+
+  // The header row and the columns to read of a sheet whose SPEC (GET
+  // /tierbook/columns.json: worklist.readColumns) says which columns the script needs,
+  // found in ROWS (the first block): {row (0-based), columns (0-based, increasing)};
+  // null when no row of ROWS is that header row (then every column is read).
+  function neededColumns(rows, spec) {
+    const text = (v) => String(v === null || v === undefined ? "" : v).trim().toLowerCase();
+    for (let r = 0; r < rows.length; r += 1) {
+      const cells = rows[r].map(text);
+      if (cells.some((c) => spec.customer.includes(c)) && cells.some((c) => spec.done.includes(c))) {
+        const columns = cells.map((c, i) => (spec.read.includes(c) ? i : -1)).filter((i) => i >= 0);
+        return { row: r, columns };
+      }
+    }
+    return null;
+  }
+
+  // The ranges of columns to read for COLUMNS (0-based, increasing): [[first, last], ...],
+  // one range over columns at most GAP apart (a column between is read too: one Office.js
+  // sync less for a few cells more).
+  function columnRuns(columns, gap = 1) {
+    const runs = [];
+    for (const c of columns) {
+      if (runs.length && c - runs[runs.length - 1][1] <= gap + 1) runs[runs.length - 1][1] = c;
+      else runs.push([c, c]);
+    }
+    return runs;
+  }
+
+  // Read sheet NAME as readBlocks does, but after the first block only the COLUMNS that
+  // neededColumns found in it (each run of adjacent ones as one range); ONBLOCK(start,
+  // rows, columns) gets the first block whole (columns null) and the others as the
+  // values of those columns.
+  async function readNeeded(read, name, last, spec, onBlock, budget = READ_BYTES, probe = PROBE_ROWS) {
+    const size = Math.min(probe, last.row);
+    const first = await read(name, `A1:${columnLetters(last.column)}${size}`);
+    if (!Array.isArray(first) || first.length !== size) {
+      throw new Error(`tierbook: Excel gave ${first ? first.length : "no"} rows for ${name}!A1`);
+    }
+    await onBlock(0, first, null);
+    const found = neededColumns(first, spec);
+    if (size === last.row) return;
+    if (found === null || found.columns.length === 0) {
+      await readBlocks(read, name, last, async (start, rows) => onBlock(start, rows, null), budget, size, first);
+      return;
+    }
+    const runs = columnRuns(found.columns);
+    const readColumns = runs.flatMap(([c0, c1]) => Array.from({ length: c1 - c0 + 1 }, (_, i) => c0 + i));
+    const rowsAtOnce = rowsPerBlock(first.map((row) => readColumns.map((c) => row[c])), readColumns.length, budget);
+    for (let start = size; start < last.row; start += rowsAtOnce) {
+      const end = Math.min(last.row, start + rowsAtOnce);
+      const parts = [];
+      for (const [c0, c1] of runs) {
+        const address = `${columnLetters(c0 + 1)}${start + 1}:${columnLetters(c1 + 1)}${end}`;
+        const values = await read(name, address);
+        if (!Array.isArray(values) || values.length !== end - start) {
+          throw new Error(`tierbook: Excel gave ${values ? values.length : "no"} rows for ${name}!${address}`);
+        }
+        parts.push(values);
+      }
+      const rows = parts[0].map((_, i) =>
+        found.columns.map((c) => {
+          const r = runs.findIndex(([c0, c1]) => c0 <= c && c <= c1);
+          return parts[r][i][c - runs[r][0]];
+        }),
+      );
+      await onBlock(start, rows, found.columns);
     }
   }
 
@@ -115,8 +187,10 @@ const TierbookRibbon = (function () {
     const fetcher = env.fetch || globalThis.fetch.bind(globalThis);
     const status = env.status || (() => {});
     const budget = env.budget || READ_BYTES;
+    const probe = env.probeRows || PROBE_ROWS;
     const meta = await answer(await fetcher(`${base}/xlwings/custom-scripts-meta.json`));
     const info = meta.find((m) => m.function_name === script) || {};
+    const needed = await answer(await fetcher(`${base}/tierbook/columns.json`, { headers: env.headers || {} }));
     const headers = { ...(env.headers || {}) };
     status("tierbook: reading the workbook…");
     const payload = await xlwings.getBookData({
@@ -141,17 +215,16 @@ const TierbookRibbon = (function () {
         sheet.values = [[""]]; // what xlwings reads from an empty sheet (A1)
         continue;
       }
-      await readBlocks(
-        xlwings.getRangeValues,
-        sheet.name,
-        last,
-        async (start, rows) => {
-          const sent = await post("/tierbook/upload", { upload, sheet: index, start, values: rows });
-          upload = sent.upload;
-          status(`tierbook: read ${sheet.name}, ${(start + rows.length).toLocaleString()} of ${last.row.toLocaleString()} rows`);
-        },
-        budget,
-      );
+      const onBlock = async (start, rows, columns = null) => {
+        const block = { upload, sheet: index, start, values: rows };
+        if (columns) Object.assign(block, { columns, width: last.column });
+        const sent = await post("/tierbook/upload", block);
+        upload = sent.upload;
+        status(`tierbook: read ${sheet.name}, ${(start + rows.length).toLocaleString()} of ${last.row.toLocaleString()} rows`);
+      };
+      const spec = Object.prototype.hasOwnProperty.call(needed, sheet.name) ? needed[sheet.name] : null;
+      if (spec) await readNeeded(xlwings.getRangeValues, sheet.name, last, spec, onBlock, budget, probe);
+      else await readBlocks(xlwings.getRangeValues, sheet.name, last, onBlock, budget, 0, null, probe);
       sheet.values = [[]];
     }
     status("tierbook: classifying on the server…");
@@ -218,7 +291,10 @@ const TierbookRibbon = (function () {
     }
   }
 
-  return { READ_BYTES, columnLetters, columnNumber, lastCell, rowsPerBlock, readSheets, readBlocks, run, runInExcel };
+  return {
+    READ_BYTES, columnLetters, columnNumber, lastCell, rowsPerBlock, readSheets, readBlocks, neededColumns,
+    columnRuns, readNeeded, run, runInExcel,
+  };
 })();
 
 function tierbookButton(scriptName) {
