@@ -65,7 +65,7 @@ from . import labels
 from .read import clean_transactions
 from .schema import InputError
 from .lookups import (CUSTOMER_FIELDS, UNKNOWN_CUSTOMER, UNKNOWN_KEY, customer_answers, customers_columns,
-                      unknown_customer, with_unknown_row)
+                      unknown_answers, unknown_customer)
 from .segment import CUSTOMER_COLUMNS, Segmentation, classify
 from .settings import Criterion, Settings
 
@@ -486,27 +486,29 @@ _HANDLE_KEY = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9
 def answers_table(lookup: _Lookup, lang: str = "en") -> pd.DataFrame:
     """One classification as the table an object handle holds: a row per customer (index:
     the customer as the functions match it), a column per function, the words in LANG,
-    and the row a missing customer gets (lookups.with_unknown_row). A plain frame of
+    and the row a missing customer gets (lookups.unknown_answers). A plain frame of
     text, numbers and dates, so that Redis (xlwings Server's object cache with more
     than one worker) can hold it as well as memory can."""
     customers = lookup.result.customers
     segments = lookup.segments()
     keys = [customer_key(c) for c in customers["customer"]]
 
-    def words(field: str, codes) -> np.ndarray:  # labels.value once per distinct code
+    unknown = unknown_answers(lang)
+
+    def words(field: str, codes) -> list:  # labels.value once per distinct code
         codes = list(codes)
         shown = {c: labels.value(field, c, lang) for c in set(codes)}
-        return np.array([shown[c] for c in codes], dtype=object)
+        return [shown[c] for c in codes] + [unknown[field]]
 
-    table = pd.DataFrame({
+    return pd.DataFrame({
         "segment": words("segment", (segments[c] for c in customers["customer"])),
         "lifecycle": words("lifecycle", customers["lifecycle"]),
         "quadrant": words("quadrant", customers["quadrant"]),
-        "next_contact": lookup.next_contacts()["date"].to_numpy(),
-        "vip_months": customers["vip_months"].to_numpy(),
+        "next_contact": np.append(lookup.next_contacts()["date"].to_numpy(dtype="datetime64[ns]"),
+                                  np.datetime64("NaT", "ns")),
+        "vip_months": np.append(customers["vip_months"].to_numpy(), unknown["vip_months"]),
         "size_tier": words("size_tier", customers["size_tier"]),
-    }, index=pd.Index(keys, name="customer"))
-    return with_unknown_row(table, lang)
+    }, index=pd.Index([*keys, UNKNOWN_KEY], name="customer"))
 
 
 def handle_answers(value: object) -> pd.DataFrame | None:
@@ -541,7 +543,7 @@ def _answer(table: pd.DataFrame, field: str, customer: object) -> object:
         raise TierbookExcelError(f"tierbook: a classification handle does not answer {field}")
     try:
         value = table.at[name, field]
-    except KeyError:  # in the table's language (lookups.with_unknown_row)
+    except KeyError:  # in the table's language (lookups.unknown_answers)
         return table.at[UNKNOWN_KEY, "segment"] if UNKNOWN_KEY in table.index else UNKNOWN_CUSTOMER
     if value is None or value is pd.NaT or (isinstance(value, str) and value == "") \
             or (isinstance(value, float) and np.isnan(value)):

@@ -165,9 +165,10 @@ def customer_answers(rows: Sequence[Sequence[object]], customer_key: Callable[[o
         key = customer_key(row[at]) if row and len(row) > at else ""
         if key and key not in first:
             first[key] = row
-    data = {field: [_cell(r, columns.get(field)) for r in first.values()] for field in CUSTOMER_FIELDS}
-    answers = pd.DataFrame(data, index=pd.Index(list(first), name="customer"), dtype=object)
-    return with_unknown_row(answers, table_lang(rows[0][at]))
+    unknown = unknown_answers(table_lang(rows[0][at]))
+    data = {field: [_cell(r, columns.get(field)) for r in first.values()] + [unknown[field]]
+            for field in CUSTOMER_FIELDS}
+    return pd.DataFrame(data, index=pd.Index([*first, UNKNOWN_KEY], name="customer"), dtype=object)
 
 
 #: The key of the row of an answers table that a customer missing from it gets (no
@@ -175,16 +176,14 @@ def customer_answers(rows: Sequence[Sequence[object]], customer_key: Callable[[o
 UNKNOWN_KEY = ""
 
 
-def with_unknown_row(answers: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """ANSWERS (a row per customer key) with the row UNKNOWN_KEY: the unknown-customer
-    words of LANG as its segment (what every function answers for a customer who is not
-    in the table), empty elsewhere (0 months). Kept in the table, so that it survives
-    the object cache (Redis keeps a frame's values, not its attributes)."""
-    row = {c: ("" if answers[c].dtype == object else 0 if answers[c].dtype.kind in "iu" else None)
-           for c in answers.columns}
-    row["segment"] = unknown_customer(lang)
-    unknown = pd.DataFrame([row], index=pd.Index([UNKNOWN_KEY], name=answers.index.name))
-    return pd.concat([answers, unknown.astype(answers.dtypes.to_dict())])
+def unknown_answers(lang: str) -> dict[str, object]:
+    """The row UNKNOWN_KEY of an answers table, by field: the unknown-customer words of
+    LANG as its segment (what every function answers for a customer who is not in the
+    table), empty elsewhere (no next contact, 0 months). Kept in the table itself, so
+    that it survives the object cache (Redis keeps a frame's values, not its attributes)."""
+    row: dict[str, object] = {field: "" for field in CUSTOMER_FIELDS}
+    row.update(segment=unknown_customer(lang), next_contact=None, vip_months=0)
+    return row
 
 
 def table_lang(customer_header: object) -> str:
