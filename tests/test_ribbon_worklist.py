@@ -17,7 +17,7 @@ import pytest
 from openpyxl.utils.cell import range_boundaries
 
 import tierbook.excel as excel
-from test_excel_scripts import apply_actions, book_payload, demo_payload, excluded, grid, run_script
+from test_excel_scripts import apply_actions, book_payload, demo_payload, dropdowns, excluded, grid, run_script
 from tierbook import jobs, labels
 from tierbook.demo import demo_path
 from tierbook.read import read_transactions
@@ -217,6 +217,8 @@ def test_the_ribbon_carries_the_worklog_as_the_file_does(cases, tmp_path):
         title = labels.sheet_title(key, "en")
         assert grid(from_ribbon[title]) == grid(from_file[title]), title
     assert kept_notes_of(from_file)[cases["leaves"]][1:] == ("yes", "reached", "closing the shop")
+    kept = labels.sheet_title("kept_notes", "en")
+    assert dropdowns(from_ribbon[kept]) == dropdowns(from_file[kept]) and len(dropdowns(from_file[kept])) == 2
 
 
 def test_every_generated_sheet_of_the_open_book_prints_what_it_holds(tmp_path):

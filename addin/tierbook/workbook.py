@@ -518,6 +518,7 @@ class SheetWriter:
         for column in columns:
             if column.key in ("remind_on", "follow_up_on", "next_contact"):
                 _overdue(ws, column.col, 2, 1 + n, None, content.overdue_before)
+        _validations(ws, content, {"rows": (columns, 1, n)})
 
     # ------------------------------------------------------------------ templated sheets
 
@@ -610,7 +611,7 @@ class SheetWriter:
                              content.overdue_before)
             if p.table.month_marks is not None:
                 _month_marks(ws, p, tpl.samples)
-        _validations(ws, content, placed)
+        _validations(ws, content, {name: (p.columns, p.header, p.n) for name, p in placed.items()})
         for chart in content.charts:
             self._chart(ws, tpl, chart, placed, row_map, widths)
 
@@ -1203,17 +1204,18 @@ def _sample_look(sample, font: Font, color: str) -> tuple[Font, PatternFill]:
     return font, PatternFill(fill_type="solid", start_color=color, end_color=color)
 
 
-def _validations(ws, content: SheetContent, placed: dict) -> None:
-    """The content's dropdowns: a list validation on the data rows of each column."""
+def _validations(ws, content: SheetContent, placed: Mapping[str, tuple[list, int, int]]) -> None:
+    """The content's dropdowns: a list validation on the data rows of each column.
+    PLACED: table key → (its columns, header row, data rows)."""
     for v in content.validations:
-        p = placed.get(v.table)
-        col = next((c.col for c in p.columns if c.key == v.column), None) if p is not None else None
+        columns, header, n = placed.get(v.table, ([], 0, 0))
+        col = next((c.col for c in columns if c.key == v.column), None)
         if col is None or not v.choices:
             continue
         letter = get_column_letter(col)
         listed = ",".join(str(c).replace('"', "'") for c in v.choices)
         rule = DataValidation(type="list", formula1=f'"{listed}"', allow_blank=True, showDropDown=False)
-        rule.add(f"{letter}{p.header + 1}:{letter}{p.header + p.n}")
+        rule.add(f"{letter}{header + 1}:{letter}{header + n}")
         ws.data_validations.append(rule)
 
 

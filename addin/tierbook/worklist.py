@@ -26,7 +26,7 @@ import pandas as pd
 
 from . import labels
 from .schema import InputError
-from .sheets import CALL_LIST_KEYS, WORK_KEYS, SheetContent, SheetTable
+from .sheets import CALL_LIST_KEYS, WORK_KEYS, SheetContent, SheetTable, work_validations
 
 #: The columns read back from a call list: the manager's and what identifies the task
 #: (and, on the Kept notes sheet, the list it was written on).
@@ -217,11 +217,13 @@ def kept_notes(worklog: Mapping[str, pd.DataFrame], contents: Sequence[SheetCont
 
 
 def kept_notes_sheet(notes: pd.DataFrame, lang: str) -> SheetContent:
-    """The Kept notes sheet of NOTES (kept_notes): a plain table with a line saying what it is."""
+    """The Kept notes sheet of NOTES (kept_notes): a plain table with a line saying what it
+    is, and the call lists' Done and Outcome dropdowns."""
     headers = {c: labels.header(c, lang) for c in KEPT_COLUMNS}
     return SheetContent(key=KEPT_NOTES, title=labels.sheet_title(KEPT_NOTES, lang), template=None,
                         texts={"note": labels.word("kept_notes.note", lang)},
-                        tables={"rows": SheetTable(labels.TABLE_NAMES[KEPT_NOTES], notes, headers)})
+                        tables={"rows": SheetTable(labels.TABLE_NAMES[KEPT_NOTES], notes, headers)},
+                        validations=work_validations("rows", lang))
 
 
 def last_contacts(worklog: Mapping[str, pd.DataFrame], as_of: pd.Timestamp | None = None) -> pd.Series:
