@@ -241,3 +241,40 @@ def test_every_generated_sheet_of_the_open_book_prints_what_it_holds(tmp_path):
         assert (c0, r0) == (1, 1) and c1 >= width and r1 >= height, ws.title
         if ws.title != labels.sheet_title("summary", "en"):  # the Summary's charts reach further right
             assert area == f"A1:{get_column_letter(width)}{height}", ws.title
+
+
+def test_a_column_a_manager_added_to_a_call_list_stops_the_rewrite_in_the_file_and_the_book(tmp_path):
+    """A column a manager added beside a call list's table (Excel widens the table) would be
+    lost by the rewrite: `tierbook segment` refuses (naming the list and the column; --force
+    replaces it) and so does the ribbon, before it changes anything."""
+    import xlwings as xw
+
+    from test_cli import run
+
+    def add_column(wb: openpyxl.Workbook) -> None:
+        ws = wb[labels.sheet_title("segment:VIP", "en")]
+        (table,) = ws.tables.values()
+        c0, r0, c1, r1 = range_boundaries(table.ref)
+        ws.cell(row=r0, column=c1 + 1).value = "Comment 2"
+        ws.cell(row=r0 + 1, column=c1 + 1).value = "met at the fair"
+
+    out = tmp_path / "tierbook.xlsx"
+    jobs.segment_file(demo_path(), out)
+    wb = openpyxl.load_workbook(out)
+    add_column(wb)
+    wb.save(out)
+    before = out.read_bytes()
+    done = run("segment", str(demo_path()), "--out", str(out))
+    assert done.returncode != 0 and '("VIP": "Comment 2")' in done.stderr and "--force" in done.stderr, done.stderr
+    assert out.read_bytes() == before  # nothing written
+    assert run("segment", str(demo_path()), "--out", str(out), "--force").returncode == 0
+
+    wb = openpyxl.load_workbook(demo_path())
+    apply_actions(wb, run_script("segment_customers", demo_payload()))
+    add_column(wb)
+    wb.save(tmp_path / "book.xlsx")
+    with pytest.raises(xw.XlwingsError) as error:
+        run_script("segment_customers", book_payload(tmp_path / "book.xlsx", exclude=excluded("segment_customers")))
+    assert str(error.value) == ('call lists have columns tierbook did not write, which a rewrite would lose '
+                                '("VIP": "Comment 2"): move them to another sheet, then click again')
+

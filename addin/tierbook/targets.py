@@ -245,7 +245,8 @@ def foreign_sheets(out: str | Path) -> list[str] | None:
 
 def check_replaceable(out: str | Path, force: bool = False) -> None:
     """Refuse to write over OUT when that would lose sheets tierbook did not write
-    (issue 10.2), naming them; FORCE replaces it anyway."""
+    (issue 10.2), or columns a manager added to its call lists, naming them; FORCE
+    replaces it anyway."""
     if force:
         return
     foreign = foreign_sheets(out)
@@ -257,6 +258,12 @@ def check_replaceable(out: str | Path, force: bool = False) -> None:
         listed = ", ".join(f'"{t}"' for t in foreign)
         raise InputError(f"{name} has sheets tierbook did not write, which would be lost: {listed}; move them to "
                          f"another workbook or write to another file, or add --force to replace them")
+    from .worklist import added_columns_message, file_added_columns
+
+    added = file_added_columns(out)
+    if added:
+        raise InputError(f"{name}: " + added_columns_message(
+            added, "move them to another sheet or workbook, or write to another file, or add --force to replace them"))
 
 
 def user_sheets(path: Path, lang: str, meta: dict[str, str]) -> tuple[list[str], Plan | None, list]:
@@ -478,8 +485,8 @@ class BookTarget:
         the new call lists carry them over by customer; with the Contact log (the user's
         sheet, only read) they give Last contact. The scripts read these sheets
         (excel.EXCLUDE leaves them in the request)."""
-        from .excel import _find
-        from .worklist import call_list_titles, worklog_from_rows
+        from .excel import TierbookExcelError, _find
+        from .worklist import added_columns, added_columns_message, call_list_titles, worklog_from_rows
 
         lists = call_list_titles()
         titles = [t for t in self.values.generated if t in lists] + [labels.sheet_title("contact_log", self.lang)]
@@ -488,6 +495,9 @@ class BookTarget:
             sheet = _find(self.book, title)
             if sheet is not None:
                 sheets.append((title, sheet.used_range.options(ndim=2).value))
+        added = added_columns(sheets)
+        if added:  # nothing is changed yet: the new lists are written after this
+            raise TierbookExcelError(added_columns_message(added, "move them to another sheet, then click again"))
         return worklog_from_rows(sheets)
 
     def _mark_segment_column(self, sheet, row: int, col: int) -> None:

@@ -20,7 +20,7 @@ that the note is on the customer's list again when they return to one.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import pandas as pd
 
@@ -81,22 +81,37 @@ def read_worklog(path: str | Path) -> dict[str, pd.DataFrame]:
     The sheets are read by fastexcel as text (calamine: some ten times faster than
     openpyxl on a 50k-row book's call lists): numbers as their digits, dates as
     "YYYY-MM-DD HH:MM:SS", which worklog_from_rows reads as days."""
+    wanted = set(call_list_titles()) | {labels.sheet_title(CONTACT_LOG, lang) for lang in labels.LANGS}
+    return worklog_from_rows(_file_sheets(path, wanted))
+
+
+#: The rows of a call list in which its header row is looked for.
+HEADER_ROWS = 200
+
+
+def file_added_columns(path: str | Path) -> dict[str, list[str]]:
+    """added_columns of the call lists of the tierbook workbook PATH ({} when it is none)."""
+    return added_columns(_file_sheets(path, set(call_list_titles()), HEADER_ROWS))
+
+
+def _file_sheets(path: str | Path, titles: set[str], n_rows: int | None = None
+                 ) -> Iterator[tuple[str, Iterable[Sequence[object]]]]:
+    """(title, rows of values) of the sheets of the workbook PATH among TITLES (the first
+    N_ROWS rows), read by fastexcel as text; nothing when PATH is missing or no workbook."""
     from .read import _fastexcel, check_workbook_file
 
     path = Path(path)
     if not path.is_file():
-        return {}
+        return
     try:
         check_workbook_file(path)  # the size limits of an untrusted workbook
-    except InputError:  # not a workbook of ours: nothing to carry over
-        return {}
+    except InputError:  # not a workbook of ours: nothing to read
+        return
     reader = _fastexcel().read_excel(path)
-    wanted = set(call_list_titles()) | {labels.sheet_title(CONTACT_LOG, lang) for lang in labels.LANGS}
-
-    def rows(title: str) -> Iterable[Sequence[object]]:
-        frame = reader.load_sheet(title, header_row=None, dtypes="string").to_pandas()
-        return frame.astype(object).where(frame.notna(), None).itertuples(index=False, name=None)
-    return worklog_from_rows((title, rows(title)) for title in reader.sheet_names if title in wanted)
+    for title in reader.sheet_names:
+        if title in titles:
+            frame = reader.load_sheet(title, header_row=None, dtypes="string", n_rows=n_rows).to_pandas()
+            yield title, frame.astype(object).where(frame.notna(), None).itertuples(index=False, name=None)
 
 
 def call_list_titles() -> dict[str, str]:
@@ -127,7 +142,7 @@ def worklog_from_rows(sheets: Iterable[tuple[str, Iterable[Sequence[object]]]]) 
     day per customer (log_contacts)."""
     keys_by_title = call_list_titles()
     logs = {labels.sheet_title(CONTACT_LOG, lang) for lang in labels.LANGS}
-    headers = {labels.header(k, lang).casefold(): k for lang in labels.LANGS for k in (*CALL_LIST_KEYS, "call_list")}
+    headers = _list_headers()
     found: dict[str, pd.DataFrame] = {}
     for title, rows in sheets:
         if title in logs:
@@ -143,8 +158,8 @@ def worklog_from_rows(sheets: Iterable[tuple[str, Iterable[Sequence[object]]]]) 
         for row in rows:
             row = row if isinstance(row, (list, tuple)) else [row]
             if columns is None:
-                named = {i: headers.get(str(v).strip().casefold()) for i, v in enumerate(row) if v is not None}
-                if {"customer", "done"} <= set(named.values()):
+                named = _header_row(row, headers)
+                if named is not None:
                     columns = {k: i for i, k in named.items() if k in READ_KEYS}
                 continue
             record = {k: (row[i] if i < len(row) else None) for k, i in columns.items()}
@@ -155,6 +170,47 @@ def worklog_from_rows(sheets: Iterable[tuple[str, Iterable[Sequence[object]]]]) 
         if records:
             found[key] = pd.DataFrame(records, columns=[k for k in READ_KEYS if k in columns])
     return found
+
+
+def _list_headers() -> dict[str, str]:
+    """Every header of a call list's columns (and the Kept notes'), casefolded → its key."""
+    return {labels.header(k, lang).casefold(): k for lang in labels.LANGS for k in (*CALL_LIST_KEYS, "call_list")}
+
+
+def _header_row(row: Sequence[object], headers: Mapping[str, str]) -> dict[int, str | None] | None:
+    """Position → column key (None: not one of tierbook's) of ROW's filled cells when ROW is
+    a call list's header row (it has a Customer and a Done header); else None."""
+    named = {i: headers.get(str(v).strip().casefold()) for i, v in enumerate(row) if v is not None and v != ""}
+    return named if {"customer", "done"} <= set(named.values()) else None
+
+
+def added_columns(sheets: Iterable[tuple[str, Iterable[Sequence[object]]]]) -> dict[str, list[str]]:
+    """The columns a manager added to the call lists among SHEETS ((title, rows of
+    values)): title → the headers in a list's header row that are none of tierbook's, in
+    order. A rewrite of the list would lose these columns, so the jobs stop and say so
+    (the note beside the Kept notes' header row is tierbook's own)."""
+    lists = call_list_titles()
+    headers = _list_headers()
+    own = {labels.word("kept_notes.note", lang).casefold() for lang in labels.LANGS}
+    found: dict[str, list[str]] = {}
+    for title, rows in sheets:
+        if title not in lists:
+            continue
+        for row in rows:
+            named = _header_row(row if isinstance(row, (list, tuple)) else [row], headers)
+            if named is not None:
+                extra = [str(row[i]).strip() for i, key in named.items()
+                         if key is None and str(row[i]).strip() and str(row[i]).strip().casefold() not in own]
+                if extra:
+                    found[title] = extra
+                break
+    return found
+
+
+def added_columns_message(added: Mapping[str, Sequence[str]], how: str) -> str:
+    """What a job says when ADDED (added_columns) is not empty; HOW: what to do then."""
+    listed = "; ".join(f'"{title}": ' + ", ".join(f'"{h}"' for h in headers) for title, headers in added.items())
+    return f"call lists have columns tierbook did not write, which a rewrite would lose ({listed}): {how}"
 
 
 def with_worklog(contents: list[SheetContent], worklog: Mapping[str, pd.DataFrame], lang: str) -> list[SheetContent]:
