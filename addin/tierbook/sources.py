@@ -197,7 +197,7 @@ def segment_source(path: str | Path, out: str | Path, settings: Settings | None 
     result = write_full_list(result, out)  # more customers than a sheet holds: all of them beside OUT
     plan = target.earlier_plan(lang)
     write_workbook(result, out, lang=lang, extra=[plan_sheet(plan, lang)] if plan else [],
-                   kept=target.kept_sheets(lang))
+                   kept=target.kept_sheets(lang), worklog=target.worklog())
     progress(f"wrote {out}")
     return result
 

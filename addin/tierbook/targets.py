@@ -245,8 +245,7 @@ def foreign_sheets(out: str | Path) -> list[str] | None:
 
 def check_replaceable(out: str | Path, force: bool = False) -> None:
     """Refuse to write over OUT when that would lose sheets tierbook did not write
-    (issue 10.2), or columns a manager added to its call lists, naming them; FORCE
-    replaces it anyway."""
+    (issue 10.2), naming them; FORCE replaces it anyway."""
     if force:
         return
     foreign = foreign_sheets(out)
@@ -258,12 +257,6 @@ def check_replaceable(out: str | Path, force: bool = False) -> None:
         listed = ", ".join(f'"{t}"' for t in foreign)
         raise InputError(f"{name} has sheets tierbook did not write, which would be lost: {listed}; move them to "
                          f"another workbook or write to another file, or add --force to replace them")
-    from .worklist import added_columns_message, file_added_columns
-
-    added = file_added_columns(out)
-    if added:
-        raise InputError(f"{name}: " + added_columns_message(
-            added, "move them to another sheet or workbook, or write to another file, or add --force to replace them"))
 
 
 def user_sheets(path: Path, lang: str, meta: dict[str, str]) -> tuple[list[str], Plan | None, list]:
@@ -302,9 +295,31 @@ class FileTarget:
         self.name = self.out.name
         self.where = self.out
         self._user: dict[str, tuple[list[str], Plan | None, list]] = {}
+        self._call_lists: tuple[dict[str, pd.DataFrame], dict[str, list[str]]] | None = None
 
     def check(self) -> None:
+        """Refuse (unless FORCE) an OUT whose rewrite would lose sheets tierbook did not
+        write (check_replaceable) or columns a manager added to its call lists."""
+        from .worklist import added_columns_message
+
         check_replaceable(self.out, self.force)
+        added = {} if self.force else self._read_call_lists()[1]
+        if added:
+            raise InputError(f"{self.name}: " + added_columns_message(
+                added, "move them to another sheet or workbook, or write to another file, or add --force to replace "
+                       "them"))
+
+    def worklog(self) -> dict[str, pd.DataFrame]:
+        """The Done / Outcome / Note a manager typed on the call lists of an earlier OUT
+        (worklist.read_call_lists, read once for check and write)."""
+        return self._read_call_lists()[0]
+
+    def _read_call_lists(self) -> tuple[dict[str, pd.DataFrame], dict[str, list[str]]]:
+        if self._call_lists is None:
+            from .worklist import read_call_lists
+
+            self._call_lists = read_call_lists(self.out)
+        return self._call_lists
 
     def _user_work(self, lang: str) -> tuple[list[str], Plan | None, list]:
         """(sheet names, plan, kept sheets) of an earlier tierbook workbook OUT in LANG;
@@ -367,7 +382,7 @@ class FileTarget:
         return write_workbook(layout.written, self.out, lang=lang, tx=layout.data.tx, source=layout.data.copy,
                               history=layout.history(), extra=layout.extra,
                               kept=self.kept_sheets(lang, layout.contact_log),
-                              source_has_segment=layout.data.copy_has_segment)
+                              source_has_segment=layout.data.copy_has_segment, worklog=self.worklog())
 
 
 # --------------------------------------------------------------------------- the open workbook

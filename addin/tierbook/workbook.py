@@ -135,7 +135,8 @@ def write_workbook(result: Segmentation, out: str | Path, lang: str = "en", *, t
                    source: tuple[str | Path, str | None] | None = None,
                    templates: str | Path | None = None, history: pd.DataFrame | None = None,
                    extra: Sequence[SheetContent] = (), kept: Sequence[tuple[str, list[list]]] = (),
-                   source_has_segment: bool = False, cell_by_cell: bool = False) -> Path:
+                   source_has_segment: bool = False, cell_by_cell: bool = False,
+                   worklog: Mapping[str, pd.DataFrame] | None = None) -> Path:
     """Write the classification as a workbook (replacing OUT atomically).
 
     Sheets: Summary, Contact plan, one call list per segment, VIP ledger, Movement (when
@@ -152,12 +153,16 @@ def write_workbook(result: Segmentation, out: str | Path, lang: str = "en", *, t
     that the workbook can be written again from itself (see jobs.reactivation_plan).
     CELL_BY_CELL: every cell through openpyxl, not the bulk rows of fastsheet (the
     reference the tests compare the fast file with).
+    WORKLOG: what a manager typed on the call lists of the earlier OUT (default: read
+    from OUT, worklist.read_worklog), carried over to the new ones.
     """
     from .worklist import read_worklog
 
+    if worklog is None:
+        worklog = read_worklog(out)  # a manager's Done / Outcome / Note survive the rewrite
     book = build_workbook(result, lang, tx=tx, source=source, templates=templates, history=history, extra=extra,
                           kept=kept, source_has_segment=source_has_segment, cell_by_cell=cell_by_cell,
-                          worklog=read_worklog(out))  # a manager's Done / Outcome / Note survive the rewrite
+                          worklog=worklog)
     return save_atomically(book, out)
 
 

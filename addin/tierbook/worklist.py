@@ -20,7 +20,7 @@ that the note is on the customer's list again when they return to one.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import pandas as pd
 
@@ -75,43 +75,37 @@ def carry_over(previous: pd.DataFrame, new: pd.DataFrame, lang: str) -> pd.DataF
 
 def read_worklog(path: str | Path) -> dict[str, pd.DataFrame]:
     """The Done / Outcome / Note of every call list of the tierbook workbook PATH
-    (worklog_from_rows of its call lists, Kept notes and Contact log). {} when PATH is
-    missing or not a workbook (it is replaced anyway).
+    (read_call_lists)."""
+    return read_call_lists(path)[0]
+
+
+def read_call_lists(path: str | Path) -> tuple[dict[str, pd.DataFrame], dict[str, list[str]]]:
+    """What the call lists, Kept notes and Contact log of the tierbook workbook PATH hold
+    for a rewrite, from one reading: the worklog (worklog_from_rows) and the columns a
+    manager added (added_columns). ({}, {}) when PATH is missing or not a workbook (it is
+    replaced anyway).
 
     The sheets are read by fastexcel as text (calamine: some ten times faster than
     openpyxl on a 50k-row book's call lists): numbers as their digits, dates as
     "YYYY-MM-DD HH:MM:SS", which worklog_from_rows reads as days."""
-    wanted = set(call_list_titles()) | {labels.sheet_title(CONTACT_LOG, lang) for lang in labels.LANGS}
-    return worklog_from_rows(_file_sheets(path, wanted))
-
-
-#: The rows of a call list in which its header row is looked for.
-HEADER_ROWS = 200
-
-
-def file_added_columns(path: str | Path) -> dict[str, list[str]]:
-    """added_columns of the call lists of the tierbook workbook PATH ({} when it is none)."""
-    return added_columns(_file_sheets(path, set(call_list_titles()), HEADER_ROWS))
-
-
-def _file_sheets(path: str | Path, titles: set[str], n_rows: int | None = None
-                 ) -> Iterator[tuple[str, Iterable[Sequence[object]]]]:
-    """(title, rows of values) of the sheets of the workbook PATH among TITLES (the first
-    N_ROWS rows), read by fastexcel as text; nothing when PATH is missing or no workbook."""
     from .read import _fastexcel, check_workbook_file
 
     path = Path(path)
     if not path.is_file():
-        return
+        return {}, {}
     try:
         check_workbook_file(path)  # the size limits of an untrusted workbook
-    except InputError:  # not a workbook of ours: nothing to read
-        return
+    except InputError:  # not a workbook of ours: nothing to carry over
+        return {}, {}
     reader = _fastexcel().read_excel(path)
+    wanted = set(call_list_titles()) | {labels.sheet_title(CONTACT_LOG, lang) for lang in labels.LANGS}
+    sheets = []
     for title in reader.sheet_names:
-        if title in titles:
-            frame = reader.load_sheet(title, header_row=None, dtypes="string", n_rows=n_rows).to_pandas()
-            yield title, frame.astype(object).where(frame.notna(), None).itertuples(index=False, name=None)
+        if title in wanted:
+            frame = reader.load_sheet(title, header_row=None, dtypes="string").to_pandas()
+            sheets.append((title, list(frame.astype(object).where(frame.notna(), None).itertuples(index=False,
+                                                                                                 name=None))))
+    return worklog_from_rows(sheets), added_columns(sheets)
 
 
 def call_list_titles() -> dict[str, str]:
@@ -197,10 +191,11 @@ def added_columns(sheets: Iterable[tuple[str, Iterable[Sequence[object]]]]) -> d
         if title not in lists:
             continue
         for row in rows:
-            named = _header_row(row if isinstance(row, (list, tuple)) else [row], headers)
+            row = row if isinstance(row, (list, tuple)) else [row]
+            named = _header_row(row, headers)
             if named is not None:
-                extra = [str(row[i]).strip() for i, key in named.items()
-                         if key is None and str(row[i]).strip() and str(row[i]).strip().casefold() not in own]
+                texts = (str(row[i]).strip() for i, key in named.items() if key is None)
+                extra = [t for t in texts if t and t.casefold() not in own]
                 if extra:
                     found[title] = extra
                 break
