@@ -99,7 +99,7 @@ const TierbookRibbon = (function () {
   }
 
   // The header row and the columns to read of a sheet whose SPEC (GET
-  // /tierbook/columns.json: worklist.readColumns) says which columns the script needs,
+  // /tierbook/columns.json: worklist.read_columns) says which columns the script needs,
   // found in ROWS (the first block): {row (0-based), columns (0-based, increasing)};
   // null when no row of ROWS is that header row (then every column is read).
   function neededColumns(rows, spec) {
@@ -146,6 +146,11 @@ const TierbookRibbon = (function () {
     const runs = columnRuns(found.columns);
     const readColumns = runs.flatMap(([c0, c1]) => Array.from({ length: c1 - c0 + 1 }, (_, i) => c0 + i));
     const rowsAtOnce = rowsPerBlock(first.map((row) => readColumns.map((c) => row[c])), readColumns.length, budget);
+    // where each needed column is in the ranges read: [range, column within it]
+    const at = found.columns.map((c) => {
+      const r = runs.findIndex(([c0, c1]) => c0 <= c && c <= c1);
+      return [r, c - runs[r][0]];
+    });
     for (let start = size; start < last.row; start += rowsAtOnce) {
       const end = Math.min(last.row, start + rowsAtOnce);
       const parts = [];
@@ -157,12 +162,7 @@ const TierbookRibbon = (function () {
         }
         parts.push(values);
       }
-      const rows = parts[0].map((_, i) =>
-        found.columns.map((c) => {
-          const r = runs.findIndex(([c0, c1]) => c0 <= c && c <= c1);
-          return parts[r][i][c - runs[r][0]];
-        }),
-      );
+      const rows = parts[0].map((_, i) => at.map(([r, j]) => parts[r][i][j]));
       await onBlock(start, rows, found.columns);
     }
   }
