@@ -865,6 +865,7 @@ class BookRun:
     generated: tuple[str, ...]  # the sheets written, in order
     values: BookSettings
     issues: pd.DataFrame | None = None  # the input issues of the transactions sheet
+    skipped_names: tuple[str, ...] = ()  # the defined names desktop Excel refused (writers.write_names)
 
 
 #: The workbook name that marks tierbook's Segment column (its header cell), so that a
@@ -1001,13 +1002,20 @@ def show_settings(book: xw.Book) -> None:
 
 
 def _run(action: Callable[[xw.Book], object], book: xw.Book) -> object:
-    """Run a library action for a script: the user sees a message, never a traceback."""
+    """Run a library action for a script: the user sees a message, never a traceback;
+    names that desktop Excel refused are said in one alert (the run is complete)."""
     try:
-        return action(book)
+        done = action(book)
     except TierbookExcelError:
         raise
     except (InputError, ValueError) as error:
         raise TierbookExcelError(_message(error)) from None
+    if isinstance(done, BookRun) and done.skipped_names:
+        from .lookups import name_instead, skipped_names_message
+
+        book.app.alert(skipped_names_message([name_instead(n, done.values.lang) for n in done.skipped_names]),
+                       title="tierbook")
+    return done
 
 
 def _not_read(*read: str) -> list[str]:

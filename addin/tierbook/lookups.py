@@ -128,6 +128,19 @@ def fallback_formula(field: str, cell: str, lang: str) -> str:
     return f'=IF({key}="","",IFERROR(IF({found}="","",{found}),"{unknown_customer(lang)}"))'
 
 
+def name_instead(name: str, lang: str, cell: str = "A2") -> str:
+    """What to type where Excel refused the defined name NAME (no LAMBDA): its plain
+    formula for the customer in CELL (fallback_formula)."""
+    return f"{name}: {fallback_formula(CUSTOMER_FUNCTIONS[name], cell, lang)}"
+
+
+def skipped_names_message(instead: Sequence[str]) -> str:
+    """The message of a run whose names Excel refused: INSTEAD holds name_instead of each."""
+    return ("tierbook wrote every sheet, but this Excel did not take the names of its functions "
+            "(Excel without LAMBDA). Instead of =NAME(A2), type the plain formula, e.g. for the customer in A2:\n"
+            + "\n".join(instead))
+
+
 # --------------------------------------------------------------------------- the table as an argument
 
 

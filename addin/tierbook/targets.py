@@ -470,28 +470,40 @@ class BookTarget:
         result, tx, lang = layout.result, layout.data.tx, layout.data.lang
         laid_out = build_workbook(layout.written, lang=lang, history=layout.history(), extra=layout.extra,
                                   record=True, worklog=self.worklog())  # a manager's Done / Outcome / Note
-        generated = self._replace_sheets(record_sheets(laid_out), self.values.generated,
-                                         protected={sheet.name, SETTINGS_SHEET})
+        # Structure before content (writers.ExcelWriter): every sheet with its values, then
+        # the tables, then the formulas that name them, then the looks, then the names.
+        writer = ExcelWriter(self.book)
+        laid = self._replace_sheets(record_sheets(laid_out), self.values.generated,
+                                    protected={sheet.name, SETTINGS_SHEET}, writer=writer)
+        generated = tuple(part.ws.title for part in laid)
 
         # The Segment column: the header, then one value per row of the used range.
         segments = row_segments(result, tx, lang).reindex(range(header_row + 1, header_row + n_rows), fill_value="")
         safe = {label: _safe(label) for label in segments.unique()}
         column = [[seg_header]] + [[safe[label]] for label in segments.tolist()]
-        ExcelWriter(self.book).values(sheet, header_row, seg_col, column)
-        self._mark_segment_column(sheet, header_row, seg_col)
+        writer.values(sheet, header_row, seg_col, column)
 
         values = BookSettings(result.settings, lang, self.values.sheet, self.values.folder, generated)
         write_settings_sheet(self.book, values)
-        write_names(self.book, laid_out)  # =SEGMENT(A2) and friends: lookups into the new Customers table
         if layout.contact_log and _find(self.book, labels.sheet_title("contact_log", lang)) is None:
             log = self.book.sheets.add(name=labels.sheet_title("contact_log", lang),
                                        after=self.book.sheets[len(self.book.sheets) - 1])
             log.range((1, 1)).value = [contact_log_headers(lang)]
+        for part in laid:
+            writer.tables(part)
+        for part in laid:
+            writer.formulas(part)
+        for part in laid:
+            writer.looks(part)
+        # The names last: no formula of the sheets names them, and an Excel without LAMBDA
+        # refuses them (Office.js: at the client's next sync) after everything else stands.
+        self._mark_segment_column(sheet, header_row, seg_col)
+        skipped = write_names(self.book, laid_out, lang)  # =SEGMENT(A2) and friends: lookups into the new Customers table
         shown = _find(self.book, labels.sheet_title(layout.show, lang))
         if shown is not None:
             shown.activate()
         self.values = values
-        self.run = BookRun(result, tx, sheet.name, seg_col, generated, values, layout.data.issues)
+        self.run = BookRun(result, tx, sheet.name, seg_col, generated, values, layout.data.issues, skipped)
         return self.run
 
     def worklog(self) -> dict[str, pd.DataFrame]:
@@ -530,12 +542,12 @@ class BookTarget:
             existing.delete()
         self.book.names.add(SEGMENT_NAME, refers_to)
 
-    def _replace_sheets(self, sheets: Sequence, previous: Sequence[str], protected: set[str]) -> tuple[str, ...]:
-        """Write the laid-out SHEETS (writers.RecordedSheet) into the book with the
-        open-workbook writer: what the file has, no temporary file. A sheet of the same
-        title that an earlier run wrote is deleted first; one the user made stops the run."""
+    def _replace_sheets(self, sheets: Sequence, previous: Sequence[str], protected: set[str], writer) -> list:
+        """Add the laid-out SHEETS (writers.RecordedSheet) to the book with their values
+        (writers.ExcelWriter.content: what the file has, no temporary file); returns the
+        writers.LaidSheet of each, for the later phases. A sheet of the same title that an
+        earlier run wrote is deleted first; one the user made stops the run."""
         from .excel import SETTINGS_SHEET, TierbookExcelError, _find
-        from .writers import ExcelWriter
 
         book = self.book
         ours = {t.casefold() for t in previous}
@@ -552,12 +564,12 @@ class BookTarget:
             existing = _find(book, title)
             if existing is not None and title.casefold() not in guarded:
                 existing.delete()
-        writer = ExcelWriter(book)
+        laid = []
         for ws in sheets:
             anchor = _find(book, SETTINGS_SHEET)  # keep the settings sheet last
             if anchor is not None and anchor.index > 1:
                 target = book.sheets.add(name=ws.title, after=book.sheets[anchor.index - 2])
             else:
                 target = book.sheets.add(name=ws.title)
-            writer.write(ws, target)
-        return tuple(titles)
+            laid.append(writer.content(ws, target))
+        return laid

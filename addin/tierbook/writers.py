@@ -377,8 +377,30 @@ def _address(c0: int, r0: int, c1: int, r1: int) -> str:
     return f"{get_column_letter(c0)}{r0}:{get_column_letter(c1)}{r1}"
 
 
+@dataclass
+class LaidSheet:
+    """A recorded sheet whose values are in the open book (ExcelWriter.content), with
+    what its later phases still write: its formulas and the runs of its looks."""
+
+    ws: RecordedSheet
+    target: object  # the xlwings sheet
+    formulas: list[tuple[int, int, str]]
+    runs: list[tuple[int, int, int, Look]]
+    width: int
+    height: int
+
+
 class ExcelWriter:
-    """Renders recorded sheets into an open workbook through xlwings' API."""
+    """Renders recorded sheets into an open workbook through xlwings' API.
+
+    Excel refuses a formula that names a table, sheet or defined name that does not
+    exist yet (Office.js: InvalidArgument; COM: error 1004), and the Summary's formulas
+    name the Customers table of another sheet. So a run writes in phases over all its
+    sheets, structure before content: every sheet and its values (content), then every
+    table (tables), then the formulas (formulas), then the looks, conditional formats,
+    dropdowns, panes and charts (looks); the caller adds the defined names last
+    (write_names: no formula of the sheets names them). `write` does the phases for one
+    sheet."""
 
     def __init__(self, book, points: bool | None = None):
         self.book = book
@@ -386,7 +408,15 @@ class ExcelWriter:
         self.points = self.remote if points is None else points
 
     def write(self, ws: RecordedSheet, target) -> None:
-        """Everything SheetWriter put in WS, into the xlwings sheet TARGET."""
+        """Everything SheetWriter put in WS, into the xlwings sheet TARGET (a sheet whose
+        formulas name only its own tables)."""
+        laid = self.content(ws, target)
+        self.tables(laid)
+        self.formulas(laid)
+        self.looks(laid)
+
+    def content(self, ws: RecordedSheet, target) -> LaidSheet:
+        """Phase 1: the values of WS (template rows and tables' data rows) into TARGET."""
         formulas: list[tuple[int, int, str]] = []
         runs: list[tuple[int, int, int, Look]] = []
         width = height = 0
@@ -404,20 +434,34 @@ class ExcelWriter:
                 runs += _runs(g.looks, g.values, first)
                 width = max([width] + [len(r) for r in part])
             height = first + len(part) - 1
+        return LaidSheet(ws, target, formulas, runs, width, height)
+
+    @staticmethod
+    def tables(laid: LaidSheet) -> None:
+        """Phase 2: the sheet's tables, over the values content wrote (their header rows)."""
+        for table in laid.ws.tables.values():
+            style = table.tableStyleInfo.name if table.tableStyleInfo is not None else None
+            laid.target.tables.add(source=laid.target.range(table.ref), name=table.displayName,
+                                   table_style_name=style, has_headers=True)
+
+    @staticmethod
+    def formulas(laid: LaidSheet) -> None:
+        """Phase 3: the sheet's formulas, once every sheet and table they may name exists."""
+        for c, r0, column in _formula_runs(laid.formulas):
+            laid.target.range(_address(c, r0, c, r0 + len(column) - 1)).formula = [[f] for f in column]
+
+    def looks(self, laid: LaidSheet) -> None:
+        """Phase 4: widths, heights, looks, merges, conditional formats, dropdowns,
+        frozen panes, charts, gridlines and the print area."""
+        ws, target = laid.ws, laid.target
         self._widths(target, ws)
         for r, dim in ws.row_dimensions.items():
             if dim.height:
                 target.range(f"{r}:{r}").row_height = float(dim.height)
-        for name, value, (c0, r0, c1, r1) in _attribute_rectangles(runs):
+        for name, value, (c0, r0, c1, r1) in _attribute_rectangles(laid.runs):
             SETTERS[name](target.range(_address(c0, r0, c1, r1)), value)
         for merged in ws.merged_cells.ranges:
             target.range(merged.coord).merge()
-        for table in ws.tables.values():
-            style = table.tableStyleInfo.name if table.tableStyleInfo is not None else None
-            target.tables.add(source=target.range(table.ref), name=table.displayName, table_style_name=style,
-                              has_headers=True)
-        for c, r0, column in _formula_runs(formulas):  # after the tables: formulas name them
-            target.range(_address(c, r0, c, r0 + len(column) - 1)).formula = [[f] for f in column]
         for cf in ws.conditional_formatting:
             for rule in cf.rules:
                 self._conditional(target.range(str(cf.sqref)), rule)
@@ -430,7 +474,7 @@ class ExcelWriter:
         if ws.sheet_view.showGridLines is False:
             target.show_gridlines = False
         if ws.print_title_rows or ws.page_setup.orientation == "landscape":
-            self._print_area(target, ws, width, height)
+            self._print_area(target, ws, laid.width, laid.height)
 
     @property
     def remote(self) -> bool:
@@ -564,26 +608,34 @@ def _ref(formula: str) -> str:
     return formula.split("!")[-1].replace("$", "")
 
 
-def write_names(book, laid_out) -> list[str]:
+def write_names(book, laid_out, lang: str = "en") -> tuple[str, ...]:
     """The workbook-level defined names of the laid-out openpyxl book LAID_OUT (the
     LAMBDA names of workbook.add_lookup_names) into the open xlwings BOOK, as Excel
     takes a formula (lookups.typed_formula). A name of the same name is replaced: after
     a rerun its sheet was deleted and rewritten, so Excel shows #REF! in the old one.
-    Returns the names written (a name the Excel refuses is left out)."""
-    from .lookups import typed_formula
+
+    A name Excel refuses (an Excel without LAMBDA: 2019, 2021) never stops the run:
+    desktop Excel refuses it at once (a COM error), and it is returned among the names
+    skipped; Office.js refuses it only when the ribbon client syncs, so each namesAdd
+    action carries `instead`, what the task pane says to type in its place
+    (lookups.name_instead), and the client reports the names Excel refused."""
+    from .lookups import name_instead, typed_formula
 
     wanted = {name: typed_formula(defined.attr_text) for name, defined in laid_out.defined_names.items()}
     for existing in list(book.names):
         if existing.name in wanted:
             existing.delete()
-    written = []
+    actions = book.json()["actions"] if book.app.engine.name == "remote" else None
+    skipped = []
     for name, formula in wanted.items():
         try:
             book.names.add(name, formula)
-        except Exception:  # noqa: BLE001 - a desktop Excel before LAMBDA may refuse one (COM error): the
-            continue       # run's sheets stand, and the README's plain lookup formula works there
-        written.append(name)
-    return written
+        except Exception:  # noqa: BLE001 - desktop Excel before LAMBDA refuses it (COM error 1004)
+            skipped.append(name)
+            continue
+        if actions and actions[-1]["func"] == "namesAdd":
+            actions[-1]["instead"] = name_instead(name, lang)
+    return tuple(skipped)
 
 
 def record_sheets(book) -> list[RecordedSheet]:
