@@ -230,12 +230,12 @@ function formulaProblems(formula, wb, { cellTable = null } = {}) {
     .replace(/#(?:NULL!|DIV\/0!|VALUE!|REF!|NAME\?|NUM!|N\/A|GETTING_DATA|SPILL!|CALC!)/gi, " ")
     .replace(/\$?[A-Za-z]{1,3}:\$?[A-Za-z]{1,3}(?![\p{L}\p{N}_(])/gu, " ")
     .replace(/\$?\d+:\$?\d+/g, " ")
-    .replace(/(?<![\p{L}\p{N}_.])\d+(?:\.\d*)?(?:[eE][+-]?\d+)?/gu, " ");
+    .replace(/(?<![\p{L}\p{N}_.$])\d+(?:\.\d*)?(?:[eE][+-]?\d+)?/gu, " ");
   const params = new Set();
   for (const m of text.matchAll(/\b(?:LAMBDA|LET)\s*\(([^()]*)/gi)) {
     for (const arg of m[1].split(",")) if (/^\s*[\p{L}_][\p{L}\p{N}_.]*\s*$/u.test(arg)) params.add(arg.trim().toLowerCase());
   }
-  for (const m of text.matchAll(/(?<![\p{L}\p{N}_.$\\])\$?[\p{L}_\\][\p{L}\p{N}_.\\$]*(?!\s*\()/gu)) {
+  for (const m of text.matchAll(/(?<![\p{L}\p{N}_.$\\])\$?[\p{L}_\\][\p{L}\p{N}_.\\$]*/gu)) {
     const token = m[0];
     const end = m.index + token.length;
     if (text[end] === "(" || /^\s*\(/.test(text.slice(end))) continue;
@@ -576,6 +576,7 @@ function op(className, name, run, { returns = null } = {}) {
     this._ctx._queue({
       proxy: this,
       kind: "call",
+      args,
       key: `${className}.${name}`,
       desc: { path: this._path, call: name, args: describe(args) },
       run: function (m) {
@@ -1782,11 +1783,12 @@ function applyLoad(ctx, proxy, paths) {
     }
     return response;
   }
-  const names = paths === null ? Object.keys(spec.props) : paths;
+  // load() without names loads the scalar properties this host has (no ApiNotFound for the others)
+  const names = paths === null ? Object.keys(spec.props).filter((k) => ctx._supported(`${proxy._class}.${k}`)) : paths;
   for (const path of names) {
     const [head, ...rest] = path.split("/");
     if (spec.props[head]) {
-      ctx._checkApi(`${proxy._class}.${head}`);
+      if (paths !== null) ctx._checkApi(`${proxy._class}.${head}`);
       let value;
       try {
         value = spec.props[head].get(m, proxy);
@@ -1807,6 +1809,10 @@ function applyLoad(ctx, proxy, paths) {
 
 // ---------------------------------------------------------------- the request context
 
+function findForeign(args, ctx) {
+  return (args || []).some((a) => a instanceof ClientObject && a._ctx !== ctx);
+}
+
 let contextCount = 0;
 
 class RequestContext {
@@ -1821,12 +1827,22 @@ class RequestContext {
   }
 
   _queue(entry) {
-    if (entry.proxy._ctx !== this) {
+    if (this._closed) {
+      throw new OfficeError("InvalidRequestContext", `The request context of ${entry.proxy._path} has ended with its Excel.run; objects cannot be used in another batch.`);
+    }
+    const foreign = (entry.desc.args || []).length && findForeign(entry.args, this);
+    if (entry.proxy._ctx !== this || foreign) {
       throw new OfficeError("InvalidRequestContext", "Cannot use the object across different request contexts.");
     }
     const calls = this._host.stats.calls;
     calls[entry.key] = (calls[entry.key] || 0) + 1;
     this._pending.push(entry);
+  }
+
+  _supported(key) {
+    const [cls, member] = key.split(".");
+    const found = apiSets.memberSet(cls, member);
+    return !found || this._host.isSetSupported(found.set, found.version);
   }
 
   _checkApi(key) {
@@ -2108,9 +2124,13 @@ function createExcel(options = {}) {
       const batch = args[args.length - 1];
       const context = new RequestContext(host);
       host.stats.runs += 1;
-      const result = await batch(context);
-      await context.sync(); // Excel.run sends what the batch left queued
-      return result;
+      try {
+        const result = await batch(context);
+        await context.sync(); // Excel.run sends what the batch left queued
+        return result;
+      } finally {
+        context._closed = true;
+      }
     },
     ErrorCodes: Object.freeze({ ...apiSets.enums.ErrorCodes }),
   };
