@@ -22,7 +22,7 @@ const TierbookRibbon = (function () {
   const PROBE_ROWS = 200; // the first block, to measure a row
   const SCRIPT_URL =
     typeof document !== "undefined" && document.currentScript
-      ? document.currentScript.src
+      ? /** @type {HTMLScriptElement} */ (document.currentScript).src
       : "";
 
   function columnNumber(letters) {
