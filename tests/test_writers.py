@@ -63,3 +63,14 @@ def test_columns_apart_leave_empty_cells_between_and_desktop_gets_python_values(
     assert [r[1] for r in block] == [None] * len(frame) and [r[2] for r in block] == [None] * len(frame)
     assert [r[3] for r in block] == python_values(frame["day"])
     assert [r[0] for r in block] == [None if v is None else safe_text(v) for v in python_values(frame["customer"])]
+
+
+def test_a_text_excel_would_read_as_a_value_or_formula_is_escaped_and_only_those():
+    """Excel takes a value written to a cell as typed (Office.js Range.values, COM
+    Range.Value): "11.2024" would become the number 11.2024, "2026-10" a date. The strict
+    Excel stand-in found the Russian Summary's month labels turned into numbers."""
+    for text in ("11.2024", "2026-10", "$5", "(12)", "#N/A", "TRUE", "false", " 12", "1,5", "=A1", "+7", "-x", "@me",
+                 ".5", "€3", "19.11.2013"):
+        assert safe_text(text) == "'" + text, text
+    for text in ("VIP", "Acme 2", "Клиент", "one-time", "", "x=1", "N/A", "truely"):
+        assert safe_text(text) == text, text

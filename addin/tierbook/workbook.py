@@ -74,11 +74,20 @@ PROPERTY_PREFIX = "tierbook."
 REGENERATION = ("settings", "source_sheet", "sheets")
 
 
+#: A text that Excel, taking it as typed (Office.js Range.values, COM Range.Value), would
+#: not keep as the text it is: a formula (= + - @), or what it may read as a number, date,
+#: time, percentage, currency amount, error or boolean ("11.2024", "2026-10", "$5",
+#: "(12)", "#N/A", "true"). Wider than Excel's parser on purpose: a quote before a text
+#: Excel would have kept changes nothing that shows.
+TYPED_AS_SOMETHING_ELSE = re.compile(r"[=+\-@]|\s*[\d.,$€£¥(#]|\s*(?:true|false)\s*$", re.IGNORECASE)
+
+
 def safe_text(value: str) -> str:
-    """Text as a user would type it so that a spreadsheet shows it as typed: a leading
-    =, +, -, @ is escaped with a quote character (for writers that type values into
-    cells, such as an Excel add-in; the .xlsx writer uses the quote-prefix style)."""
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
+    """Text as a user would type it so that a spreadsheet keeps it as that text: escaped
+    with a leading quote character where Excel would read it as a formula or a value
+    (TYPED_AS_SOMETHING_ELSE). For writers that type values into cells, such as the Excel
+    add-in; the .xlsx writer stores text as text (and the quote-prefix style)."""
+    return "'" + value if TYPED_AS_SOMETHING_ELSE.match(value) else value
 
 
 def cell_values(frame: pd.DataFrame) -> Iterable[list]:

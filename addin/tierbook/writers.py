@@ -28,8 +28,6 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 #: Cells per setValues action: one request to Excel on the web must stay under 5 MB.
 CHUNK_CELLS = 100_000
-FORMULA_STARTS = ("=", "+", "-", "@")
-FORMULA_FIRST = "".join(FORMULA_STARTS)  # the same, as one text: v[0] in FORMULA_FIRST
 #: The xlwings chart type of each openpyxl chart tag.
 CHART_TYPES = {"barChart": "column_clustered", "lineChart": "line", "scatterChart": "xy_scatter_lines_no_markers"}
 
@@ -58,7 +56,7 @@ class RecordedSheet(WriteOnlyWorksheet):
 class TableRows:
     """The data rows of one table, as the frame they are written from: COLUMNS are
     (frame column, sheet column from 1, style array or None), as workbook._data_rows
-    would make the cells; text starting with = + - @ stays text."""
+    would make the cells; a text stays that text (workbook.safe_text)."""
 
     frame: pd.DataFrame
     columns: tuple[tuple[str, int, object], ...]
@@ -146,7 +144,10 @@ class Grid:
 
 def grid_of(rows: Sequence[list], first: int = 1) -> Grid:
     """Values, formulas and looks of ROWS, lists of values and cells that SheetWriter
-    appended, the first of them the sheet's row FIRST."""
+    appended, the first of them the sheet's row FIRST. Text is escaped as
+    workbook.safe_text says (Excel takes a value as typed)."""
+    from .workbook import safe_text
+
     width = max((len(r) for r in rows), default=0)
     values: list[list] = []
     formulas: list[tuple[int, int, str]] = []
@@ -164,15 +165,15 @@ def grid_of(rows: Sequence[list], first: int = 1) -> Grid:
                                              and item.data_type not in ("s",)):
                     formulas.append((r, c, value))
                     continue
-                if isinstance(value, str) and (value.startswith(FORMULA_STARTS) or item.quotePrefix):
-                    value = "'" + value
+                if isinstance(value, str):
+                    value = "'" + value if item.quotePrefix else safe_text(value)
             else:
                 value = item
                 if isinstance(value, str) and value.startswith("="):
                     formulas.append((r, c, value))
                     continue
-                if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-                    value = "'" + value
+                if isinstance(value, str):
+                    value = safe_text(value)
             out[c - 1] = value
         values.append(out)
     return Grid(values, formulas, looks)
@@ -295,10 +296,11 @@ def _attribute_rectangles(runs: Sequence[tuple[int, int, int, Look]]
 def table_values(rows: TableRows, first: int, remote: bool) -> tuple[list[list], list[tuple[int, int, str]]]:
     """The 2-D block of a table's data rows (from its first column) and its formulas
     (row, column, formula; sheets.Formula values, e.g. the Summary's counts), made a
-    column at a time. Text starting with = + - @ is quote-escaped as typed. REMOTE:
+    column at a time. Text is quote-escaped where Excel would not keep it as typed
+    (workbook.safe_text). REMOTE:
     each value as xlwings' remote engine would send it (its prepare_xl_data_element:
     "" for an empty cell, a date as ISO text), so the block goes as it is (raw_value)."""
-    from .workbook import python_values
+    from .workbook import python_values, safe_text
 
     c0 = rows.first_column
     width = rows.last_column - c0 + 1
@@ -315,7 +317,7 @@ def table_values(rows: TableRows, first: int, remote: bool) -> tuple[list[list],
             if remote and None in values:
                 values = [empty if v is None else v for v in values]
         elif set(map(type, values)) <= {str, type(None)}:  # texts: escaped as typed
-            values = [empty if v is None else "'" + v if v[0] in FORMULA_FIRST else v for v in values]
+            values = [empty if v is None else safe_text(v) for v in values]
         else:
             for i, v in enumerate(values):
                 if isinstance(v, str) and type(v) is not str:  # sheets.Formula
