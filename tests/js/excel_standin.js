@@ -231,10 +231,7 @@ function formulaProblems(formula, wb, { cellTable = null } = {}) {
     .replace(/\$?[A-Za-z]{1,3}:\$?[A-Za-z]{1,3}(?![\p{L}\p{N}_(])/gu, " ")
     .replace(/\$?\d+:\$?\d+/g, " ")
     .replace(/(?<![\p{L}\p{N}_.$])\d+(?:\.\d*)?(?:[eE][+-]?\d+)?/gu, " ");
-  const params = new Set();
-  for (const m of text.matchAll(/\b(?:LAMBDA|LET)\s*\(([^()]*)/gi)) {
-    for (const arg of m[1].split(",")) if (/^\s*[\p{L}_][\p{L}\p{N}_.]*\s*$/u.test(arg)) params.add(arg.trim().toLowerCase());
-  }
+  const params = localNames(text);
   for (const m of text.matchAll(/(?<![\p{L}\p{N}_.$\\])\$?[\p{L}_\\][\p{L}\p{N}_.\\$]*/gu)) {
     const token = m[0];
     const end = m.index + token.length;
@@ -248,6 +245,33 @@ function formulaProblems(formula, wb, { cellTable = null } = {}) {
     }
   }
   return { problems, undefinedNames };
+}
+
+// The names a formula declares for itself: LAMBDA's parameters (every argument but the
+// last) and LET's names (the arguments at even places, but the last), lone identifiers.
+function localNames(text) {
+  const names = new Set();
+  for (const m of text.matchAll(/\b(LAMBDA|LET)\s*\(/gi)) {
+    const args = [];
+    let depth = 0;
+    let current = "";
+    for (let i = m.index + m[0].length; i < text.length; i += 1) {
+      const ch = text[i];
+      if (ch === "(") depth += 1;
+      if (ch === ")" && depth === 0) break;
+      if (ch === ")") depth -= 1;
+      if (ch === "," && depth === 0) {
+        args.push(current);
+        current = "";
+        continue;
+      }
+      current += ch;
+    }
+    args.push(current);
+    const declared = m[1].toUpperCase() === "LAMBDA" ? args.slice(0, -1) : args.slice(0, -1).filter((_, i) => i % 2 === 0);
+    for (const arg of declared) if (/^\s*[\p{L}_][\p{L}\p{N}_.]*\s*$/u.test(arg)) names.add(arg.trim().toLowerCase());
+  }
+  return names;
 }
 
 function checkFormula(formula, wb, host, what, options) {
@@ -329,6 +353,9 @@ function dateSerial(y, mo, d, h = 0, mi = 0, s = 0) {
 // booleans — as if typed). Returns {value} or {formula}.
 function storedValue(v, cell) {
   if (typeof v === "string") {
+    // a leading apostrophe keeps what follows as text, as typed in Excel (the apostrophe is
+    // not part of the value); Range.values takes a value as if typed
+    if (v.startsWith("'")) return { value: v.slice(1) };
     if (v.length > 1 && v.startsWith("=")) return { formula: v };
     if (/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(v.trim())) return { value: Number(v) };
     if (/^(true|false)$/i.test(v)) return { value: v.toUpperCase() === "TRUE" };
@@ -1264,7 +1291,10 @@ CLASSES.WorksheetFreezePanes = {
     // cells that will be frozen in the top- and left-most pane." (@types/office-js)
     freezeAt: op("WorksheetFreezePanes", "freezeAt", (s, at) => {
       const r = rangeIn(s, at);
-      s.freeze = { rows: r.r1 + 1, columns: r.c1 + 1 };
+      // whole rows ("1:17") freeze rows only, whole columns ("A:B") columns only
+      const wholeRows = r.c0 === 0 && r.c1 === MAX_COLS - 1;
+      const wholeColumns = r.r0 === 0 && r.r1 === MAX_ROWS - 1;
+      s.freeze = { rows: wholeColumns ? 0 : r.r1 + 1, columns: wholeRows ? 0 : r.c1 + 1 };
     }),
     freezeRows: op("WorksheetFreezePanes", "freezeRows", (s, n = 1) => (s.freeze = { rows: n, columns: 0 })),
     freezeColumns: op("WorksheetFreezePanes", "freezeColumns", (s, n = 1) => (s.freeze = { rows: 0, columns: n })),
@@ -1472,7 +1502,13 @@ function chartSeries(chart) {
   const rows = r.r1 - r.r0 + 1;
   const cols = r.c1 - r.c0 + 1;
   const byRows = chart.seriesBy === "Rows" || (chart.seriesBy === "Auto" && rows < cols);
-  const labels = byRows ? (cols > 1 && typeof cellValue(r.sheet, r.r0 + (rows > 1 ? 1 : 0), r.c0) === "string" ? 1 : 0) : cols > 1 && typeof cellValue(r.sheet, r.r0 + 1, r.c0) === "string" ? 1 : 0;
+  // a text (not a formula: formulas are not calculated here) in the first data cell makes
+  // the first column (row) the categories
+  const text = (row, col) => {
+    const cell = getCell(r.sheet, row, col);
+    return Boolean(cell) && cell.formula === undefined && typeof cell.value === "string" && cell.value !== "";
+  };
+  const labels = byRows ? (cols > 1 && text(r.r0 + (rows > 1 ? 1 : 0), r.c0) ? 1 : 0) : cols > 1 && text(r.r0 + 1, r.c0) ? 1 : 0;
   const n = Math.max(1, (byRows ? rows : cols) - labels);
   return Array.from({ length: n }, (_, i) => {
     chart.seriesState[i] = chart.seriesState[i] || { xAxisValues: null };

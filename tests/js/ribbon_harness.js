@@ -1,111 +1,158 @@
 // Runs tierbook's ribbon client (addin/tierbook/server/static/js/ribbon.js) in node
-// against a real tierbook server, with a recorded workbook in place of Excel:
+// against a real tierbook server, with the strict Excel stand-in (excel_standin.js) in
+// place of Excel, holding the workbook:
 //
-//   node tests/js/ribbon_harness.js BASE SCRIPT BOOK.json OUT.json [READ_BYTES [PROBE_ROWS]]
+//   node tests/js/ribbon_harness.js BASE SCRIPTS BOOK.json OUT.json [READ_BYTES [PROBE_ROWS]]
 //
-// BOOK.json is the payload xlwings' Office.js client would send for the whole workbook
-// (tests/test_excel.py book_payload). The three xlwings client functions ribbon.js
-// uses are played from it as Office.js would answer them: getBookData (lazy: the sheets
-// without values), getRangeValues (one block: values, dates as ISO text; its size is
-// counted with the number formats Office sends along) and runActions (collects the
-// actions; in xlwings' dispatch each action is one Office.js sync). Every HTTP request
-// and response goes through node's fetch to the server and is measured.
-// OUT.json: the actions applied, in order, and the largest of each kind of message.
+// BOOK.json is a workbook as xlwings' Office.js client would send it whole
+// (tests/test_excel.py book_payload: every sheet's values from A1, dates as ISO text,
+// book-level names); the stand-in is loaded with it (dates become serial numbers with a
+// date format, as Excel stores a typed date). SCRIPTS: one script, or several separated
+// by commas, clicked one after another on the same workbook (a second click sees what
+// the first wrote). The action types ribbon.js leaves to xlwings go to xlwings Server's
+// own client, loaded over the same stand-in (xlwings_client.js). Every HTTP request and
+// response goes through node's fetch to the server and is measured.
+//
+// Environment: TIERBOOK_HARNESS_EXCEL_API (the ExcelApi version the stand-in plays,
+// default the manifest's declared one, else the newest), TIERBOOK_HARNESS_LAMBDA=0 (an
+// Excel without LAMBDA).
+//
+// OUT.json: {clicks: [per click: the actions received in order, the Office.js syncs and
+// the largest request/response of a sync (the stand-in's count), the reads, the HTTP
+// requests and responses, the task pane's statuses and alerts, the names skipped],
+// snapshot: the workbook after the last click (excel_standin.js snapshot()), and the
+// first click's figures at the top level as well}.
+
+"use strict";
 
 const fs = require("fs");
 const path = require("path");
-const assert = require("assert");
 const ribbon = require(path.join(__dirname, "../../addin/tierbook/server/static/js/ribbon.js"));
+const { createExcel } = require("./excel_standin");
+const { loadXlwings } = require("./xlwings_client");
+const { pathToFileURL } = require("url");
 
-const [base, script, bookFile, outFile, budgetText, probeText] = process.argv.slice(2);
-const book = JSON.parse(fs.readFileSync(bookFile, "utf8"));
+const [base, scripts, bookFile, outFile, budgetText, probeText] = process.argv.slice(2);
+const payload = JSON.parse(fs.readFileSync(bookFile, "utf8"));
 const budget = budgetText ? parseInt(budgetText, 10) : undefined;
 const probeRows = probeText ? parseInt(probeText, 10) : undefined;
 const size = (text) => Buffer.byteLength(text, "utf8");
-const record = { reads: [], bySheet: {}, requests: [], responses: [], actions: [], pages: [], statuses: [], lazy: null };
-const applied = [];
 
-function rowsOf(address) {
-  const [first, last] = address.split(":");
-  const start = ribbon.lastCell(first);
-  const end = ribbon.lastCell(last || first);
-  return { start, end };
+// The ExcelApi version the add-in's manifest declares (its Requirements), if any.
+function declaredExcelApi() {
+  const manifest = fs.readFileSync(path.join(__dirname, "../../addin/tierbook/server/templates/manifest.xml"), "utf8");
+  const found = /<Set\s+Name="ExcelApi"\s+MinVersion="([\d.]+)"/.exec(manifest);
+  return found ? found[1] : undefined;
 }
 
-const xlwings = {
-  async getBookData({ include = "", exclude = "", headers = {}, lazy = false } = {}) {
-    record.lazy = lazy;
-    headers["Content-Type"] = "application/json";
-    const copy = JSON.parse(JSON.stringify(book));
-    for (const sheet of copy.sheets) sheet.values = [[]]; // lazy: no cell values
-    return copy;
-  },
-  async getRangeValues(sheetName, address) {
-    const sheet = book.sheets.find((s) => s.name === sheetName);
-    assert.ok(sheet, `no sheet ${sheetName}`);
-    const { start, end } = rowsOf(address);
-    const rows = sheet.values.slice(start.row - 1, end.row).map((row) => {
-      const cells = row.slice(start.column - 1, end.column);
-      while (cells.length < end.column - start.column + 1) cells.push("");
-      return cells;
-    });
-    // What Office sends back for range.load("values, numberFormat"): both matrices.
-    const formats = rows.map((row) =>
-      row.map((v) => (typeof v === "string" && /^\d{4}-\d\d-\d\dT/.test(v) ? "yyyy-mm-dd" : "General")),
-    );
-    const read = size(JSON.stringify({ values: rows, numberFormat: formats }));
-    record.reads.push(read);
-    record.bySheet[sheetName] = (record.bySheet[sheetName] || 0) + read;
-    return rows;
-  },
-  async runActions({ actions }) {
-    record.pages.push(size(JSON.stringify(actions)));
-    for (const action of actions) {
-      record.actions.push(size(JSON.stringify(action)));
-      applied.push(action);
+// A cell as xlwings' client sends it → as typed into the stand-in: a date
+// (2026-01-05T00:00:00.000Z) as the date typed (2026-01-05, with the time of day if it has
+// one), which Excel keeps as a serial with a date format; any other text with a leading
+// apostrophe, so it stays the text it was (a text "1234" or "2026-01-05" in an export is
+// text, not a number or a date); numbers and booleans as they are.
+function typed(value) {
+  if (typeof value !== "string" || value === "") return value;
+  const m = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.\d+)?Z$/.exec(value);
+  if (!m) return `'${value}`;
+  return m[2] === "00:00:00" ? m[1] : `${m[1]} ${m[2]}`;
+}
+
+function book(data) {
+  return {
+    name: data.book.name,
+    sheets: data.sheets.map((sheet) => ({ name: sheet.name, values: sheet.values.map((row) => row.map(typed)) })),
+    names: (data.names || []).map((name) => ({ name: name.name, formula: name.refers_to })),
+    activeSheet: data.book.active_sheet_index || 0,
+  };
+}
+
+async function click(host, xlwings, convertDateValues, script) {
+  host.resetStats();
+  const record = {
+    script, reads: 0, read_bytes: 0, largest_read: 0, read_bytes_by_sheet: {}, requests: [], responses: [],
+    actions: [], page_bytes: [], statuses: [], alerts: [],
+  };
+  async function measuredFetch(url, options = {}) {
+    if (options.body) record.requests.push(size(options.body));
+    const response = await fetch(url, options);
+    const text = await response.text();
+    record.responses.push(size(text));
+    if (response.ok && /\/tierbook\/(run|result)\//.test(url)) {
+      const actions = JSON.parse(text).actions;
+      record.page_bytes.push(size(JSON.stringify(actions)));
+      record.actions.push(...actions);
     }
-  },
-};
-
-async function measuredFetch(url, options = {}) {
-  if (options.body) record.requests.push(size(options.body));
-  const response = await fetch(url, options);
-  const text = await response.text();
-  record.responses.push(size(text));
-  return new Response(text, { status: response.status, statusText: response.statusText, headers: response.headers });
-}
-
-ribbon
-  .run(script, {
+    return new Response(text, { status: response.status, statusText: response.statusText, headers: response.headers });
+  }
+  const onRead = (requests) => {
+    record.reads += 1;
+    let bytes = 0;
+    for (const request of requests) {
+      const read = size(JSON.stringify({ values: request.values, numberFormat: request.numberFormat }));
+      bytes += read;
+      record.read_bytes_by_sheet[request.target.name] = (record.read_bytes_by_sheet[request.target.name] || 0) + read;
+    }
+    record.read_bytes += bytes;
+    record.largest_read = Math.max(record.largest_read, bytes);
+  };
+  const result = await ribbon.run(script, {
+    Excel: host.Excel,
     xlwings,
+    convertDateValues,
     base,
     fetch: measuredFetch,
     status: (text) => record.statuses.push(text),
+    alert: (text, title) => record.alerts.push({ text, title }),
+    onRead,
     budget,
     probeRows,
-  })
-  .then((pages) => {
-    const largest = (list) => (list.length ? Math.max(...list) : 0);
-    fs.writeFileSync(
-      outFile,
-      JSON.stringify({
-        pages,
-        lazy: record.lazy,
-        reads: record.reads.length,
-        read_bytes: record.reads.reduce((a, b) => a + b, 0),
-        read_bytes_by_sheet: record.bySheet,
-        largest_read: largest(record.reads),
-        requests: record.requests.length,
-        largest_request: largest(record.requests),
-        largest_response: largest(record.responses),
-        largest_page: largest(record.pages),
-        largest_action: largest(record.actions),
-        statuses: record.statuses,
-        actions: applied,
-      }),
-    );
-  })
-  .catch((error) => {
-    console.error(`tierbook harness: ${error && error.stack ? error.stack : error}`);
-    process.exit(1);
   });
+  const largest = (list) => (list.length ? Math.max(...list) : 0);
+  const stats = host.stats;
+  return {
+    script,
+    pages: result.pages,
+    page_syncs: result.syncs,
+    skipped: result.skipped,
+    alerts: record.alerts,
+    syncs: stats.syncs,
+    empty_syncs: stats.emptySyncs,
+    largest_sync_request: stats.largestRequest,
+    largest_sync_response: stats.largestResponse,
+    sync_request_bytes: stats.requestBytes,
+    sync_response_bytes: stats.responseBytes,
+    max_excel_api: stats.maxExcelApi,
+    undefined_names: stats.undefinedNames,
+    reads: record.reads,
+    read_bytes: record.read_bytes,
+    read_bytes_by_sheet: record.read_bytes_by_sheet,
+    largest_read: record.largest_read,
+    requests: record.requests.length,
+    largest_request: largest(record.requests),
+    largest_response: largest(record.responses),
+    largest_page: largest(record.page_bytes),
+    largest_action: largest(record.actions.map((action) => size(JSON.stringify(action)))),
+    statuses: record.statuses,
+    actions: record.actions,
+  };
+}
+
+async function main() {
+  const host = createExcel({
+    excelApi: process.env.TIERBOOK_HARNESS_EXCEL_API || declaredExcelApi(),
+    lambda: process.env.TIERBOOK_HARNESS_LAMBDA !== "0",
+    book: book(payload),
+  });
+  const xlwings = await loadXlwings(host);
+  // xlwings' client's own date rule, as the task pane imports it (ribbon.js browserEnv)
+  const metadata = path.join(xlwings.dir, "custom-scripts", "workbook-metadata.js");
+  const { convertDateValues } = await import(pathToFileURL(metadata).href);
+  const clicks = [];
+  for (const script of scripts.split(",")) clicks.push(await click(host, xlwings, convertDateValues, script));
+  fs.writeFileSync(outFile, JSON.stringify({ ...clicks[0], clicks, snapshot: host.snapshot() }));
+}
+
+main().catch((error) => {
+  console.error(`tierbook harness: ${error && error.stack ? error.stack : error}`);
+  process.exit(1);
+});

@@ -80,7 +80,7 @@ async function importClient(host) {
 
 /** xlwings' own runActions/getBookData/getRangeValues, running against HOST. */
 async function loadXlwings(host) {
-  const { xlwings } = await importClient(host);
+  const { xlwings, dir } = await importClient(host);
   const on = (fn) => async (...args) => {
     globalThis.Excel = host.Excel;
     globalThis.Office = host.Office;
@@ -91,6 +91,7 @@ async function loadXlwings(host) {
     getBookData: on((options) => xlwings.getBookData(options)),
     getRangeValues: on((sheet, address) => xlwings.getRangeValues(sheet, address)),
     raw: xlwings,
+    dir, // the client's modules, copied (import others from here: they are ES modules)
   };
 }
 
