@@ -219,6 +219,178 @@ def test_the_addin_ships_every_excel_function_ready_made(parts):
     assert "Sub " not in code  # scripts are ribbon buttons, not wrappers
 
 
+# --------------------------------------------------------------------------- the dispatcher's exits
+
+#: The application settings a ribbon run suspends (RibbonTierbook.bas) and must put back.
+SUSPENDED = ("ScreenUpdating", "EnableEvents", "Calculation")
+
+
+def vba_statements(source: str, sub: str) -> list[str]:
+    """The statements of Sub SUB in VBA SOURCE, in order: comments dropped, line
+    continuations joined, `a: b` split, a label (`Name:`) kept as one statement, Dim
+    left out; the last is End Sub."""
+    body = re.search(rf"^Sub {sub}\b.*?$(.*?)^End Sub\s*$", source, flags=re.S | re.M)
+    assert body, f"no Sub {sub}"
+    text = re.sub(r" _\n", " ", body.group(1))
+    out = []
+    for line in text.splitlines():
+        code, quoted = "", False
+        for ch in line:  # cut the comment: a ' outside a string
+            if ch == '"':
+                quoted = not quoted
+            elif ch == "'" and not quoted:
+                break
+            code += ch
+        code = code.strip()
+        if not code or code.startswith("Dim "):
+            continue
+        if re.fullmatch(r"\w+:", code):
+            out.append(code)
+            continue
+        parts, part, quoted = [], "", False
+        for ch in code:
+            if ch == '"':
+                quoted = not quoted
+            if ch == ":" and not quoted:
+                parts.append(part.strip())
+                part = ""
+            else:
+                part += ch
+        parts.append(part.strip())
+        out += [p for p in parts if p]
+    return out + ["End Sub"]
+
+
+def unrestored_exits(source: str, sub: str = "TierbookButton") -> list[str]:
+    """Every way out of Sub SUB that leaves a suspended setting unrestored, as
+    "statement: settings". A setting is suspended by `Application.X = <anything but its
+    saved value>` and restored by `Application.X = v` where `v = Application.X` came
+    first. The paths: statement after statement, a one-line If's both branches, GoTo,
+    Exit Sub and End Sub, and a run-time error in any statement that can raise one:
+    under On Error GoTo L to L (the handler is then active), under On Error Resume Next
+    to the next statement, under On Error GoTo 0 or while the handler is active (VBA's
+    rule: the error goes to the caller) out of the Sub. On Error GoTo -1 ends the
+    active handler."""
+    code = vba_statements(source, sub)
+    labels = {s[:-1]: i for i, s in enumerate(code) if re.fullmatch(r"\w+:", s)}
+    saved = {m[1]: m[2] for s in code if (m := re.fullmatch(rf"(\w+) = Application\.({'|'.join(SUSPENDED)})", s))}
+    safe = re.compile(r"\w+:|On Error .*|Exit Sub|End Sub|Err\.Clear|\w+ = Err\.(Number|Description)")
+
+    def effect(statement: str, pending: frozenset) -> frozenset:
+        m = re.fullmatch(rf"Application\.({'|'.join(SUSPENDED)}) = (\w+)", statement)
+        if m is None:
+            return pending
+        if saved.get(m[2]) == m[1]:
+            return pending - {m[1]}
+        return pending | {m[1]}
+
+    problems, seen = [], set()
+    stack = [(0, frozenset(), "0", False)]  # (statement, suspended, error policy, handler active)
+    while stack:
+        state = stack.pop()
+        if state in seen:
+            continue
+        seen.add(state)
+        i, pending, policy, active = state
+        statement = code[i]
+
+        def leave(why: str, left: frozenset) -> None:
+            if left:
+                problems.append(f"{why}: {', '.join(sorted(left))}")
+
+        if not safe.fullmatch(statement):  # a run-time error here
+            # a setting assigned is taken as changed even when Excel refused it: a
+            # suspension counts (cautious), and a restore counts as run (what is checked)
+            after = effect(statement, pending)
+            if active or policy == "0":
+                leave(f"an error in {statement!r} leaves the Sub", after)
+            elif policy == "next":
+                stack.append((i + 1, after, policy, active))
+            else:
+                stack.append((labels[policy], after, policy, True))
+        m = re.fullmatch(r"If (.+?) Then (.+)", statement)
+        branches = [m[2], None] if m and not m[2].startswith(("'",)) else [statement]
+        for branch in branches:
+            if branch is None:  # the If's condition is false
+                stack.append((i + 1, pending, policy, active))
+                continue
+            if branch in ("Exit Sub", "End Sub"):
+                leave(branch, pending)
+                continue
+            if g := re.fullmatch(r"On Error (GoTo (-?\w+)|Resume Next)", branch):
+                new_policy, new_active = policy, active
+                if g[1] == "Resume Next":
+                    new_policy = "next"
+                elif g[2] == "-1":
+                    new_active = False
+                else:
+                    new_policy = g[2]
+                stack.append((i + 1, pending, new_policy, new_active))
+                continue
+            if g := re.fullmatch(r"GoTo (\w+)", branch):
+                stack.append((labels[g[1]], pending, policy, active))
+                continue
+            stack.append((i + 1, effect(branch, pending), policy, active))
+    return sorted(set(problems))
+
+
+def test_a_ribbon_run_suspends_repainting_calculation_and_events_and_restores_them_on_every_exit(parts):
+    source = macros(parts["xl/vbaProject.bin"])["RibbonTierbook"]
+    code = vba_statements(source, "TierbookButton")
+    at = {s: i for i, s in enumerate(code)}
+    run = next(i for i, s in enumerate(code) if s.startswith("RunPython "))
+    # suspended before the Python run: no repainting, manual calculation, no event macros
+    for statement in ("Application.ScreenUpdating = False", "Application.EnableEvents = False",
+                      "Application.Calculation = xlCalculationManual"):
+        assert at[statement] < run, statement
+    # the handler is in force before anything is changed, and the restore comes after it and after the run
+    assert at["On Error GoTo Restore"] < min(at[s] for s in code if re.match(r"Application\.\w+ = ", s))
+    assert at["On Error GoTo Restore"] < run < at["Restore:"]
+    # what is put back is what was read at the start, not a constant (a user in manual mode stays in it)
+    for setting in SUSPENDED:
+        [read] = [s for s in code if re.fullmatch(rf"\w+ = Application\.{setting}", s)]
+        variable = read.split(" = ")[0]
+        assert at[read] < at[f"Application.{setting} = xlCalculationManual" if setting == "Calculation"
+                             else f"Application.{setting} = False"]
+        restore = f"Application.{setting} = {variable}"
+        assert restore in at, f"{setting} is never put back to the value read at the start ({variable})"
+        assert at[restore] > at["Restore:"]
+    # the restore block tolerates a refusal (On Error Resume Next after leaving the active handler)
+    assert at["On Error GoTo -1"] < at["On Error Resume Next"] < at["Application.Calculation = " + "calculationWas"]
+    assert unrestored_exits(source) == []
+
+
+DISPATCHER_BAS = (ROOT / "addin" / "tierbook" / "addin" / "RibbonTierbook.bas").read_text()
+
+
+MOVED_HANDLER = [("    On Error GoTo Restore\n", ""),
+                 ("    Application.Calculation = xlCalculationManual\n",
+                  "    Application.Calculation = xlCalculationManual\n    On Error GoTo Restore\n")]
+
+
+@pytest.mark.parametrize("edits, found", [
+    ([("    RunPython ", '    If control.Id = "tbSettings" Then Exit Sub\n    RunPython ')],  # an early way out
+     "Exit Sub: Calculation, EnableEvents, ScreenUpdating"),
+    ([("    On Error GoTo Restore\n", "")],  # no handler: a VBA error leaves all suspended
+     "an error in 'RunPython"),
+    (MOVED_HANDLER, "an error in 'Application.ScreenUpdating = False' leaves the Sub: ScreenUpdating"),
+    # ^ the handler set after the settings were changed
+    ([("    Application.EnableEvents = eventsWas\n", "")], "End Sub: EnableEvents"),  # one not put back
+    ([("Application.Calculation = calculationWas", "Application.Calculation = xlCalculationAutomatic")],
+     "End Sub: Calculation"),  # a constant instead of the user's mode
+    ([("    On Error GoTo -1 ", "    ' ")],  # the restore run in the active handler: a refusal goes past it
+     "an error in 'Application.Calculation = calculationWas' leaves the Sub: EnableEvents, ScreenUpdating"),
+])
+def test_the_exit_check_finds_a_way_out_that_skips_the_restore(edits, found):
+    source = DISPATCHER_BAS
+    assert unrestored_exits(source) == []
+    for old, new in edits:
+        assert source.count(old) == 1, old
+        source = source.replace(old, new)
+    problems = unrestored_exits(source)
+    assert any(p.startswith(found) for p in problems), problems
+
+
 def assert_red_black(entries, top) -> None:
     """The children under TOP form a red-black tree ordered as [MS-CFB] 2.6.4 says."""
     red, black = 0, 1  # [MS-CFB] 2.6.1 ColorFlag

@@ -1035,15 +1035,38 @@ EXCLUDE = {"segment_customers": _not_read("reactivation", "contact_log", *CALL_L
            "segment_workbooks": _not_read()}
 
 
+#: The workbook a script that reads the sales sheet is given. Under xlwings Lite the
+#: async book: Lite's client then sends the workbook without cell values (one read of a
+#: 50,000-row sheet is over Excel for the web's 5 MB) and _read_in_blocks reads them.
+#: Elsewhere xw.Book, so that xlwings Server's script metadata ("lazy": false) and what
+#: its clients send are as before: a BookAsync hint would make xlwings' own client send
+#: no values to the server (custom-scripts/index.js getBookData, lazy) and make
+#: custom_scripts_call mark the server's full book as not loaded (udfs_officejs._inject_value).
+DataBook = xw.BookAsync if sys.platform == "emscripten" else xw.Book
+
+
+async def _read_in_blocks(book: xw.Book, script: str) -> None:
+    """Under xlwings Lite, the cell values of the sheets SCRIPT reads, read in row blocks
+    under Excel for the web's limit and put into BOOK (tierbook.lite); elsewhere nothing:
+    the book already holds them."""
+    if sys.platform == "emscripten":
+        from .lite import load_in_blocks
+
+        meta = globals()[script].__xlscript__
+        await load_in_blocks(book, meta.get("include"), meta.get("exclude"))
+
+
 @xw.script(name="Segment customers", exclude=EXCLUDE["segment_customers"])
-def segment_customers(book: xw.Book):
+async def segment_customers(book: DataBook):
     """Classify the open workbook in place."""
+    await _read_in_blocks(book, "segment_customers")
     _run(segment_book, book)
 
 
 @xw.script(name="Segment workbooks", exclude=EXCLUDE["segment_workbooks"])
-def segment_workbooks(book: xw.Book):
+async def segment_workbooks(book: DataBook):
     """Write one workbook per segment and per manager."""
+    await _read_in_blocks(book, "segment_workbooks")
     files = _run(split_book, book)
     folder = os.path.commonpath([str(p.parent) for p in files]) if files else ""
     book.app.alert(f"tierbook wrote {len(files)} workbooks into {folder}", title="tierbook")
@@ -1051,19 +1074,22 @@ def segment_workbooks(book: xw.Book):
 
 @xw.script(name="Settings", include=[SETTINGS_SHEET])
 def edit_settings(book: xw.Book):
-    """Show the settings sheet (created with the defaults if missing)."""
+    """Show the settings sheet (created with the defaults if missing). It reads only the
+    settings sheet: the whole request is small, also under xlwings Lite."""
     _run(show_settings, book)
 
 
 @xw.script(name="Plan reactivation", exclude=EXCLUDE["plan_reactivation"])
-def plan_reactivation(book: xw.Book):
+async def plan_reactivation(book: DataBook):
     """Assign each one-time buyer with consent a message variant (the Reactivation sheet)."""
+    await _read_in_blocks(book, "plan_reactivation")
     _run(plan_book, book)
 
 
 @xw.script(name="Reactivation results", exclude=EXCLUDE["reactivation_results"])
-def reactivation_results(book: xw.Book):
+async def reactivation_results(book: DataBook):
     """Conversion per variant from the Contact log sheet, and a verdict."""
+    await _read_in_blocks(book, "reactivation_results")
     _run(results_book, book)
 
 
