@@ -242,6 +242,8 @@ const TierbookRibbon = (function () {
       await xlwings.runActions({ actions: part.actions });
     }
     status("");
+    // files the script made for the browser (Segment workbooks): env.downloads lists them
+    if (first.downloads && first.downloads.length && env.downloads) await env.downloads(first.downloads);
     return first.pages;
   }
 
@@ -273,6 +275,7 @@ const TierbookRibbon = (function () {
       base: SCRIPT_URL.replace(/\/static\/js\/ribbon\.js.*$/, ""),
       headers,
       status,
+      downloads: (list) => globalThis.TierbookDownloads.show(list), // static/js/downloads.js
     };
   }
 
