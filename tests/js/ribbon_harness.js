@@ -10,7 +10,8 @@
 // counted with the number formats Office sends along) and runActions (collects the
 // actions; in xlwings' dispatch each action is one Office.js sync). Every HTTP request
 // and response goes through node's fetch to the server and is measured.
-// OUT.json: the actions applied, in order, and the largest of each kind of message.
+// OUT.json: the actions applied, in order, the largest of each kind of message, and the
+// download links the run handed to env.downloads (null: none).
 
 const fs = require("fs");
 const path = require("path");
@@ -81,6 +82,9 @@ ribbon
     base,
     fetch: measuredFetch,
     status: (text) => record.statuses.push(text),
+    downloads: (list) => {
+      record.downloads = list; // what the task pane would list (static/js/downloads.js)
+    },
     budget,
     probeRows,
   })
@@ -102,6 +106,7 @@ ribbon
         largest_action: largest(record.actions),
         statuses: record.statuses,
         actions: applied,
+        downloads: record.downloads || null,
       }),
     );
   })

@@ -139,21 +139,27 @@ class _SentOnce(StreamingResponse):
 
     def __init__(self, entry: downloads.Entry, shelf: downloads.Shelf):
         self.entry, self.shelf, self.whole = entry, shelf, False
+        self.size = entry.path.stat().st_size
         super().__init__(self._chunks(), media_type=entry.content_type, headers=_download_headers(entry))
 
     async def _chunks(self):
+        size, done = self.size, 0
         with open(self.entry.path, "rb") as handle:
             while chunk := await run_in_threadpool(handle.read, self.CHUNK):
+                done += len(chunk)
+                if done >= size:
+                    # the last chunk (the ones before it were sent: the generator is asked
+                    # for more only after): the link is used up before the client can have
+                    # the file whole, which it has with this chunk (Content-Length)
+                    self.whole = True
+                    await run_in_threadpool(self.shelf.sent, self.entry)
                 yield chunk
-        self.whole = True  # the last chunk was sent: the generator is asked for more only after it
 
     async def __call__(self, scope, receive, send):
         try:
             await super().__call__(scope, receive, send)
         finally:
-            if self.whole:
-                self.shelf.sent(self.entry)
-            else:
+            if not self.whole:  # not sent whole (the client went away): the link works again
                 self.shelf.release(self.entry)
 
 
