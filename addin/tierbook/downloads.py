@@ -137,7 +137,8 @@ class Shelf:
 
     def _root_path(self) -> Path:
         if self._root is None:
-            self._root = Path(tempfile.gettempdir()) / f"tierbook-downloads-{os.getuid() if hasattr(os, 'getuid') else 0}"
+            user = os.getuid() if hasattr(os, "getuid") else 0
+            self._root = Path(tempfile.gettempdir()) / f"tierbook-downloads-{user}"
         return self._root
 
     @property

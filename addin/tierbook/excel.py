@@ -87,7 +87,8 @@ BOOK_SETTINGS: dict[str, tuple[object, str]] = {
     "month": ("", "analysis month YYYY-MM; empty: the last month in the data"),
     "lang": ("en", "language of the generated sheets: en or ru"),
     "sheet": ("", "sheet with the transactions; empty: the first sheet that tierbook did not write"),
-    "folder": ("", "where Segment workbooks writes its files; empty: a tierbook folder in your home folder"),
+    "folder": ("", "desktop Excel: where Segment workbooks writes its files (empty: a tierbook folder in your "
+                   "home folder); the web add-in gives download links instead"),
     "generated": ("", "the sheets tierbook wrote, replaced on the next run (kept by tierbook, do not edit)"),
 }
 

@@ -97,7 +97,8 @@ class RequestGuard:
     offers its files under DOWNLOAD_PREFIX, on the server's own origin.
     """
 
-    def __init__(self, app, port: int | None = None, max_body: int | None = None, download_prefix: str = "/tierbook/download/"):
+    def __init__(self, app, port: int | None = None, max_body: int | None = None,
+                 download_prefix: str = "/tierbook/download/"):
         self.app, self.port, self.download_prefix = app, port, download_prefix
         if max_body is None:
             try:
