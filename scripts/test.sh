@@ -13,13 +13,16 @@ cd "$(dirname "$0")/.."
 # The workbook tests open every generated file in a real spreadsheet application; the
 # object-handle tests run xlwings Server's object cache in a real Redis (started by them);
 # the ribbon transport tests and the Excel stand-in's tests run JavaScript in node (npm
-# installs their packages); the Spark test needs a Java runtime (Debian's OpenJDK 17).
+# installs their packages); the Spark test needs a Java runtime (Debian's OpenJDK 17); the
+# download test clicks a link in Debian's chromium.
 if ! command -v soffice >/dev/null || ! command -v pdftoppm >/dev/null || ! command -v redis-server >/dev/null \
-        || ! command -v node >/dev/null || ! command -v npm >/dev/null || ! command -v java >/dev/null; then
+        || ! command -v node >/dev/null || ! command -v npm >/dev/null || ! command -v java >/dev/null \
+        || ! [ -x /usr/bin/chromium ]; then
     sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-        libreoffice-calc-nogui poppler-utils fonts-dejavu-core redis-server nodejs npm openjdk-17-jre-headless >/dev/null
+        libreoffice-calc-nogui poppler-utils fonts-dejavu-core redis-server nodejs npm openjdk-17-jre-headless \
+        chromium >/dev/null
 fi
 # The Excel stand-in's tests and the ribbon's type check need the npm packages pinned in
 # package-lock.json (@types/office-js, typescript).

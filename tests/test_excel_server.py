@@ -87,29 +87,38 @@ def test_the_add_ins_own_origin_and_loopback_names_are_accepted(server, output_r
         assert httpx.get(server + "/manifest.xml", headers={"Host": host}).status_code == 200, host
     response = split_call(server, "own", headers={"Origin": server, "Content-Type": "application/json; charset=utf-8"})
     assert response.status_code == 200, response.text
-    assert any(name.startswith("own/segment/") for name in files_under(output_root))
+    assert f"as one zip: {server}/tierbook/download/" in json.dumps(response.json()["actions"])
 
 
 @pytest.mark.parametrize("folder", ["/tmp/tierbook-evil", "../escaped", "~/escaped", "calls/../../escaped",
-                                    "link-out"])
-def test_the_settings_of_a_request_never_name_a_folder_outside_the_output_root(server, output_root, folder):
+                                    "link-out", "team/calls"])
+def test_the_settings_of_a_request_never_choose_a_folder_on_the_servers_disk(server, output_root, folder):
+    """An Office.js request's Segment workbooks goes to the download shelf (tests/test_downloads.py):
+    the folder of the workbook's settings, inside the output root or not, is not written."""
     outside = output_root.parent / "outside"
     outside.mkdir(exist_ok=True)
     if not (output_root / "link-out").exists():
         (output_root / "link-out").symlink_to(outside, target_is_directory=True)
     before = files_under(output_root)
     response = split_call(server, folder)
-    assert response.status_code >= 400
-    assert "is outside the output folder" in response.text and "TIERBOOK_OUTPUT_ROOT" in response.text
+    assert response.status_code == 200, response.text
+    assert "/tierbook/download/" in json.dumps(response.json()["actions"])
     assert files_under(output_root) == before and list(outside.iterdir()) == []
     assert not Path("/tmp/tierbook-evil").exists() and not (output_root.parent / "escaped").exists()
 
 
-def test_a_folder_inside_the_output_root_is_written(server, output_root):
-    response = split_call(server, "team/calls")
-    assert response.status_code == 200, response.text
-    written = [n for n in files_under(output_root) if n.startswith("team/calls/")]
-    assert "team/calls/segment/VIP.xlsx" in written and any(n.startswith("team/calls/manager/") for n in written)
+@pytest.mark.parametrize("folder", ["/tmp/tierbook-evil", "../escaped", "calls/../../escaped"])
+def test_a_settings_folder_outside_the_output_root_is_refused_where_one_is_written(tmp_path, monkeypatch, folder):
+    """Where a folder is written (desktop Excel; the remote engine used without a server),
+    the settings' folder must lie inside the output root."""
+    from test_excel_scripts import payload_with_settings, run_script
+
+    monkeypatch.setenv("TIERBOOK_OUTPUT_ROOT", str(tmp_path / "root"))
+    import xlwings as xw
+
+    with pytest.raises(xw.XlwingsError, match="is outside the output folder .*TIERBOOK_OUTPUT_ROOT"):
+        run_script("segment_workbooks", payload_with_settings(folder=folder))
+    assert not Path("/tmp/tierbook-evil").exists() and not (tmp_path / "escaped").exists()
 
 
 def test_a_request_body_over_the_limit_is_refused(server):

@@ -120,14 +120,16 @@ def node() -> str:
 
 
 def ribbon_run(server: str, script: str, payload: dict, tmp_path: Path, read_bytes: int = READ_BYTES,
-               probe_rows: int = 200) -> dict:
-    """ribbon.js's run of SCRIPT in node, against SERVER, with PAYLOAD as the workbook
-    (PROBE_ROWS: the rows of a sheet's first block, ribbon.js's PROBE_ROWS)."""
+               probe_rows: int = 200, whole_cells: int | None = None) -> dict:
+    """ribbon.js's run of SCRIPT in node, against SERVER, with PAYLOAD as the workbook in
+    the strict Excel stand-in (PROBE_ROWS: the rows of a large sheet's first block,
+    ribbon.js's PROBE_ROWS; WHOLE_CELLS: its WHOLE_CELLS, sheets read whole)."""
     book, out = tmp_path / "book.json", tmp_path / "out.json"
     book.write_text(json.dumps(payload, default=str))
+    env = {**os.environ, **({"TIERBOOK_HARNESS_WHOLE_CELLS": str(whole_cells)} if whole_cells else {})}
     done = subprocess.run([node(), str(HARNESS), server, script, str(book), str(out), str(read_bytes),
                            str(probe_rows)],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr
     return json.loads(out.read_text())
 
@@ -140,7 +142,6 @@ def applied(actions: list[dict]) -> openpyxl.Workbook:
 
 def test_the_ribbon_run_in_pieces_gives_the_workbook_of_one_script_call(server, tmp_path):
     run = ribbon_run(server, "segment_customers", demo_payload(), tmp_path)
-    assert run["lazy"] is True  # xlwings' client read no values itself
     rows = len(demo_payload()["sheets"][0]["values"])
     assert run["reads"] >= rows * 40 // READ_BYTES  # Sales in blocks …
     assert run["largest_read"] <= 1.25 * READ_BYTES  # … each about the block size
@@ -159,35 +160,35 @@ def test_the_ribbon_run_in_pieces_gives_the_workbook_of_one_script_call(server, 
 
 
 READ_NEEDED = r"""
-const ribbon = require(process.argv[1]);
+const path = require("path");
+const root = process.argv[1];
+const ribbon = require(path.join(root, "addin/tierbook/server/static/js/ribbon.js"));
+const { createExcel } = require(path.join(root, "tests/js/excel_standin.js"));
 const sheet = JSON.parse(process.argv[2]);
+const host = createExcel({ book: { sheets: [{ name: "VIP", values: sheet.map((r) => r.map((v) => `'${v}`)) }] } });
 const spec = {customer: ["customer"], done: ["done"], read: ["customer", "done", "note"]};
 const addresses = [];
-const cell = (a) => ({column: ribbon.columnNumber(a.match(/[A-Z]+/)[0]), row: parseInt(a.match(/\d+/)[0], 10)});
-async function read(name, address) {
-  addresses.push(address);
-  const [a, b] = address.split(":").map(cell);
-  return sheet.slice(a.row - 1, b.row).map((r) => r.slice(a.column - 1, b.column));
-}
 const got = sheet.map((r) => r.map(() => ""));
-ribbon.readNeeded(read, "VIP", {row: sheet.length, column: sheet[0].length}, spec, async (start, rows, columns) => {
+const target = { index: 0, name: "VIP", last: { row: sheet.length, column: sheet[0].length }, spec };
+host.Excel.run((context) => ribbon.readCells(context, [target], async (t, start, rows, columns) => {
   rows.forEach((row, i) => row.forEach((v, j) => { got[start + i][columns ? columns[j] : j] = v; }));
-}, 40, 3).then(() => console.log(JSON.stringify({got, addresses})));
+}, null, 40, 3, (requests) => addresses.push(...requests.map((r) => r.address)), 1))
+  .then(() => console.log(JSON.stringify({got, addresses, syncs: host.stats.syncs})));
 """
 
 
 @pytest.mark.parametrize("header_row", [1, 5])
 def test_ribbon_js_reads_the_needed_columns_below_the_header_row_it_finds_and_all_without_one(header_row):
-    """readNeeded on a sheet of 12 rows read in small blocks: with the header row among the
-    first block's rows (row 2), only Customer, Done and Note are sent below it (Reason,
-    between Done and Note, is read in the same range but not sent); with it further
-    down, every cell."""
+    """readCells on a sheet of 12 rows (in the stand-in) read in small blocks: with the
+    header row among the first block's rows (row 2), only Customer, Done and Note are sent
+    below it (Reason, between Done and Note, is read in the same range but not sent);
+    with it further down, every cell."""
     sheet = [[f"t{r}", "", "", "", "", ""] for r in range(12)]
     sheet[header_row] = ["Customer", "Manager", "Task", "Done", "Reason", "Note"]
     for r in range(header_row + 1, 12):
         sheet[r] = [f"c{r}", f"m{r}", f"k{r}", "yes", f"why{r}", f"n{r}"]
-    done = subprocess.run([node(), "-e", READ_NEEDED, str(ROOT / "addin/tierbook/server/static/js/ribbon.js"),
-                           json.dumps(sheet)], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([node(), "-e", READ_NEEDED, str(ROOT), json.dumps(sheet)], capture_output=True, text=True,
+                          timeout=60)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     if header_row < 3:  # found in the first block (3 rows): A, then D:F (Reason read between Done and Note)
@@ -197,6 +198,7 @@ def test_ribbon_js_reads_the_needed_columns_below_the_header_row_it_finds_and_al
         assert all(a.startswith("A") and ":F" in a for a in out["addresses"]), out["addresses"]
         expected = sheet
     assert out["got"] == expected
+    assert out["syncs"] < len(out["addresses"])  # ranges of one batch share a sync
 
 
 def test_a_second_click_reads_only_the_call_lists_columns_it_needs_and_keeps_the_work(server, tmp_path):
@@ -214,7 +216,7 @@ def test_a_second_click_reads_only_the_call_lists_columns_it_needs_and_keeps_the
     type_work(first, work)
     first.save(tmp_path / "typed.xlsx")
     payload = book_payload(tmp_path / "typed.xlsx", name=BOOK, exclude=excluded("segment_customers"))
-    run = ribbon_run(server, "segment_customers", payload, tmp_path, probe_rows=12)  # the demo's lists are short
+    run = ribbon_run(server, "segment_customers", payload, tmp_path, probe_rows=12, whole_cells=1)  # lists are short
     lists = [s for s in payload["sheets"] if s["name"] in {labels.sheet_title(f"segment:{x}", "en")
                                                             for x in labels.SEGMENTS}]
     whole = sum(len(json.dumps({"values": s["values"], "numberFormat": [["General"] * len(r) for r in s["values"]]}))

@@ -41,6 +41,7 @@ import datetime as dt
 import functools
 import os
 import re
+import shutil
 import sys
 import inspect
 import threading
@@ -86,7 +87,8 @@ BOOK_SETTINGS: dict[str, tuple[object, str]] = {
     "month": ("", "analysis month YYYY-MM; empty: the last month in the data"),
     "lang": ("en", "language of the generated sheets: en or ru"),
     "sheet": ("", "sheet with the transactions; empty: the first sheet that tierbook did not write"),
-    "folder": ("", "where Segment workbooks writes its files; empty: a tierbook folder in your home folder"),
+    "folder": ("", "desktop Excel: where Segment workbooks writes its files (empty: a tierbook folder in your "
+                   "home folder); the web add-in gives download links instead"),
     "generated": ("", "the sheets tierbook wrote, replaced on the next run (kept by tierbook, do not edit)"),
 }
 
@@ -973,15 +975,35 @@ def results_book(book: xw.Book) -> BookRun:
 def split_book(book: xw.Book, folder: str | Path | None = None) -> list[Path]:
     """One workbook per segment and one per manager, like `tierbook split`, from the
     open workbook's transactions and settings (jobs.split_source: no workbook written
-    first); into FOLDER, else the settings' folder, else ~/tierbook/<workbook name>/; a
-    folder outside the output root (~/tierbook, or $TIERBOOK_OUTPUT_ROOT) is refused.
+    first). Where the files go depends on where Excel is:
+
+    - an Office.js client of the add-in's server (xlwings' remote engine, a request the
+      server hands files off for: tierbook.downloads): into a fresh folder of the
+      server's download shelf, offered to the browser as links (the server's disk is
+      not the manager's);
+    - desktop Excel (tierbook.xlam), xlwings Lite, or the remote engine used as a
+      library: into FOLDER, else the settings' folder, else ~/tierbook/<workbook name>/
+      (under Lite ~/tierbook is /data/tierbook, Lite's Import/Export folder); a folder
+      outside the output root (~/tierbook, or $TIERBOOK_OUTPUT_ROOT) is refused.
+
     Returns the files written."""
-    from .files import output_folder
+    from . import downloads
+    from .files import output_folder, safe_filename
     from .jobs import split_source
     from .targets import BookTarget
 
     source = BookTarget(book)
     stem = re.sub(r'[\\/:*?"<>|]+', "_", Path(book.name).stem) or "workbook"
+    handoff = downloads.current()
+    if book.app.engine.name == "remote" and sys.platform != "emscripten" and handoff is not None:
+        run_folder = (handoff.shelf or downloads.shelf()).new_folder()
+        try:
+            files = split_source(source, run_folder)
+            downloads.offer(files, run_folder, safe_filename(f"{stem} - tierbook workbooks", ".zip"))
+        except BaseException:
+            shutil.rmtree(run_folder, ignore_errors=True)
+            raise
+        return files
     target = output_folder(folder or source.values.folder, stem)  # never outside the output root (TIERBOOK_OUTPUT_ROOT)
     return split_source(source, target)
 
@@ -1065,11 +1087,24 @@ async def segment_customers(book: DataBook):
 
 @xw.script(name="Segment workbooks", exclude=EXCLUDE["segment_workbooks"])
 async def segment_workbooks(book: DataBook):
-    """Write one workbook per segment and per manager."""
+    """Write one workbook per segment and per manager; say where they are."""
+    from . import downloads
+
     await _read_in_blocks(book, "segment_workbooks")
     files = _run(split_book, book)
+    handoff = downloads.current()
+    offered = handoff.downloads if handoff is not None else []
+    if offered:
+        if not handoff.listed:  # xlwings' own script route: its client shows only a message
+            bundle = next((d for d in offered if d.get("zip")), offered[-1])
+            minutes = (handoff.shelf or downloads.shelf()).max_age / 60
+            book.app.alert(f"tierbook made {len(files)} workbooks. Download them once, within {minutes:g} minutes, "
+                           f"as one zip: {handoff.origin}{bundle['url']}", title="tierbook")
+        return  # tierbook's ribbon route: the task pane lists the links
     folder = os.path.commonpath([str(p.parent) for p in files]) if files else ""
-    book.app.alert(f"tierbook wrote {len(files)} workbooks into {folder}", title="tierbook")
+    where = (" (xlwings Lite: menu > Files > Import/Export, where Download All makes one zip)"
+             if sys.platform == "emscripten" else "")
+    book.app.alert(f"tierbook wrote {len(files)} workbooks into {folder}{where}", title="tierbook")
 
 
 @xw.script(name="Settings", include=[SETTINGS_SHEET])

@@ -9,6 +9,7 @@ import functools
 import os
 import re
 import shutil
+import sys
 import tempfile
 import threading
 import unicodedata
@@ -261,9 +262,17 @@ def exclusive_lock(path: str | Path, busy: Callable[[], Exception]) -> Iterator[
 OUTPUT_ROOT_ENV = "TIERBOOK_OUTPUT_ROOT"
 
 
+#: Under xlwings Lite (Pyodide), the folder whose files Lite's menu > Files > Import/Export
+#: lists for download (lite.xlwings.org/files): a file written anywhere else stays in the
+#: browser's memory, where no one can reach it.
+LITE_DATA = Path("/data")
+
+
 def output_root() -> Path:
-    """The folder the add-in may write into: $TIERBOOK_OUTPUT_ROOT, else ~/tierbook."""
-    return Path(os.environ.get(OUTPUT_ROOT_ENV) or Path.home() / "tierbook").expanduser().resolve()
+    """The folder the add-in may write into: $TIERBOOK_OUTPUT_ROOT, else ~/tierbook
+    (under xlwings Lite /data/tierbook, which Lite offers for download)."""
+    default = LITE_DATA / "tierbook" if sys.platform == "emscripten" else Path.home() / "tierbook"
+    return Path(os.environ.get(OUTPUT_ROOT_ENV) or default).expanduser().resolve()
 
 
 def output_folder(folder: str | Path | None, default: str) -> Path:

@@ -15,11 +15,13 @@
 //
 // Environment: TIERBOOK_HARNESS_EXCEL_API (the ExcelApi version the stand-in plays,
 // default the manifest's declared one, else the newest), TIERBOOK_HARNESS_LAMBDA=0 (an
-// Excel without LAMBDA).
+// Excel without LAMBDA), TIERBOOK_HARNESS_WHOLE_CELLS (ribbon.js's WHOLE_CELLS: sheets of
+// at most so many cells are read whole).
 //
 // OUT.json: {clicks: [per click: the actions received in order, the Office.js syncs and
 // the largest request/response of a sync (the stand-in's count), the reads, the HTTP
-// requests and responses, the task pane's statuses and alerts, the names skipped],
+// requests and responses, the task pane's statuses and alerts, the names skipped, the
+// download links the run handed to env.downloads (null: none)],
 // snapshot: the workbook after the last click (excel_standin.js snapshot()), and the
 // first click's figures at the top level as well}.
 
@@ -103,9 +105,13 @@ async function click(host, xlwings, convertDateValues, script) {
     fetch: measuredFetch,
     status: (text) => record.statuses.push(text),
     alert: (text, title) => record.alerts.push({ text, title }),
+    downloads: (list) => {
+      record.downloads = list; // what the task pane would list (static/js/downloads.js)
+    },
     onRead,
     budget,
     probeRows,
+    wholeCells: process.env.TIERBOOK_HARNESS_WHOLE_CELLS ? parseInt(process.env.TIERBOOK_HARNESS_WHOLE_CELLS, 10) : undefined,
   });
   const largest = (list) => (list.length ? Math.max(...list) : 0);
   const stats = host.stats;
@@ -134,6 +140,7 @@ async function click(host, xlwings, convertDateValues, script) {
     largest_action: largest(record.actions.map((action) => size(JSON.stringify(action)))),
     statuses: record.statuses,
     actions: record.actions,
+    downloads: record.downloads || null,
   };
 }
 

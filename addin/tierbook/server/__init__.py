@@ -16,6 +16,8 @@ import os
 import sys
 from pathlib import Path
 
+from tierbook.downloads import DownloadError, Handoff, handing_off, shelf
+
 PROJECT_DIR = Path(__file__).resolve().parent
 #: The add-in's id in Excel (one per add-in; xlwings Server's default is shared by every project).
 MANIFEST_ID = "6d0c5f43-2b1e-4a8e-9c67-1f3b7d2a9e54"
@@ -89,10 +91,15 @@ class RequestGuard:
       cross-site "simple" request (text/plain, form-encoded: no preflight) cannot (415);
     - the body may have at most MAX_BODY bytes (413), whether it announces its length
       or not; a body is read in full (up to the limit) before the app sees it.
+
+    Each request that gets through also sweeps the download shelf (tierbook.downloads:
+    files older than their limit go) and is served within a hand-off: a script it runs
+    offers its files under DOWNLOAD_PREFIX, on the server's own origin.
     """
 
-    def __init__(self, app, port: int | None = None, max_body: int | None = None):
-        self.app, self.port = app, port
+    def __init__(self, app, port: int | None = None, max_body: int | None = None,
+                 download_prefix: str = "/tierbook/download/"):
+        self.app, self.port, self.download_prefix = app, port, download_prefix
         if max_body is None:
             try:
                 max_body = int(float(os.environ.get(MAX_BODY_ENV) or DEFAULT_MAX_BODY_MB) * 2**20)
@@ -132,8 +139,14 @@ class RequestGuard:
             return await _refuse(scope, send, 400, "tierbook: the Host of the request is not this computer")
         if "origin" in headers and not self._origin_ok(headers["origin"]):
             return await _refuse(scope, send, 403, "tierbook: requests from other sites are not accepted")
-        if scope["type"] != "http" or scope["method"] in _SAFE_METHODS:
+        if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        shelf().sweep()  # files for download are never kept past their time, even by an idle script
+        handoff = Handoff(url_prefix=self.download_prefix,
+                          origin=headers.get("origin") or f"http://{headers['host']}")
+        if scope["method"] in _SAFE_METHODS:
+            with handing_off(handoff):
+                return await self.app(scope, receive, send)
         kind = headers.get("content-type", "").split(";")[0].strip().lower()
         if kind != "application/json":
             return await _refuse(scope, send, 415, "tierbook: a call must have Content-Type application/json")
@@ -162,7 +175,8 @@ class RequestGuard:
             replayed = True
             return {"type": "http.request", "body": body, "more_body": False}
 
-        return await self.app(scope, replay, send)
+        with handing_off(handoff):  # a script run by this request offers its files through it
+            return await self.app(scope, replay, send)
 
 
 async def _refuse(scope, send, status: int, text: str) -> None:
@@ -185,6 +199,10 @@ def app(port: int | None = None):
     to import; here that is an error: the project's modules are imported first, and the
     server's modules must be those."""
     _environment()
+    try:
+        shelf().sweep()  # at start: what an earlier server left for download and is too old now
+    except DownloadError as error:  # a bad $TIERBOOK_DOWNLOAD_MINUTES stops the server, naming it
+        raise ServeError(str(error)) from None
     if str(PROJECT_DIR) not in sys.path:
         sys.path.insert(0, str(PROJECT_DIR))
     import custom_functions  # noqa: F401 - an import error here must stop the server
@@ -199,6 +217,7 @@ def app(port: int | None = None):
         if Path(module.__file__).resolve().parent.parent != PROJECT_DIR:
             raise ServeError(f"{module.__name__} is {module.__file__}, not tierbook's ({PROJECT_DIR})")
     from xlwings_server import main
+    from xlwings_server.config import settings
     from xlwings_server.routers import xlwings as routes
     from xlwings_server.templates import env
 
@@ -211,7 +230,7 @@ def app(port: int | None = None):
             or not any(getattr(r, "original_router", None) is custom_routes.router  # FastAPI ≥ 0.160
                        or str(getattr(r, "path", "")).endswith("/tierbook/run/{script_name}") for r in main.app.routes)):
         raise ServeError("xlwings Server did not load tierbook's routes (routers/custom.py)")
-    return RequestGuard(main.main_app, port)
+    return RequestGuard(main.main_app, port, download_prefix=f"{settings.app_path}/tierbook/download/")
 
 
 def serve(port: int = 8000, host: str = "127.0.0.1") -> None:

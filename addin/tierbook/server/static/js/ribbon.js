@@ -72,7 +72,8 @@ const TierbookRibbon = (function () {
   }
 
   // Rows per block so that a block is about BUDGET bytes, from SAMPLE (rows already read).
-  // (tierbook.excel's reader for xlwings Lite sizes its blocks by the same rule.)
+  // (Python copy: tierbook/lite.py rows_per_block, for xlwings Lite's reads;
+  // tests/test_lite.py checks both agree.)
   function rowsPerBlock(sample, columns, budget = READ_BYTES) {
     const rows = Math.max(1, sample.length);
     const perRow =
@@ -232,7 +233,7 @@ const TierbookRibbon = (function () {
   // (columns: null for whole rows, else the 0-based columns the rows hold); ONREAD(requests)
   // sees each sync's ranges read ({target, address, values, numberFormat}).
   async function readCells(context, targets, onBlock, convert, budget = READ_BYTES, probe = PROBE_ROWS,
-                           onRead = null) {
+                           onRead = null, wholeCells = WHOLE_CELLS) {
     const load = async (requests) => {
       const ranges = requests.map((request) => {
         const range = context.workbook.worksheets.getItem(request.target.name).getRange(request.address);
@@ -257,7 +258,7 @@ const TierbookRibbon = (function () {
     const large = [];
     for (const target of targets) {
       const { row, column } = target.last;
-      (row * column <= WHOLE_CELLS ? small : large).push(target);
+      (row * column <= wholeCells ? small : large).push(target);
     }
     // 1. the small sheets whole and the large ones' first rows
     const first = [
@@ -593,8 +594,9 @@ const TierbookRibbon = (function () {
   // Run SCRIPT: read, upload, run, apply, in one Excel.run. ENV: {Excel (the Office.js
   // namespace), xlwings (runActions, for the action types applyPage leaves to it),
   // convertDateValues (xlwings' client's date rule), fetch, base (the server's URL),
-  // headers, status(text), alert(text, title), onRead (readCells'), budget, probeRows}. Returns {pages,
-  // syncs (of the pages), skipped (names Excel refused, with what to type instead)}.
+  // headers, status(text), alert(text, title), downloads(list), onRead (readCells'), budget,
+  // probeRows, wholeCells}. Returns {pages, syncs (of the pages), skipped (names Excel refused, with what
+  // to type instead), alerts, downloads (the files the script offers the browser)}.
   async function run(script, env) {
     const { base } = env;
     const fetcher = env.fetch || globalThis.fetch.bind(globalThis);
@@ -634,7 +636,8 @@ const TierbookRibbon = (function () {
         status(`tierbook: read ${target.name}, ${(start + rows.length).toLocaleString()} of ` +
                `${target.last.row.toLocaleString()} rows`);
       };
-      await readCells(context, targets, onBlock, env.convertDateValues, budget, probe, env.onRead);
+      await readCells(context, targets, onBlock, env.convertDateValues, budget, probe, env.onRead,
+                      env.wholeCells || WHOLE_CELLS);
       status("tierbook: classifying on the server…");
       const first = await post(`/tierbook/run/${encodeURIComponent(script)}`, { ...payload, upload });
       const book = { sheets: payload.sheets.map((s) => s.name), charts: {}, skipped: [], alerts: [] };
@@ -658,7 +661,10 @@ const TierbookRibbon = (function () {
         });
       }
       for (const alert of alerts) if (env.alert) await env.alert(alert.text, alert.title);
-      return { pages: first.pages, syncs, skipped: book.skipped, alerts };
+      // files the script made for the browser (Segment workbooks): env.downloads lists them
+      const downloads = first.downloads || [];
+      if (downloads.length && env.downloads) await env.downloads(downloads);
+      return { pages: first.pages, syncs, skipped: book.skipped, alerts, downloads };
     });
   }
 
@@ -699,6 +705,7 @@ const TierbookRibbon = (function () {
       headers,
       status,
       alert: (text, title) => showAlert(text, title),
+      downloads: (list) => globalThis.TierbookDownloads.show(list), // static/js/downloads.js
     };
   }
 
