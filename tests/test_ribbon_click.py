@@ -167,7 +167,7 @@ def test_a_click_takes_a_handful_of_syncs_none_over_excels_limit(two_clicks):
     for run in two_clicks["clicks"]:
         assert run["syncs"] <= 8, (run["script"], run["syncs"])
         assert run["largest_sync_request"] <= LIMIT and run["largest_sync_response"] <= LIMIT
-        assert run["max_excel_api"] == "1.9"  # what the manifest declares
+        assert run["max_excel_api"] == "1.8"  # what the manifest declares (the stand-in refuses more)
     assert two_clicks["clicks"][0]["reads"] >= 1 and two_clicks["clicks"][1]["reads"] >= 2  # the lists too
 
 
@@ -237,7 +237,7 @@ const root = process.argv[1];
 const ribbon = require(path.join(root, "addin/tierbook/server/static/js/ribbon.js"));
 const { createExcel } = require(path.join(root, "tests/js/excel_standin.js"));
 const host = createExcel({ excelApi: "1.9", book: { sheets: [{ name: "Sales", values: [["Customer"]] }] } });
-const book = { sheets: ["Sales"], charts: {}, skipped: [], alerts: [] };
+const book = { sheets: ["Sales"], charts: {}, skipped: [], alerts: [], supports: () => true };
 const actions = JSON.parse(require("fs").readFileSync(process.argv[2], "utf8"));
 host.Excel.run((context) => ribbon.applyPage(context, actions, book, { runActions: async () => {} }))
   .then(() => ({ error: null }), (error) => ({ error: error.message }))
@@ -247,6 +247,15 @@ host.Excel.run((context) => ribbon.applyPage(context, actions, book, { runAction
     console.log(JSON.stringify(out));
   });
 """
+
+
+def test_the_print_area_is_set_where_excel_has_it_and_left_where_it_has_not(server, two_clicks, tmp_path):
+    """The manifest asks for ExcelApi 1.8 (Excel 2019); the print area needs 1.9: set there,
+    left alone on 1.8 (the stand-in refuses the call on 1.8, so the click passing shows it
+    was not made)."""
+    assert sheet_of(two_clicks["snapshot"], "Summary")["printArea"] is None
+    run = click(server, "segment_customers", demo_payload(), tmp_path, env={"TIERBOOK_HARNESS_EXCEL_API": "1.9"})
+    assert sheet_of(run["snapshot"], "Summary")["printArea"] == "A1:G201"
 
 
 def test_without_lambda_the_click_completes_and_says_which_formulas_to_type(server, tmp_path):

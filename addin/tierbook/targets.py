@@ -495,13 +495,13 @@ class BookTarget:
             writer.formulas(part)
         for part in laid:
             writer.looks(part)
+        shown = _find(self.book, labels.sheet_title(layout.show, lang))
+        if shown is not None:
+            shown.activate()
         # The names last: no formula of the sheets names them, and an Excel without LAMBDA
         # refuses them (Office.js: at the client's next sync) after everything else stands.
         self._mark_segment_column(sheet, header_row, seg_col)
         skipped = write_names(self.book, laid_out, lang)  # =SEGMENT(A2) and friends: lookups into the new Customers table
-        shown = _find(self.book, labels.sheet_title(layout.show, lang))
-        if shown is not None:
-            shown.activate()
         self.values = values
         self.run = BookRun(result, tx, sheet.name, seg_col, generated, values, layout.data.issues, skipped)
         return self.run

@@ -15,7 +15,8 @@
 //
 // Environment: TIERBOOK_HARNESS_EXCEL_API (the ExcelApi version the stand-in plays,
 // default the manifest's declared one, else the newest), TIERBOOK_HARNESS_LAMBDA=0 (an
-// Excel without LAMBDA), TIERBOOK_HARNESS_WHOLE_CELLS (ribbon.js's WHOLE_CELLS: sheets of
+// Excel without LAMBDA), TIERBOOK_HARNESS_SERVER_PID (the server's CPU seconds per click
+// are recorded), TIERBOOK_HARNESS_WHOLE_CELLS (ribbon.js's WHOLE_CELLS: sheets of
 // at most so many cells are read whole).
 //
 // OUT.json: {clicks: [per click: the actions received in order, the Office.js syncs and
@@ -68,8 +69,19 @@ function book(data) {
   };
 }
 
+// CPU seconds so far of the server process (TIERBOOK_HARNESS_SERVER_PID; Linux /proc),
+// or null: the benchmark's share of each click.
+function serverCpu() {
+  const pid = process.env.TIERBOOK_HARNESS_SERVER_PID;
+  if (!pid) return null;
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(")").pop().trim().split(/\s+/);
+  return (parseInt(fields[11], 10) + parseInt(fields[12], 10)) / 100; // clock ticks (USER_HZ = 100)
+}
+
 async function click(host, xlwings, convertDateValues, script) {
   host.resetStats();
+  const cpuBefore = serverCpu();
+  const started = process.cpuUsage();
   const record = {
     script, reads: 0, read_bytes: 0, largest_read: 0, read_bytes_by_sheet: {}, requests: [], responses: [],
     actions: [], page_bytes: [], statuses: [], alerts: [],
@@ -99,6 +111,7 @@ async function click(host, xlwings, convertDateValues, script) {
   };
   const result = await ribbon.run(script, {
     Excel: host.Excel,
+    Office: host.Office,
     xlwings,
     convertDateValues,
     base,
@@ -115,8 +128,11 @@ async function click(host, xlwings, convertDateValues, script) {
   });
   const largest = (list) => (list.length ? Math.max(...list) : 0);
   const stats = host.stats;
+  const used = process.cpuUsage(started);
   return {
     script,
+    server_cpu: cpuBefore === null ? null : serverCpu() - cpuBefore,
+    client_cpu: (used.user + used.system) / 1e6, // node: the task pane's JavaScript and the stand-in
     pages: result.pages,
     page_syncs: result.syncs,
     skipped: result.skipped,
@@ -128,6 +144,7 @@ async function click(host, xlwings, convertDateValues, script) {
     sync_request_bytes: stats.requestBytes,
     sync_response_bytes: stats.responseBytes,
     max_excel_api: stats.maxExcelApi,
+    api_needs: stats.apiNeeds,
     undefined_names: stats.undefinedNames,
     reads: record.reads,
     read_bytes: record.read_bytes,

@@ -26,9 +26,9 @@
 
 const TierbookRibbon = (function () {
   // Target size of one sync's read: values as JSON plus the number formats Office sends
-  // with them (about NUMBER_FORMAT_BYTES a cell). Under the 5 MB response limit with room
-  // for a block whose rows are longer than its sample's.
-  const READ_BYTES = 3000000;
+  // with them (about NUMBER_FORMAT_BYTES a cell). Under the 5 MB response limit with a
+  // quarter to spare, for a block whose rows are longer than its sample's.
+  const READ_BYTES = 4000000;
   const NUMBER_FORMAT_BYTES = 12;
   // A sheet of at most WHOLE_CELLS cells is read whole, unsampled (several in one sync,
   // counted at UNSAMPLED_CELL_BYTES a cell: values and number formats of a typical export).
@@ -311,7 +311,9 @@ const TierbookRibbon = (function () {
   // The Office.js operations of the action types tierbook's scripts send, as xlwings'
   // own callbacks make them (xlwings Server's static/js/custom-scripts), but queued
   // without a sync of their own. BOOK: {sheets: the sheet names in order, as the
-  // actions' sheet_position counts them; charts: the charts added in this run}.
+  // actions' sheet_position counts them; charts: the charts added in this run; skipped,
+  // alerts: what the task pane says at the end; supports(version): this Excel has ExcelApi
+  // VERSION}.
   function sheetOf(context, book, position) {
     const name = book.sheets[position];
     if (name === undefined) throw new Error(`no sheet at position ${position}`);
@@ -405,6 +407,8 @@ const TierbookRibbon = (function () {
       sheet.freezePanes.freezeAt(sheet.getRange(String(action.args[0])));
     },
     setPrintArea(context, action, book) {
+      // ExcelApi 1.9; the manifest asks for 1.8 (Excel 2019), where the print area is left as it is
+      if (!book.supports("1.9")) return;
       sheetOf(context, book, action.sheet_position).pageLayout.setPrintArea(
         action.args[0] == null ? "" : String(action.args[0]));
     },
@@ -591,8 +595,8 @@ const TierbookRibbon = (function () {
     throw new Error(message || response.statusText || "tierbook: the server did not answer");
   }
 
-  // Run SCRIPT: read, upload, run, apply, in one Excel.run. ENV: {Excel (the Office.js
-  // namespace), xlwings (runActions, for the action types applyPage leaves to it),
+  // Run SCRIPT: read, upload, run, apply, in one Excel.run. ENV: {Excel, Office (the
+  // Office.js namespaces), xlwings (runActions, for the action types applyPage leaves to it),
   // convertDateValues (xlwings' client's date rule), fetch, base (the server's URL),
   // headers, status(text), alert(text, title), downloads(list), onRead (readCells'), budget,
   // probeRows, wholeCells}. Returns {pages, syncs (of the pages), skipped (names Excel refused, with what
@@ -640,7 +644,11 @@ const TierbookRibbon = (function () {
                       env.wholeCells || WHOLE_CELLS);
       status("tierbook: classifying on the server…");
       const first = await post(`/tierbook/run/${encodeURIComponent(script)}`, { ...payload, upload });
-      const book = { sheets: payload.sheets.map((s) => s.name), charts: {}, skipped: [], alerts: [] };
+      const requirements = env.Office ? env.Office.context.requirements : null;
+      const book = {
+        sheets: payload.sheets.map((s) => s.name), charts: {}, skipped: [], alerts: [],
+        supports: (version) => !requirements || requirements.isSetSupported("ExcelApi", version),
+      };
       let syncs = 0;
       for (let page = 0; page < first.pages; page += 1) {
         status(`tierbook: writing into Excel, part ${page + 1} of ${first.pages}…`);
@@ -699,6 +707,7 @@ const TierbookRibbon = (function () {
       new URL("./custom-scripts/workbook-metadata.js", SCRIPT_URL).href);
     return {
       Excel: globalThis.Excel,
+      Office: globalThis.Office,
       xlwings: globalThis.xlwings,
       convertDateValues,
       base: SCRIPT_URL.replace(/\/static\/js\/ribbon\.js.*$/, ""),
