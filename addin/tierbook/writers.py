@@ -285,7 +285,8 @@ def _attribute_rectangles(runs: Sequence[tuple[int, int, int, Look]]
     """The looks of RUNS as (attribute, value, (first column, first row, last column,
     last row)): each attribute over the largest rectangles of cells that share its
     value, whatever their other attributes (a header row is bold in one action even
-    when its columns' number formats differ). Each is an action: two Office.js syncs in Excel."""
+    when its columns' number formats differ). Each is an action (the ribbon client commits
+    a page of them with one Office.js sync)."""
     out = []
     for name in SETTERS:
         runs_of = [(c, r0, r1, getattr(look, name)) for c, r0, r1, look in runs if getattr(look, name) is not None]

@@ -4,15 +4,15 @@ Excel on the web (issue 11, item 3).
 Excel on the web refuses an Office.js request or response over 5 MB, and the browser's
 ribbon code should not post or receive one either. So a run of a ribbon script goes:
 
-1. the client (static/js/ribbon.js) asks xlwings' own client for the workbook without
-   cell values (xlwings.getBookData(lazy)), reads the values of each sheet the script
-   reads in row blocks and posts them to /tierbook/upload, each block one request;
+1. the client (static/js/ribbon.js) reads the workbook's structure (the payload xlwings'
+   client would send, without cell values) and the values of each sheet the script
+   reads in blocks, and posts them to /tierbook/upload, each block one request;
 2. it posts that payload, values left out, to /tierbook/run/<script>: the server puts
    the blocks back in their sheets, builds the same xw.Book xlwings Server's own
    /xlwings/custom-scripts-call route builds, and calls the script the same way, in a
    worker thread, so that a custom function call is answered while it runs;
 3. the answer is the first page of the actions; the client fetches the other pages
-   from /tierbook/result/<id>/<n> and applies each with xlwings.runActions. No page and
+   from /tierbook/result/<id>/<n> and commits each with one Office.js sync. No page and
    no action (a large setValues is split by rows) is larger than PAGE_BYTES.
 
 Uploads and results are kept in memory for TTL seconds at most.
