@@ -225,13 +225,6 @@ def with_sheet(payload: dict, title: str, rows: list[list]) -> dict:
 
 
 @pytest.fixture(scope="module")
-def cli_file(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("cli") / "tierbook.xlsx"
-    jobs.segment_file(demo_path(), out)
-    return out
-
-
-@pytest.fixture(scope="module")
 def first_run(tmp_path_factory):
     """The demo workbook after one click on Segment customers: (actions, the workbook file)."""
     actions = run_script("segment_customers", demo_payload())

@@ -149,13 +149,6 @@ def sheet_of(snapshot: dict, title: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def cli_file(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("cli") / "tierbook.xlsx"
-    jobs.segment_file(demo_path(), out)
-    return out
-
-
-@pytest.fixture(scope="module")
 def two_clicks(server, tmp_path_factory) -> dict:
     """Segment customers clicked twice on the demo workbook in the stand-in."""
     return click(server, "segment_customers,segment_customers", demo_payload(), tmp_path_factory.mktemp("clicks"))
