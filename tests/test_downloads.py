@@ -251,45 +251,31 @@ def test_xlwings_own_script_route_answers_an_alert_with_the_zip_link(server, tem
 # --------------------------------------------------------------------------- a real browser
 
 
-CHROMIUM = "/usr/bin/chromium"
-
-
 @pytest.mark.slow
-def test_a_browser_downloads_a_link_of_the_task_pane(server, split_files, tmp_path):
+def test_a_browser_downloads_a_link_of_the_task_pane(server, split_files, tmp_path, chromium):
     """The task pane page of the server in Debian's chromium (headless, driven by
     Playwright): static/js/downloads.js lists the links of a ribbon run; clicking one
     saves the workbook, which opens with openpyxl as `tierbook split`'s; its link is then
     marked downloaded and answers 410; the zip link downloads every file."""
-    from playwright.sync_api import sync_playwright  # the test extra; its browser is Debian's chromium
-
-    assert Path(CHROMIUM).exists(), "Debian's chromium is needed (scripts/test.sh installs it)"
     links = ribbon_run(server, "segment_workbooks", payload_with_settings(), tmp_path)["downloads"]
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(  # a fresh profile (--user-data-dir)
-            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, accept_downloads=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"])
-        try:
-            page = context.new_page()
-            page.goto(server + "/taskpane.html")
-            page.wait_for_function("() => globalThis.TierbookDownloads !== undefined")
-            # outside Excel, Office.js never gets ready and xlwings' page offers to reload: Cancel
-            page.locator("#xlwings-taskpane-reload-cancel-btn").click(timeout=60_000)
-            page.evaluate("(list) => TierbookDownloads.show(list)", links)
-            first = next(d for d in links if not d.get("zip"))
-            with page.expect_download() as info:
-                page.get_by_role("link", name=first["name"], exact=True).first.click()
-            saved = tmp_path / "saved" / info.value.suggested_filename
-            info.value.save_as(saved)
-            assert info.value.failure() is None and saved.name == first["name"]
-            same_workbook(saved, split_files[f"{first['folder']}/{first['name']}"])
-            assert page.get_by_role("link", name=first["name"], exact=True).first.get_attribute(
-                "data-downloaded") == "true"
-            with page.expect_download() as info:
-                page.locator("[data-tierbook-zip]").click()
-            info.value.save_as(tmp_path / "all.zip")
-            with zipfile.ZipFile(tmp_path / "all.zip") as archive:
-                assert sorted(archive.namelist()) == sorted(split_files)
-        finally:
-            context.close()
+    page = chromium.new_page()
+    page.goto(server + "/taskpane.html")
+    page.wait_for_function("() => globalThis.TierbookDownloads !== undefined")
+    # outside Excel, Office.js never gets ready and xlwings' page offers to reload: Cancel
+    page.locator("#xlwings-taskpane-reload-cancel-btn").click(timeout=60_000)
+    page.evaluate("(list) => TierbookDownloads.show(list)", links)
+    first = next(d for d in links if not d.get("zip"))
+    with page.expect_download() as info:
+        page.get_by_role("link", name=first["name"], exact=True).first.click()
+    saved = tmp_path / "saved" / info.value.suggested_filename
+    info.value.save_as(saved)
+    assert info.value.failure() is None and saved.name == first["name"]
+    same_workbook(saved, split_files[f"{first['folder']}/{first['name']}"])
+    assert page.get_by_role("link", name=first["name"], exact=True).first.get_attribute(
+        "data-downloaded") == "true"
+    with page.expect_download() as info:
+        page.locator("[data-tierbook-zip]").click()
+    info.value.save_as(tmp_path / "all.zip")
+    with zipfile.ZipFile(tmp_path / "all.zip") as archive:
+        assert sorted(archive.namelist()) == sorted(split_files)
     assert httpx.get(server + first["url"]).status_code == 410

@@ -317,3 +317,21 @@ def test_a_click_on_50k_rows_takes_at_most_20_syncs_none_over_the_limit(server, 
     for one in run["clicks"]:
         assert one["syncs"] <= 20, (one["script"], one["syncs"])
         assert one["largest_sync_request"] <= LIMIT and one["largest_sync_response"] <= LIMIT
+
+
+@pytest.mark.slow
+def test_in_a_browser_the_task_pane_has_the_ribbon_client_and_xlwings_date_rule(server, chromium):
+    """The task pane page in Debian's chromium: ribbon.js is loaded, and the module its
+    browserEnv imports (xlwings' client's convertDateValues, served beside it) loads and
+    converts a serial with a date format as the harness's copy does."""
+    page = chromium.new_page()
+    page.goto(server + "/taskpane.html")
+    page.wait_for_function("() => typeof TierbookRibbon !== \"undefined\"")
+    converted = page.evaluate("""async () => {
+        const src = document.querySelector('script[src*="ribbon.js"]').src;
+        const { convertDateValues } = await import(new URL("./custom-scripts/workbook-metadata.js", src).href);
+        const values = [[46022, "x", 3]];
+        convertDateValues(values, [["yyyy-mm-dd", "General", "General"]]);
+        return values;
+    }""")
+    assert converted == [["2025-12-31T00:00:00.000Z", "x", 3]]
