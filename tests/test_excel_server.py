@@ -163,27 +163,63 @@ def test_the_manifest_has_the_tierbook_tab_with_every_button(server):
     assert f"{server}/taskpane.html" in text
 
 
+BIND = r"""
+const path = require("path");
+const { createExcel } = require(path.join(process.argv[1], "tests/js/excel_standin.js"));
+const host = createExcel({});
+const buttons = process.argv[2];
+globalThis.Office = host.Office;
+globalThis.document = { getElementById: (id) => (id === "tierbook-buttons" ? { textContent: buttons } : null),
+                        addEventListener() {}, querySelectorAll: () => [] };
+require(path.join(process.argv[1], "addin/tierbook/server/static/js/ribbon.js"));
+console.log(JSON.stringify(Object.keys(host.actions)));
+"""
+
+
 def test_the_ribbon_script_binds_each_button_to_its_script(server):
+    """The task pane carries tierbook.excel.BUTTONS' script buttons (id and script) and
+    ribbon.js, loaded in that page, binds each id (Office.actions.associate): the names
+    are declared once, in BUTTONS, not again in the JavaScript."""
+    import re
+    import shutil
+    import subprocess
+
     from tierbook.excel import BUTTONS
 
-    js = httpx.get(server + "/static/js/ribbon.js").text
-    for button in BUTTONS:
-        if not button.taskpane:
-            assert f'Office.actions.associate("{button.id}", tierbookButton("{button.script}"));' in js
+    page = httpx.get(server + "/taskpane.html").text
+    found = re.search(r'<script id="tierbook-buttons" type="application/json">(.*?)</script>', page, re.S)
+    assert found, "the task pane does not carry the ribbon buttons"
+    buttons = json.loads(found.group(1))
+    assert buttons == [{"id": b.id, "script": b.script} for b in BUTTONS if not b.taskpane]
+    done = subprocess.run([shutil.which("node"), "-e", BIND, str(Path(__file__).parents[1]), found.group(1)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [b["id"] for b in buttons]
 
 
 def test_the_server_exports_exactly_the_functions_and_scripts_of_tierbook_excel():
+    """Declared once (xlwings' decorators in tierbook.excel) and found: the server's
+    modules hold exactly those, and each is the decorated function (a script wrapped to
+    run off the event loop)."""
+    sys.path.insert(0, str(tierbook.server.PROJECT_DIR))  # as the server imports them
+    import custom_functions
+    import custom_scripts
     from tierbook import excel
 
-    assert tierbook.server.EXPORTED_FUNCTIONS == excel.FUNCTIONS
-    assert tierbook.server.EXPORTED_SCRIPTS == excel.SCRIPTS
+    assert sorted(custom_functions.__all__) == sorted(excel.FUNCTIONS) and "segment" in excel.FUNCTIONS
+    assert sorted(custom_scripts.__all__) == sorted(excel.SCRIPTS) and "segment_customers" in excel.SCRIPTS
+    assert all(getattr(custom_functions, n) is getattr(excel, n) for n in excel.FUNCTIONS)
+    assert all(getattr(custom_scripts, n).__wrapped__ is getattr(excel, n) for n in excel.SCRIPTS)
+    assert len(excel.FUNCTIONS) == len({n for n in dir(excel) if hasattr(getattr(excel, n), "__xlfunc__")})
 
 
 def test_the_metadata_serves_tierbooks_functions_not_the_examples(server):
+    from tierbook import excel
+
     meta = httpx.get(server + "/xlwings/custom-functions-meta.json").json()
-    assert sorted(f["id"] for f in meta["functions"]) == sorted(n.upper() for n in tierbook.server.EXPORTED_FUNCTIONS)
+    assert sorted(f["id"] for f in meta["functions"]) == sorted(n.upper() for n in excel.FUNCTIONS)
     scripts = httpx.get(server + "/xlwings/custom-scripts-meta.json").json()
-    assert sorted(s["function_name"] for s in scripts) == sorted(tierbook.server.EXPORTED_SCRIPTS)
+    assert sorted(s["function_name"] for s in scripts) == sorted(excel.SCRIPTS)
 
 
 def test_a_function_call_over_http(server):

@@ -780,11 +780,6 @@ def classify_handle(transactions, settings=None) -> xw.ObjectHandle:
                            text=f"{len(result.customers):,} customers as of {result.analysis_month}")
 
 
-#: The names tierbook.server re-exports as custom functions.
-FUNCTIONS = ("segment", "lifecycle", "quadrant", "next_contact", "vip_months", "size_tier", "segments", "movement",
-             "classify_handle")
-
-
 # --------------------------------------------------------------------------- the open workbook
 
 
@@ -1128,10 +1123,6 @@ async def reactivation_results(book: DataBook):
     _run(results_book, book)
 
 
-#: The names tierbook.server re-exports as custom scripts.
-SCRIPTS = ("segment_customers", "segment_workbooks", "edit_settings", "plan_reactivation", "reactivation_results")
-
-
 @dataclass(frozen=True)
 class Button:
     """A ribbon button: the same list makes the Office.js manifest and the xlam's customUI."""
@@ -1173,3 +1164,17 @@ def ribbon(control_id: str) -> None:
         _run(_ACTIONS[button.script], book)
     except xw.XlwingsError as error:
         book.app.alert(str(error), title="tierbook")
+
+
+def entry_points(mark: str) -> dict[str, Callable]:
+    """The custom functions (MARK "__xlfunc__") or scripts ("__xlscript__") of this
+    module by name: each is declared once, by xlwings' decorator on it, and found here as
+    xlwings itself finds them (inspect.getmembers and the decorator's mark, as in
+    xlwings/pro/udfs_officejs.py); the server re-exports these, the tests count them."""
+    return {name: f for name, f in inspect.getmembers(sys.modules[__name__], inspect.isfunction)
+            if f.__module__ == __name__ and hasattr(f, mark)}
+
+
+#: The names of the custom functions and scripts, as entry_points finds them.
+FUNCTIONS: tuple[str, ...] = tuple(entry_points("__xlfunc__"))
+SCRIPTS: tuple[str, ...] = tuple(entry_points("__xlscript__"))

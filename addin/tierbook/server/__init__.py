@@ -21,10 +21,6 @@ from tierbook.downloads import DownloadError, Handoff, handing_off, shelf
 PROJECT_DIR = Path(__file__).resolve().parent
 #: The add-in's id in Excel (one per add-in; xlwings Server's default is shared by every project).
 MANIFEST_ID = "6d0c5f43-2b1e-4a8e-9c67-1f3b7d2a9e54"
-EXPORTED_FUNCTIONS = ("segment", "lifecycle", "quadrant", "next_contact", "vip_months", "size_tier", "segments",
-                      "movement", "classify_handle")
-EXPORTED_SCRIPTS = ("segment_customers", "segment_workbooks", "edit_settings", "plan_reactivation",
-                    "reactivation_results")
 
 
 def manifest_version(version: str) -> str:
@@ -222,6 +218,10 @@ def app(port: int | None = None):
     from xlwings_server.templates import env
 
     env.globals["tierbook_manifest_version"] = manifest_version(package_version())
+    from tierbook.excel import BUTTONS
+
+    # the ribbon buttons that run a script (static/js/ribbon.js binds them from the task pane)
+    env.globals["tierbook_buttons"] = [{"id": b.id, "script": b.script} for b in BUTTONS if not b.taskpane]
 
     if routes.custom_functions is not custom_functions or routes.custom_scripts is not custom_scripts:
         raise ServeError("xlwings Server did not load tierbook's custom functions and scripts")

@@ -1,7 +1,8 @@
-"""tierbook's custom functions for xlwings Server: exactly the functions of tierbook.excel."""
+"""tierbook's custom functions for xlwings Server: exactly the functions of tierbook.excel,
+found by their xlwings decorator (tierbook.excel.entry_points), not listed again here."""
 
-from tierbook.excel import (classify_handle, lifecycle, movement, next_contact, quadrant, segment, segments, size_tier,
-                            vip_months)
+from tierbook.excel import entry_points
 
-__all__ = ["segment", "lifecycle", "quadrant", "next_contact", "vip_months", "size_tier", "segments", "movement",
-           "classify_handle"]
+globals().update(entry_points("__xlfunc__"))
+__all__ = list(entry_points("__xlfunc__"))
+del entry_points

@@ -751,11 +751,15 @@ function tierbookButton(scriptName) {
   };
 }
 
+// The ribbon buttons that run a script: tierbook.excel.BUTTONS, which the server renders
+// into the task pane (the manifest's FunctionFile) as #tierbook-buttons.
+function tierbookButtons() {
+  const element = typeof document !== "undefined" ? document.getElementById("tierbook-buttons") : null;
+  return element ? JSON.parse(element.textContent || "[]") : [];
+}
+
 if (typeof Office !== "undefined" && Office.actions) {
-  Office.actions.associate("tbSegment", tierbookButton("segment_customers"));
-  Office.actions.associate("tbSplit", tierbookButton("segment_workbooks"));
-  Office.actions.associate("tbPlanReactivation", tierbookButton("plan_reactivation"));
-  Office.actions.associate("tbReactivationResults", tierbookButton("reactivation_results"));
+  for (const { id, script } of tierbookButtons()) Office.actions.associate(id, tierbookButton(script));
 }
 
 // Task pane buttons with data-tierbook-script run the same way (xw-click would send the
