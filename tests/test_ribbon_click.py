@@ -223,6 +223,30 @@ def test_the_old_order_is_refused_and_the_error_names_the_action_and_the_sheet(s
     assert out["tables"] == [], out  # nothing after the refused formula was applied
 
 
+def test_a_refused_page_is_replayed_without_adding_twice_what_excel_had_applied(tmp_path):
+    """Office.js keeps the operations of a refused batch that came before the refused one:
+    the replay finds the sheet and the chart already there (not added twice), and stops at
+    the refused formula, naming it."""
+    def action(func, args, sheet=None, values=None, at=(None, None, None, None)):
+        row, column, rows, columns = at
+        return {"func": func, "args": args, "values": values, "sheet_position": sheet, "start_row": row,
+                "start_column": column, "row_count": rows, "column_count": columns}
+
+    actions = [action("addSheet", [1, "Chart sheet"]),
+               action("setValues", [None], 1, [["x", "y"], [1, 2], [3, 4]], (0, 0, 3, 2)),
+               action("addChart", ["Chart one", "ColumnClustered", "Chart sheet", "$A$1:$B$3", None, None, 300, 200,
+                                   "Columns", "$D$2", None], 1),
+               action("setChartXAxisValues", [0, "Chart sheet", "$A$2:$A$3"], 1),
+               action("setFormula", [None], 1, [["=SUM(tbMissing[[y]])"]], (5, 0, 1, 1))]
+    (tmp_path / "actions.json").write_text(json.dumps(actions))
+    done = subprocess.run(["node", "-e", APPLY, str(ROOT), str(tmp_path / "actions.json")], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["error"].startswith('tierbook: Excel refused action 5 of part 1 (setFormula on sheet "Chart sheet")')
+    assert out["sheets"] == ["Sales", "Chart sheet"] and out["charts"] == ["Chart one"]
+
+
 #: Applies a list of actions to an empty stand-in book (one sheet, Sales) with ribbon.js's applyPage.
 APPLY = r"""
 const path = require("path");
@@ -237,6 +261,8 @@ host.Excel.run((context) => ribbon.applyPage(context, actions, book, { runAction
   .then((out) => {
     const snap = host.snapshot();
     out.tables = snap.sheets.flatMap((s) => s.tables.map((t) => t.name));
+    out.sheets = snap.sheets.map((s) => s.name);
+    out.charts = snap.sheets.flatMap((s) => s.charts.map((c) => c.name));
     console.log(JSON.stringify(out));
   });
 """

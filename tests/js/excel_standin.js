@@ -1562,6 +1562,20 @@ CLASSES.ChartCollection = collectionClass("Chart", (s) => s.charts, {
       if (!c) throw notFound(`the chart ${JSON.stringify(name)}`);
       return c;
     }),
+    // "Gets a chart using its name. If there are multiple charts with the same name, the
+    // first one will be returned. If the chart doesn't exist, then this method returns an
+    // object with its isNullObject property set to true." (@types/office-js, ExcelApi 1.4)
+    getItemOrNullObject: getter(
+      "ChartCollection",
+      "getItemOrNullObject",
+      "Chart",
+      (s, name) => {
+        const c = s.charts.find((x) => x.name === name);
+        if (!c) throw notFound(`the chart ${JSON.stringify(name)}`);
+        return c;
+      },
+      { orNull: true },
+    ),
     getItemAt: getter("ChartCollection", "getItemAt", "Chart", (s, i) => {
       if (!s.charts[i]) throw notFound(`chart ${i}`);
       return s.charts[i];

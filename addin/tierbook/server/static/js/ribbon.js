@@ -473,7 +473,8 @@ const TierbookRibbon = (function () {
   // its start, one action per sync (what was already applied is found and passed), and
   // the error names the action and its sheet. Returns the number of syncs.
   async function applyPage(context, actions, book, xlwings, page = 0) {
-    const start = { sheets: [...book.sheets], charts: { ...book.charts } };
+    const copyCharts = (charts) => Object.fromEntries(Object.entries(charts).map(([k, v]) => [k, [...v]]));
+    const start = { sheets: [...book.sheets], charts: copyCharts(book.charts) };
     let queued = 0;
     let syncs = 0;
     const commit = async () => {
@@ -537,18 +538,29 @@ const TierbookRibbon = (function () {
     }
   }
 
-  // Does the workbook already hold what ACTION adds (a sheet or a table), or has it
+  // Does the workbook already hold what ACTION adds (a sheet, table or chart), or has it
   // already lost the sheet ACTION deletes? (A batch Excel refused keeps the operations
-  // before the refused one.) null for the other actions, which may be applied again.
+  // before the refused one.) null for the other actions, which may be applied again. A
+  // chart found is registered in BOOK as addChart would (its x-axis values may follow).
   async function alreadyDone(context, action, book) {
     let item;
-    if (action.func === "addSheet") item = context.workbook.worksheets.getItemOrNullObject(String(action.args[1]));
-    else if (action.func === "sheetDelete") item = context.workbook.worksheets.getItemOrNullObject(book.sheets[action.sheet_position]);
+    const sheets = context.workbook.worksheets;
+    if (action.func === "addSheet") item = sheets.getItemOrNullObject(String(action.args[1]));
+    else if (action.func === "sheetDelete") item = sheets.getItemOrNullObject(book.sheets[action.sheet_position]);
     else if (action.func === "addTable" && action.args[3] != null) item = context.workbook.tables.getItemOrNullObject(String(action.args[3]));
-    else return null;
+    else if (action.func === "addChart") {
+      item = sheetOf(context, book, action.sheet_position).charts.getItemOrNullObject(String(action.args[0]));
+    } else return null;
     item.load("name");
     await context.sync();
-    return action.func === "sheetDelete" ? item.isNullObject : !item.isNullObject;
+    if (action.func === "sheetDelete") return item.isNullObject;
+    if (action.func === "addChart" && !item.isNullObject) {
+      const source = String(action.args[3]);
+      const key = book.sheets[action.sheet_position];
+      const columns = lastCell(source).column - lastCell(source.split(":")[0]).column + 1;
+      (book.charts[key] = book.charts[key] || []).push({ chart: item, series: columns });
+    }
+    return !item.isNullObject;
   }
 
   async function replay(context, actions, book, xlwings, page, cause) {
