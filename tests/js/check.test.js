@@ -200,3 +200,73 @@ test("the lines are text for the task pane: render sets textContent only", () =>
   const ul = container.children[0];
   assert.deepStrictEqual(ul.children.map((li) => li.textContent), ["<b>ExcelApi</b> 1.8", "LAMBDA: no"]);
 });
+
+// ---------------------------------------------------------------- the Script Lab snippet of docs/check-excel.md
+
+// The snippet's YAML (the ```yaml block of the doc) and its script and template, dedented.
+function snippet() {
+  const fs = require("node:fs");
+  const doc = fs.readFileSync(path.join(__dirname, "..", "..", "docs", "check-excel.md"), "utf8");
+  const yaml = /```yaml\n([\s\S]*?)```/.exec(doc)[1];
+  const block = (key, language) => {
+    const m = new RegExp(`^${key}:\\n    content: \\|-?\\n([\\s\\S]*?)\\n    language: ${language}$`, "m").exec(yaml);
+    assert.ok(m, `${key} with language ${language}`);
+    return m[1].split("\n").map((line) => line.replace(/^ {8}/, "")).join("\n");
+  };
+  return { yaml, script: block("script", "typescript"), template: block("template", "html") };
+}
+
+test("the Script Lab snippet has Script Lab's fields, type-checks against @types/office-js, and runs on the stand-in", async () => {
+  const ts = require("typescript");
+  const { yaml, script, template } = snippet();
+  for (const field of [/^name: \S/m, /^description: \S/m, /^host: EXCEL$/m, /^api_set:\n {4}ExcelApi: '1\.\d+'$/m,
+                       /^style:\n {4}content: /m, /^libraries: \|\n {4}https:\/\/appsforoffice\.microsoft\.com\/lib\/1\/hosted\/office\.js\n {4}@types\/office-js$/m]) {
+    assert.match(yaml, field);
+  }
+  for (const line of yaml.split("\n")) assert.ok(!line.includes("\t"), "YAML is indented with spaces");
+  assert.match(template, /<button id="run">Check this Excel<\/button>/);
+  assert.match(template, /<pre id="out"><\/pre>/);
+
+  // type check, as Script Lab's editor does (a script, not a module)
+  const file = path.join(require("node:os").tmpdir(), `tierbook-snippet-${process.pid}.ts`);
+  require("node:fs").writeFileSync(file, script);
+  const program = ts.createProgram([file], {
+    noEmit: true, strict: false, target: ts.ScriptTarget.ES2022, lib: ["lib.es2022.d.ts", "lib.dom.d.ts"],
+    types: ["office-js"], typeRoots: [path.join(__dirname, "..", "..", "node_modules", "@types")], skipLibCheck: true,
+  });
+  const problems = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n"));
+  require("node:fs").unlinkSync(file);
+  assert.deepStrictEqual(problems, []);
+
+  const js = ts.transpileModule(script, { compilerOptions: { target: ts.ScriptTarget.ES2022 } }).outputText;
+  async function run(host) {
+    let click = null;
+    const out = { textContent: "" };
+    const document = {
+      getElementById: (id) => (id === "run" ? { addEventListener: (type, fn) => (click = fn) } : id === "out" ? out : null),
+    };
+    new Function("document", "Office", "Excel", js)(document, host.Office, host.Excel);
+    await click();
+    return out.textContent.trim().split("\n");
+  }
+
+  const old = createExcel({ excelApi: "1.8", lambda: false, platform: "PC", book: smallBook() });
+  const before = JSON.stringify(old.snapshot());
+  let lines = await run(old);
+  assert.strictEqual(lines[0], "Excel: PC");
+  assert.strictEqual(lines[1], "ExcelApi 1.8: yes, at least the 1.8 tierbook needs");
+  assert.match(lines[2], /^LAMBDA: no \(Excel refused the test name: InvalidArgument: /);
+  assert.match(lines[3], /^Round trips: 20 syncs in \d+ ms/);
+  assert.match(lines[4], /^Largest read: 0\.00 MB \(21 rows × 6 columns of Sales\); the whole used range \(Sales!A1:F21, 21 rows\) was read$/);
+  assert.match(lines[5], /^The check took /);
+  assert.strictEqual(JSON.stringify(old.snapshot()), before, "the snippet leaves the workbook as it was");
+  assert.strictEqual(old.stats.syncs, expectedSyncs(false, 1));
+
+  const limit = 64 * 1024;
+  const big = createExcel({ excelApi: "1.7", payloadLimit: limit, book: { sheets: [{ name: "Sales", values: salesRows(20000) }] } });
+  lines = await run(big);
+  assert.strictEqual(lines[1], "ExcelApi 1.7: below the 1.8 tierbook needs, its ribbon cannot run here");
+  assert.strictEqual(lines[2], "LAMBDA: yes");
+  assert.deepStrictEqual(big.snapshot().names, []);
+  assert.match(lines[4], /; stopped by ResponsePayloadSizeLimitExceeded: .* reading \d+ rows, after \d+ of 20001 rows$/);
+});
