@@ -1,5 +1,6 @@
-"""The strict Excel (Office.js) stand-in's node tests (tests/js/standin.test.js) and the type
-check of the ribbon client against Microsoft's Office.js types (tsconfig.json).
+"""The strict Excel (Office.js) stand-in's node tests (tests/js/standin.test.js, and
+tests/js/check.test.js for the task pane's Check this Excel) and the type check of the ribbon
+client and check.js against Microsoft's Office.js types (tsconfig.json).
 
 Both need node and the npm packages of package.json (scripts/test.sh runs `npm ci` when
 node_modules is missing); without them these tests fail, they do not skip.
@@ -38,6 +39,8 @@ def test_excel_standin_node_tests():
     sys.stdout.write(result.stdout[-4000:])
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-4000:]
     assert "# fail 0" in result.stdout
+    # node --test runs every *.test.js of tests/js: the stand-in's and Check this Excel's (check.test.js)
+    assert "ExcelApi 1.8 without LAMBDA" in result.stdout, "tests/js/check.test.js did not run"
 
 
 def test_ribbon_type_check():
