@@ -585,3 +585,24 @@ def test_a_csv_with_a_title_above_the_header_and_us_dates(tmp_path):
     assert tx.index.tolist() == [4, 5]
     assert tx["date"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-02", "2023-11-19"]
     assert report.empty
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "cp1251", "utf-8-sig"])
+def test_the_copied_sales_sheet_of_a_csv_has_the_columns_the_reader_read(tmp_path, encoding):
+    """The copy of the user's sheet in the workbook is made by the reader's rules for the
+    encoding and separator: a UTF-16 export (Excel's "Unicode text") copied as one column
+    reading 'яюКлиент\\tДата\\tСумма' when the copy decoded it on its own."""
+    import openpyxl
+
+    from tierbook import jobs
+
+    text = "Клиент\tДата\tСумма\nООО Ромашка\t19.11.2023\t1 234,56\nИП Иванов\t20.11.2023\t5\n"
+    path = tmp_path / "unicode.csv"
+    path.write_bytes(text.encode(encoding))
+    out = tmp_path / "out.xlsx"
+    jobs.segment_file(path, out, lang="ru")
+    book = openpyxl.load_workbook(out, read_only=True)
+    copy = next(ws for ws in book.worksheets if ws.title == "unicode")
+    rows = [list(r) for r in copy.iter_rows(values_only=True)]
+    assert rows[0][:3] == ["Клиент", "Дата", "Сумма"] and len(rows) == 3
+    assert rows[1][0] == "ООО Ромашка" and rows[2][0] == "ИП Иванов"

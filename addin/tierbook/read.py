@@ -905,7 +905,7 @@ def read_transactions(path: str | Path, sheet: str | None = None) -> tuple[pd.Da
         kind = what_file_is(path)
         if kind in _NOT_CSV:
             raise InputError(_NOT_CSV[kind].format(name=path.name, stem=path.stem))
-        raw, first_row = _read_csv(path, utf16=kind == "utf16")
+        raw, first_row = _read_csv(path)
         return _clean(raw, path.name, first_row, {})
     if suffix == ".parquet":
         try:
@@ -1349,20 +1349,49 @@ _NOT_CSV = {
 }
 
 
-def _read_csv(path: Path, utf16: bool = False) -> tuple[pd.DataFrame, int]:
+def csv_encoding(path: Path) -> str:
+    """The encoding of the CSV file PATH, from its start: UTF-16 as Excel's "Unicode text"
+    writes it (with or without BOM), UTF-8 with or without BOM, else cp1251. The one rule
+    for the reader and the copy of the user's sheet (workbook.copy_source)."""
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    codec = _utf16_without_bom(head[:4096])
+    if codec:
+        return codec
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return "cp1251"
+    return "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
+
+
+def csv_layout(lines: list[str]) -> tuple[int, str]:
+    """Where the header is among the CSV's first LINES (a title above it, as 1C writes,
+    is skipped; else the first line that is not blank) and the separator: the most
+    frequent of `;`, `,` and tab in the header line. (skipped lines, separator)."""
+    skip = next((i for i, line in enumerate(lines) if line.strip()), 0)
+    for i, line in enumerate(lines[:HEADER_SEARCH_ROWS]):
+        if line.strip() and any(_names_required([cell.strip().strip('"') for cell in line.split(sep)])
+                                for sep in (";", ",", "\t")):
+            skip = i
+            break
+    header_line = lines[skip] if lines else ""
+    return skip, max((";", ",", "\t"), key=header_line.count)
+
+
+def _read_csv(path: Path) -> tuple[pd.DataFrame, int]:
     """Read a CSV as text columns; return it with the line number of its first data row.
 
-    The encoding (UTF-8 with or without BOM, UTF-16 as Excel's "Unicode text" writes it,
-    else cp1251) and the separator (the most frequent of `;`, `,` and tab in the header
-    line) are found from the file's start. Blank lines are kept as rows, so that row
-    numbers are line numbers.
+    The encoding and the separator are found from the file's start (csv_encoding,
+    csv_layout). Blank lines are kept as rows, so that row numbers are line numbers.
     """
+    encoding = csv_encoding(path)
+    utf16 = encoding.startswith("utf-16")
     if utf16:
-        data = path.read_bytes()
-        bom = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
-        codec = "utf-16" if bom else _utf16_without_bom(data[:4096])
         try:
-            text = data.decode(codec)
+            text = path.read_bytes().decode(encoding)
         except UnicodeDecodeError:
             raise InputError(f"{path.name} looks like UTF-16 text but is damaged: export it again") from None
         path = io.StringIO(text)  # type: ignore[assignment] - read from memory below
@@ -1371,20 +1400,7 @@ def _read_csv(path: Path, utf16: bool = False) -> tuple[pd.DataFrame, int]:
     else:
         with open(path, "rb") as f:
             head = f.read(1 << 16)
-        encoding = "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
-        try:
-            codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-        except UnicodeDecodeError:
-            encoding = "cp1251"
-    lines = head.decode(encoding, errors="replace").splitlines()
-    skip = next((i for i, line in enumerate(lines) if line.strip()), 0)
-    for i, line in enumerate(lines[:HEADER_SEARCH_ROWS]):  # a title above the header (1C): skip it
-        if line.strip() and any(_names_required([cell.strip().strip('"') for cell in line.split(sep)])
-                                for sep in (";", ",", "\t")):
-            skip = i
-            break
-    header_line = lines[skip] if lines else ""
-    sep = max((";", ",", "\t"), key=header_line.count)
+    skip, sep = csv_layout(head.decode(encoding, errors="replace").splitlines())
     options = dict(
         sep=sep, dtype="str", skiprows=skip, skip_blank_lines=False, keep_default_na=False, na_values=[""],
     )

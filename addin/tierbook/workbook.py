@@ -793,16 +793,13 @@ class SheetWriter:
             finally:
                 book.close()
         elif suffix in (".csv", ".txt"):
-            raw = path.read_bytes()
-            try:
-                text = raw.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                text = raw.decode("cp1251")
-            try:
-                dialect = csv.Sniffer().sniff(text[:65536], delimiters=",;\t|")
-            except csv.Error:
-                dialect = csv.excel
-            data = [[(_csv_value(v), None) for v in row] for row in csv.reader(io.StringIO(text, newline=""), dialect)]
+            from .read import csv_encoding, csv_layout
+
+            # the reader's rules for the encoding and the separator (a UTF-16 export too)
+            text = path.read_bytes().decode(csv_encoding(path), errors="replace").lstrip("\ufeff")
+            _, sep = csv_layout(text[: 1 << 16].splitlines())
+            data = [[(_csv_value(v), None) for v in row]
+                    for row in csv.reader(io.StringIO(text, newline=""), delimiter=sep)]
             width = max((len(r) for r in data), default=1)
             return self._source_rows(path.stem, iter(data), width, segments, lang)
         elif suffix == ".parquet":
