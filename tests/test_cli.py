@@ -102,3 +102,38 @@ def test_ci_runs_the_two_commands_at_the_top_of_the_readme():
     ci = [line for line in (root / ".ci" / "run").read_text().splitlines() if line and not line.startswith("#")]
     assert len(first_block) == 2
     assert ci[-2:] == first_block
+
+
+def test_a_problem_the_user_can_fix_exits_2_and_a_bug_exits_1_with_its_log(capsys):
+    """One error hierarchy (tierbook.errors): TierbookError and its kinds (input, settings,
+    mail) are the user's to fix: one line, exit 2; anything else is a bug: one line naming
+    it and the log with the traceback, exit 1, never exit 2 as if the input were bad."""
+    from tierbook import errors
+    from tierbook.cli import run
+    from tierbook.mail import MailError
+
+    def bad_setting() -> int:
+        raise errors.SettingsError("share must be between 0 and 1, got 1.5", "settings", share=1.5)
+
+    assert run(bad_setting) == 2
+    assert capsys.readouterr().err == "tierbook: error: share must be between 0 and 1, got 1.5\n"
+    assert issubclass(MailError, errors.TierbookError) and issubclass(errors.InputError, errors.TierbookError)
+
+    def bug() -> int:
+        return {}["missing"]
+
+    assert run(bug) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("tierbook: internal error (KeyError: 'missing'); this is a bug in tierbook") and "\n" not in err
+    log = Path(err.rsplit(" ", 1)[-1])
+    assert "Traceback" in log.read_text() and "return {}[\"missing\"]" in log.read_text()
+    log.unlink()
+
+
+def test_a_bad_setting_carries_its_code_and_values():
+    from tierbook.errors import SettingsError
+    from tierbook.settings import Settings
+
+    with pytest.raises(SettingsError) as caught:
+        Settings(share=1.5)
+    assert caught.value.code == "settings" and caught.value.values["problems"]

@@ -744,3 +744,20 @@ def test_a_second_click_replaces_only_tierbooks_sheets_and_keeps_the_users(first
     assert after["Sales"].max_column == width
     assert {"Reactivation", "Contact log", "Summary"} <= set(after.sheetnames)
     assert after.sheetnames.count("Summary") == 1 and after.sheetnames[-2:] == [excel.SETTINGS_SHEET, "Contact log"]
+
+
+def test_a_script_shows_a_users_problem_as_it_is_and_a_bug_as_one_line_never_a_traceback():
+    """excel._run: a TierbookError (here a setting) reaches the user as its message; any
+    other exception is named as a bug in one line (the traceback goes to the log)."""
+    from tierbook.errors import SettingsError
+
+    book = xw.Book(json=demo_payload())
+
+    def bad_setting(book):
+        raise SettingsError("lang must be one of en, ru, got 'de'")
+
+    with pytest.raises(excel.TierbookExcelError, match=r"^tierbook: lang must be one of en, ru, got 'de'$"):
+        excel._run(bad_setting, book)
+    with pytest.raises(excel.TierbookExcelError,
+                       match=r"^tierbook: internal error \(ZeroDivisionError: division by zero\); this is a bug"):
+        excel._run(lambda book: 1 / 0, book)

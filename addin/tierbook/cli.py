@@ -11,11 +11,14 @@ import sys
 from importlib import import_module
 from pathlib import Path
 from types import ModuleType
+from typing import Callable
 
+from .errors import TierbookError
 from .schema import InputError
 from .settings import Criterion, Settings
 
-EXIT_BAD_INPUT = 2
+EXIT_BAD_INPUT = 2  # the input, a setting or a file: the user can fix it
+EXIT_BUG = 1  # anything else: a bug
 
 
 class _OnFirstUse(ModuleType):
@@ -252,17 +255,39 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     progress = (lambda message: None) if args.quiet else _progress
+    return run(lambda: args.handler(args, progress))
+
+
+def run(command: Callable[[], int]) -> int:
+    """COMMAND's exit code, its errors as the command line shows them: a problem the user
+    can fix (errors.TierbookError, a file the system refuses, a missing extra) as one line
+    and exit code 2; anything else is a bug: one line naming it and the log that holds
+    the traceback, exit code 1."""
     try:
-        return args.handler(args, progress)
-    except ModuleNotFoundError as error:
-        line = missing_extra(error)
-        if line is None:
-            raise
-        print(f"tierbook: error: {line}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except (InputError, ValueError, OSError) as error:  # mail.MailError is a ValueError
+        return command()
+    except (TierbookError, OSError) as error:  # what the user can fix: a file, a setting, the input, mail
         print(f"tierbook: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Exception as error:  # noqa: BLE001 - a bug: one line and the traceback in a log, never exit 2
+        line = missing_extra(error) if isinstance(error, ModuleNotFoundError) else None
+        if line is not None:
+            print(f"tierbook: error: {line}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        log = _bug_log(error)
+        print(f"tierbook: internal error ({type(error).__name__}: {error}); this is a bug in tierbook, not in "
+              f"your data. The details are in {log}", file=sys.stderr)
+        return EXIT_BUG
+
+
+def _bug_log(error: BaseException) -> Path:
+    """The traceback of ERROR written to a log file (in the temporary folder); its path."""
+    import tempfile
+    import traceback
+
+    with tempfile.NamedTemporaryFile("w", prefix="tierbook-error-", suffix=".log", delete=False,
+                                     encoding="utf-8") as log:
+        log.write("".join(traceback.format_exception(error)))
+    return Path(log.name)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ import re
 import shutil
 import sys
 import inspect
+import logging
 import threading
 from contextvars import ContextVar
 from collections import OrderedDict
@@ -64,6 +65,7 @@ if sys.platform != "emscripten":
 
 from . import labels
 from .read import clean_transactions
+from .errors import TierbookError
 from .schema import InputError
 from .lookups import (CUSTOMER_FIELDS, UNKNOWN_CUSTOMER, UNKNOWN_KEY, customer_answers, customers_columns,
                       unknown_answers, unknown_customer)
@@ -96,7 +98,10 @@ NO_TABLE = ('tierbook: give the Customers table as the second argument, e.g. =TI
             'tbCustomers[#All]) (click "Segment customers" first), or the transactions range')
 
 
-class TierbookExcelError(xw.XlwingsError):
+_LOG = logging.getLogger("tierbook")
+
+
+class TierbookExcelError(TierbookError, xw.XlwingsError):
     """A problem the user can fix, shown as text (a cell message or an alert)."""
 
 
@@ -632,7 +637,7 @@ def _short_reason(f: Callable) -> Callable:
 def reason(error: Exception) -> str:
     """What a cell shows for ERROR: our own messages as they are, anything else named as
     unexpected; one line, at most REASON_CHARS characters."""
-    if isinstance(error, (InputError, ValueError, xw.XlwingsError)):
+    if isinstance(error, (TierbookError, xw.XlwingsError)):
         text = _message(error)
     else:
         text = f"tierbook: unexpected {type(error).__name__}: {error}"
@@ -1023,10 +1028,14 @@ def _run(action: Callable[[xw.Book], object], book: xw.Book) -> object:
     names that desktop Excel refused are said in one alert (the run is complete)."""
     try:
         done = action(book)
-    except TierbookExcelError:
+    except (TierbookExcelError, xw.XlwingsError):
         raise
-    except (InputError, ValueError) as error:
+    except TierbookError as error:
         raise TierbookExcelError(_message(error)) from None
+    except Exception as error:  # noqa: BLE001 - a bug: a short message for the user, the traceback in the log
+        _LOG.exception("tierbook: internal error in a script")
+        raise TierbookExcelError(f"tierbook: internal error ({type(error).__name__}: {error}); this is a bug in "
+                                 f"tierbook, not in your workbook (the details are in the server's log)") from None
     if isinstance(done, BookRun) and done.skipped_names:
         from .lookups import name_instead, skipped_names_message
 

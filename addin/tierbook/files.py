@@ -16,8 +16,10 @@ import unicodedata
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from .errors import InputError, SettingsError
 
-class SameFileError(ValueError):
+
+class SameFileError(InputError):
     """A command was asked to write over one of the files it reads."""
 
 
@@ -284,6 +286,6 @@ def output_folder(folder: str | Path | None, default: str) -> Path:
     text = str(folder or "").strip()
     target = (root / (Path(text).expanduser() if text else Path(default))).resolve()
     if target != root and root not in target.parents:
-        raise ValueError(f'the folder "{text}" is outside the output folder {root}: choose a folder inside it, or '
-                         f"set {OUTPUT_ROOT_ENV} to the folder tierbook may write into")
+        raise SettingsError(f'the folder "{text}" is outside the output folder {root}: choose a folder inside it, '
+                            f"or set {OUTPUT_ROOT_ENV} to the folder tierbook may write into", "output_folder", folder=text)
     return target

@@ -18,6 +18,7 @@ from typing import Callable
 
 import pandas as pd
 
+from .errors import SettingsError
 from . import labels
 from .overflow import write_full_list
 from .segment import Segmentation, classify
@@ -69,11 +70,11 @@ def plan_reactivation(source, target, variants: int | None = None, seed: int | N
     previous = target.earlier_plan(lang)
     if previous is not None:
         if variants is not None and variants != previous.variants:
-            raise ValueError(f"{target.name} already has a plan with {previous.variants} variants; keep "
+            raise SettingsError(f"{target.name} already has a plan with {previous.variants} variants; keep "
                              f"{previous.variants} (or delete the sheet \"{labels.sheet_title('reactivation', lang)}\""
                              f" to start a new test)")
         if seed is not None and seed != previous.seed:
-            raise ValueError(f"{target.name} already has a plan with seed {previous.seed}; the seed of a test "
+            raise SettingsError(f"{target.name} already has a plan with seed {previous.seed}; the seed of a test "
                              f"cannot change")
     data = source.read(progress)
     result = classify(data.tx, data.settings, data.issues)

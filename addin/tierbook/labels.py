@@ -14,6 +14,8 @@ import re
 from types import MappingProxyType
 from typing import Mapping
 
+from .errors import SettingsError
+
 LANGS = ("en", "ru")
 
 #: The call-list segments, in sheet order. Membership rules are in sheets.segment_members.
@@ -293,7 +295,7 @@ def choice_code(kind: str, shown: object) -> str:
 
 def check_lang(lang: str) -> str:
     if lang not in LANGS:
-        raise ValueError(f"lang must be one of {', '.join(LANGS)}, got {lang!r}")
+        raise SettingsError(f"lang must be one of {', '.join(LANGS)}, got {lang!r}", "lang", lang=lang)
     return lang
 
 

@@ -19,6 +19,8 @@ import json
 import re
 from typing import Sequence
 
+from .errors import InputError
+
 #: Target size of one block read from Excel: its values as JSON, plus the number formats
 #: Office sends with them (about NUMBER_FORMAT_BYTES a cell). The same figures as
 #: READ_BYTES, NUMBER_FORMAT_BYTES and PROBE_ROWS of server/static/js/ribbon.js.
@@ -51,7 +53,7 @@ def last_cell(address: str | None) -> tuple[int, int] | None:
         return None
     match = re.fullmatch(r"\$?([A-Za-z]{1,3})\$?(\d+)", address.split("!")[-1].split(":")[-1])
     if match is None:
-        raise ValueError(f"tierbook: cannot read the range address {address}")
+        raise InputError(f"tierbook: cannot read the range address {address}", "address", address=address)
     column = 0
     for ch in match[1].upper():
         column = column * 26 + ord(ch) - 64
@@ -86,7 +88,7 @@ async def read_blocks(sheet, last: tuple[int, int], budget: int = READ_BYTES, pr
         address = f"A{len(values) + 1}:{letters}{len(values) + size}"
         block = await sheet[address].options("raw").get_value()
         if not isinstance(block, list) or len(block) != size:
-            raise ValueError(f"tierbook: Excel gave {len(block) if isinstance(block, list) else 'no'} rows for "
+            raise InputError(f"tierbook: Excel gave {len(block) if isinstance(block, list) else 'no'} rows for "
                              f"{sheet.name}!{address}")
         values += [list(row) for row in block]
         size = rows_per_block(block, columns, budget)

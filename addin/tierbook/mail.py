@@ -57,6 +57,7 @@ import pandas as pd
 from . import labels
 from .labels import SEGMENTS
 from .files import exclusive_lock, refuse_overwrite, replace_atomically, safe_filename
+from .errors import TierbookError
 from .schema import InputIssue
 
 # --------------------------------------------------------------------------- constants
@@ -102,9 +103,11 @@ def _quiet(message: str) -> None:
     pass
 
 
-class MailError(ValueError):
+class MailError(TierbookError, ValueError):
     """A problem the user must fix before anything can be sent (no Mailing sheet, bad
     addresses, no SMTP server, login refused): one message in words a user can act on."""
+
+    code = "mail"
 
 
 # --------------------------------------------------------------------------- small texts

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .errors import SettingsError
 from .schema import ISSUE_COLUMNS
 from .segment import top_share
 from .settings import Settings
@@ -42,7 +43,8 @@ def plan(customers: pd.DataFrame, variants: int, seed: int, planned_on: pd.Times
     already holds, so variants stay balanced in every stratum and overall.
     """
     if not 1 <= variants <= MAX_VARIANTS:
-        raise ValueError(f"variants must be between 1 and {MAX_VARIANTS}, got {variants}")
+        raise SettingsError(f"variants must be between 1 and {MAX_VARIANTS}, got {variants}", "variants",
+                            variants=variants)
     settings = settings or Settings()
     targets = customers[(customers["lifecycle"] == "one-time") & customers["consent"].astype(bool)]
     strata = _strata(targets, settings)

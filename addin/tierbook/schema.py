@@ -25,6 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .errors import InputError  # noqa: F401 - the input errors are reported with the schema's issues
+
 if TYPE_CHECKING:  # pandas is imported where a frame is made, so `tierbook --help` stays fast
     import pandas as pd
 
@@ -49,10 +51,6 @@ class InputIssue:
 
     def __str__(self) -> str:
         return f'Sheet "{self.sheet}", row {self.row}, column "{self.column}": {self.problem} (got {self.value!r})'
-
-
-class InputError(ValueError):
-    """The input cannot be classified at all (a missing file, sheet or required column)."""
 
 
 def issues_frame(issues: list[InputIssue] | None = None) -> pd.DataFrame:

@@ -11,6 +11,8 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from .errors import SettingsError
+
 
 class Criterion(str, Enum):
     """The ranking measure (seed 001): it follows the company's strategy."""
@@ -111,7 +113,7 @@ class Settings:
             if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", str(self.month)):
                 problems.append(f"month must look like YYYY-MM, got {self.month!r}")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise SettingsError("; ".join(problems), "settings", problems=problems)
 
     def with_(self, **changes: Any) -> "Settings":
         """A copy with some settings changed (None values are ignored)."""

@@ -41,6 +41,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.filters import AutoFilter
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
+from .errors import SettingsError
 from . import labels
 from .labels import SEGMENTS
 from .schema import InputError
@@ -385,7 +386,7 @@ def _restore(column: str, values: pd.Series, lang: str) -> pd.Series:
 def check_split_by(by: str) -> None:
     """A split is by segment or by manager (checked before any file is read)."""
     if by not in ("segment", "manager"):
-        raise ValueError(f"split by must be segment or manager, got {by!r}")
+        raise SettingsError(f"split by must be segment or manager, got {by!r}", "split_by", by=by)
 
 
 def split_workbook(path: str | Path, by: str, directory: str | Path, lang: str | None = None,
