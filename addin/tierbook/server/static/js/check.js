@@ -66,16 +66,6 @@ const TierbookCheck = (function () {
     return a1 > b1 || (a1 === b1 && a2 >= b2);
   }
 
-  function columnLetters(n) {
-    let letters = "";
-    while (n > 0) {
-      const r = (n - 1) % 26;
-      letters = String.fromCharCode(65 + r) + letters;
-      n = Math.floor((n - 1) / 26);
-    }
-    return letters;
-  }
-
   // 1. ----------------------------------------------------------------- ExcelApi
   /** @param {typeof Office} office */
   function highestExcelApi(office) {
@@ -171,7 +161,7 @@ const TierbookCheck = (function () {
       const sheet = context.workbook.worksheets.getActiveWorksheet();
       sheet.load("name");
       const used = sheet.getUsedRange(true);
-      used.load("address,rowIndex,columnIndex,rowCount,columnCount");
+      used.load("address,rowCount,columnCount");
       await context.sync();
       const out = {
         sheet: sheet.name,
@@ -188,13 +178,12 @@ const TierbookCheck = (function () {
         stoppedMessage: null,
         stoppedAtRows: null,
       };
-      const left = columnLetters(used.columnIndex + 1);
-      const right = columnLetters(used.columnIndex + used.columnCount);
       let size = FIRST_BLOCK_ROWS;
       while (out.rowsRead < used.rowCount) {
         const rows = Math.min(size, used.rowCount - out.rowsRead);
-        const first = used.rowIndex + out.rowsRead + 1;
-        const block = sheet.getRange(`${left}${first}:${right}${first + rows - 1}`); // ExcelApi 1.1
+        // rows out.rowsRead … of the used range, every column (getCell, getBoundingRect: ExcelApi 1.1)
+        const block = used.getCell(out.rowsRead, 0).getBoundingRect(
+          used.getCell(out.rowsRead + rows - 1, used.columnCount - 1));
         block.load("address,values,numberFormat");
         try {
           await context.sync();
