@@ -134,11 +134,16 @@ def name_instead(name: str, lang: str, cell: str = "A2") -> str:
     return f"{name}: {fallback_formula(CUSTOMER_FUNCTIONS[name], cell, lang)}"
 
 
+#: What a run whose function names Excel refused says before name_instead of each (the
+#: desktop add-in's alert, and the ribbon client's: each namesAdd action carries it).
+NAMES_REFUSED = ("tierbook wrote every sheet, but this Excel did not take the names of its functions (Excel "
+                 "without LAMBDA, or a name of yours). Instead of =NAME(A2), type the plain formula, e.g. for the "
+                 "customer in A2:")
+
+
 def skipped_names_message(instead: Sequence[str]) -> str:
     """The message of a run whose names Excel refused: INSTEAD holds name_instead of each."""
-    return ("tierbook wrote every sheet, but this Excel did not take the names of its functions "
-            "(Excel without LAMBDA). Instead of =NAME(A2), type the plain formula, e.g. for the customer in A2:\n"
-            + "\n".join(instead))
+    return "\n".join([NAMES_REFUSED, *instead])
 
 
 # --------------------------------------------------------------------------- the table as an argument

@@ -621,8 +621,9 @@ def write_names(book, laid_out, lang: str = "en") -> tuple[str, ...]:
     desktop Excel refuses it at once (a COM error), and it is returned among the names
     skipped; Office.js refuses it only when the ribbon client syncs, so each namesAdd
     action carries `instead`, what the task pane says to type in its place
-    (lookups.name_instead), and the client reports the names Excel refused."""
-    from .lookups import name_instead, typed_formula
+    (lookups.name_instead), and `refused`, the message before those lines
+    (lookups.NAMES_REFUSED), and the client reports the names Excel refused."""
+    from .lookups import NAMES_REFUSED, name_instead, typed_formula
 
     wanted = {name: typed_formula(defined.attr_text) for name, defined in laid_out.defined_names.items()}
     for existing in list(book.names):
@@ -637,7 +638,7 @@ def write_names(book, laid_out, lang: str = "en") -> tuple[str, ...]:
             skipped.append(name)
             continue
         if actions and actions[-1]["func"] == "namesAdd":
-            actions[-1]["instead"] = name_instead(name, lang)
+            actions[-1].update(instead=name_instead(name, lang), refused=NAMES_REFUSED)
     return tuple(skipped)
 
 

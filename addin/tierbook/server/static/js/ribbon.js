@@ -311,13 +311,23 @@ const TierbookRibbon = (function () {
   // The Office.js operations of the action types tierbook's scripts send, as xlwings'
   // own callbacks make them (xlwings Server's static/js/custom-scripts), but queued
   // without a sync of their own. BOOK: {sheets: the sheet names in order, as the
-  // actions' sheet_position counts them; charts: the charts added in this run; skipped,
+  // actions' sheet_position counts them; charts: the charts added in this run; skipped
+  // (each name's `instead`), refused (the message before them, the actions' `refused`),
   // alerts: what the task pane says at the end; supports(version): this Excel has ExcelApi
   // VERSION}.
   function sheetOf(context, book, position) {
     const name = book.sheets[position];
     if (name === undefined) throw new Error(`no sheet at position ${position}`);
     return context.workbook.worksheets.getItem(name);
+  }
+
+  // Keep CHART, which ACTION (addChart) added, for the setChartXAxisValues that may follow:
+  // one series per column of its source (it is plotted by columns).
+  function noteChart(book, action, chart) {
+    const source = String(action.args[3]);
+    const key = book.sheets[action.sheet_position];
+    const series = lastCell(source).column - lastCell(source.split(":")[0]).column + 1;
+    (book.charts[key] = book.charts[key] || []).push({ chart, series });
   }
 
   function rangeOf(context, book, action) {
@@ -429,9 +439,7 @@ const TierbookRibbon = (function () {
       if (height != null) chart.height = Number(height);
       if (style != null) chart.style = Number(style);
       chart.name = String(name);
-      const key = book.sheets[action.sheet_position];
-      const columns = lastCell(String(source)).column - lastCell(String(source).split(":")[0]).column + 1;
-      (book.charts[key] = book.charts[key] || []).push({ chart, series: columns }); // plotted by columns
+      noteChart(book, action, chart);
     },
     setChartXAxisValues(context, action, book) {
       const [index, sheetName, address] = action.args;
@@ -532,6 +540,7 @@ const TierbookRibbon = (function () {
           await context.sync();
         } catch (refused) {
           book.skipped.push(action.instead || String(action.args[0]));
+          book.refused = action.refused || "Excel did not take these names:";
         }
       }
       return syncs;
@@ -554,12 +563,7 @@ const TierbookRibbon = (function () {
     item.load("name");
     await context.sync();
     if (action.func === "sheetDelete") return item.isNullObject;
-    if (action.func === "addChart" && !item.isNullObject) {
-      const source = String(action.args[3]);
-      const key = book.sheets[action.sheet_position];
-      const columns = lastCell(source).column - lastCell(source.split(":")[0]).column + 1;
-      (book.charts[key] = book.charts[key] || []).push({ chart: item, series: columns });
-    }
+    if (action.func === "addChart" && !item.isNullObject) noteChart(book, action, item);
     return !item.isNullObject;
   }
 
@@ -658,7 +662,7 @@ const TierbookRibbon = (function () {
       const first = await post(`/tierbook/run/${encodeURIComponent(script)}`, { ...payload, upload });
       const requirements = env.Office ? env.Office.context.requirements : null;
       const book = {
-        sheets: payload.sheets.map((s) => s.name), charts: {}, skipped: [], alerts: [],
+        sheets: payload.sheets.map((s) => s.name), charts: {}, skipped: [], refused: "", alerts: [],
         supports: (version) => !requirements || requirements.isSetSupported("ExcelApi", version),
       };
       let syncs = 0;
@@ -672,14 +676,7 @@ const TierbookRibbon = (function () {
       }
       status("");
       const alerts = [...book.alerts];
-      if (book.skipped.length) {
-        alerts.push({
-          title: "tierbook",
-          text: "tierbook wrote every sheet, but this Excel did not take the names of its functions " +
-                "(Excel without LAMBDA, or a name of yours). Instead of =NAME(A2), type the plain formula, " +
-                "e.g. for the customer in A2:\n" + book.skipped.join("\n"),
-        });
-      }
+      if (book.skipped.length) alerts.push({ title: "tierbook", text: [book.refused, ...book.skipped].join("\n") });
       for (const alert of alerts) if (env.alert) await env.alert(alert.text, alert.title);
       // files the script made for the browser (Segment workbooks): env.downloads lists them
       const downloads = first.downloads || [];
