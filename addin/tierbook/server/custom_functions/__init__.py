@@ -3,6 +3,6 @@ found by their xlwings decorator (tierbook.excel.entry_points), not listed again
 
 from tierbook.excel import entry_points
 
-globals().update(entry_points("__xlfunc__"))
-__all__ = list(entry_points("__xlfunc__"))
-del entry_points
+globals().update(_found := entry_points("__xlfunc__"))
+__all__ = list(_found)
+del entry_points, _found

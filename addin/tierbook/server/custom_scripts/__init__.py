@@ -9,6 +9,6 @@ custom function call for its whole length."""
 from tierbook.excel import entry_points
 from tierbook.server.transport import off_loop
 
-globals().update({name: off_loop(script) for name, script in entry_points("__xlscript__").items()})
-__all__ = list(entry_points("__xlscript__"))
-del entry_points, off_loop
+globals().update(_found := {name: off_loop(script) for name, script in entry_points("__xlscript__").items()})
+__all__ = list(_found)
+del entry_points, off_loop, _found
