@@ -41,13 +41,22 @@ ROWS = [["customer 17", "2026-01-02T00:00:00.000Z", 1234.5, None, "Иванов"
 
 
 def test_a_block_is_sized_by_the_sample_and_the_budget():
-    per_row = len(json.dumps(ROWS, ensure_ascii=False, separators=(",", ":"))) / len(ROWS) + 7 * 12 + 1
+    per_row = len(json.dumps(ROWS, ensure_ascii=False, separators=(",", ":")).encode("utf-8")) / len(ROWS) + 7 * 12 + 1
     assert lite.rows_per_block(ROWS, 7, 1_000_000) == int(1_000_000 // per_row)
     assert lite.rows_per_block(ROWS, 7, 2_000_000) in (2 * lite.rows_per_block(ROWS, 7, 1_000_000) + k for k in (0, 1))
     assert abs(lite.rows_per_block(ROWS * 3, 7) - lite.rows_per_block(ROWS, 7)) <= 1  # per row, not per sample
     assert lite.rows_per_block(ROWS, 70) < lite.rows_per_block(ROWS, 7)  # number formats count per cell
     assert lite.rows_per_block(ROWS, 7, 10) == 1  # never less than one row
     assert lite.rows_per_block([], 3) == int(lite.READ_BYTES // (2 / 1 + 36 + 1))  # "[]" taken as one row
+
+
+def test_a_block_of_two_byte_letters_stays_within_the_budget_in_bytes():
+    """Excel's limit is on bytes: a block of Cyrillic text (two UTF-8 bytes a letter) is
+    sized by its bytes, not its characters, so it stays within the budget."""
+    rows = [["ООО «Ромашка» и партнёры, Санкт-Петербург", "Иванова Мария Сергеевна"]] * 20
+    size = lite.rows_per_block(rows, 2, 1_000_000)
+    block = json.dumps(rows[:1] * size, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    assert len(block) + size * 2 * lite.NUMBER_FORMAT_BYTES <= 1_000_000
 
 
 def test_the_rule_is_ribbon_js_rowsPerBlock():

@@ -22,8 +22,9 @@ from typing import Sequence
 from .errors import InputError
 
 #: Target size of one block read from Excel: its values as JSON, plus the number formats
-#: Office sends with them (about NUMBER_FORMAT_BYTES a cell). The same figures as
-#: READ_BYTES, NUMBER_FORMAT_BYTES and PROBE_ROWS of server/static/js/ribbon.js.
+#: Office sends with them (about NUMBER_FORMAT_BYTES a cell). NUMBER_FORMAT_BYTES and
+#: PROBE_ROWS are those of server/static/js/ribbon.js; Lite's client makes one read a
+#: block, of half ribbon.js's READ_BYTES (which packs several ranges into one sync).
 READ_BYTES = 2_000_000
 NUMBER_FORMAT_BYTES = 12
 #: Rows of the first block of a sheet, read to measure a row.
@@ -36,13 +37,12 @@ def rows_per_block(sample: Sequence[Sequence[object]], columns: int, budget: int
     cell, plus one. At least 1.
 
     The same rule as rowsPerBlock in server/static/js/ribbon.js (the JavaScript has its
-    own copy; tests/test_lite.py checks that both give the same counts). Like the
-    JavaScript it counts characters of compact JSON, not UTF-8 bytes: the 2 MB budget
-    leaves room for text of two-byte characters under the 5 MB limit."""
+    own copy; tests/test_lite.py checks that both give the same counts): UTF-8 bytes of
+    compact JSON, so that a text of two-byte letters (Cyrillic) counts what it costs."""
     rows = max(1, len(sample))
     text = json.dumps([list(r) for r in sample], ensure_ascii=False, separators=(",", ":"), default=str,
                       allow_nan=False)
-    per_row = len(text) / rows + columns * NUMBER_FORMAT_BYTES + 1
+    per_row = len(text.encode("utf-8")) / rows + columns * NUMBER_FORMAT_BYTES + 1
     return max(1, int(budget // per_row))
 
 

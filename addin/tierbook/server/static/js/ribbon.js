@@ -71,14 +71,19 @@ const TierbookRibbon = (function () {
     return address ? address.split("!").pop() : address;
   }
 
+  // The bytes a row of a read costs, from SAMPLE (rows already read, COLUMNS wide): its
+  // values as UTF-8 JSON (a Cyrillic text is two bytes a letter), the number formats Office
+  // sends with them, and one for the separator.
+  function bytesPerRow(sample, columns) {
+    const rows = Math.max(1, sample.length);
+    return new TextEncoder().encode(JSON.stringify(sample)).length / rows + columns * NUMBER_FORMAT_BYTES + 1;
+  }
+
   // Rows per block so that a block is about BUDGET bytes, from SAMPLE (rows already read).
   // (Python copy: tierbook/lite.py rows_per_block, for xlwings Lite's reads;
   // tests/test_lite.py checks both agree.)
   function rowsPerBlock(sample, columns, budget = READ_BYTES) {
-    const rows = Math.max(1, sample.length);
-    const perRow =
-      JSON.stringify(sample).length / rows + columns * NUMBER_FORMAT_BYTES + 1;
-    return Math.max(1, Math.floor(budget / perRow));
+    return Math.max(1, Math.floor(budget / bytesPerRow(sample, columns)));
   }
 
   // The sheets of PAYLOAD the script reads: the same rule as xlwings' getBookData.
@@ -277,7 +282,7 @@ const TierbookRibbon = (function () {
       const readColumns = runs.flatMap(([c0, c1]) => Array.from({ length: c1 - c0 + 1 }, (_, i) => c0 + i));
       const sample = wanted ? r.values.map((row) => readColumns.map((c) => row[c])) : r.values;
       const step = rowsPerBlock(sample, readColumns.length, budget);
-      const perRow = JSON.stringify(sample).length / Math.max(1, sample.length) + readColumns.length * NUMBER_FORMAT_BYTES;
+      const perRow = bytesPerRow(sample, readColumns.length);
       for (let start = r.rows; start < target.last.row; start += step) {
         const end = Math.min(target.last.row, start + step);
         const parts = runs.map(([c0, c1]) => ({
