@@ -44,6 +44,7 @@ from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 from .errors import SettingsError
 from . import labels
 from .labels import SEGMENTS
+from .read import csv_encoding, csv_layout
 from .schema import InputError
 from .files import failed_writes_reported, replace_atomically, safe_stem, staged_folder, track_workbook, unique_stem
 from .segment import CUSTOMER_COLUMNS, LATER_COLUMNS, TEXT_COLUMNS, Segmentation
@@ -794,8 +795,6 @@ class SheetWriter:
             finally:
                 book.close()
         elif suffix in (".csv", ".txt"):
-            from .read import csv_encoding, csv_layout
-
             # the reader's rules for the encoding and the separator (a UTF-16 export too)
             text = path.read_bytes().decode(csv_encoding(path), errors="replace").lstrip("\ufeff")
             _, sep = csv_layout(text[: 1 << 16].splitlines())
